@@ -1,0 +1,93 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// listenControl binds the control socket. Only the owner may connect:
+// whoever can talk to it can fail regions and stop the stack.
+func listenControl(path string) (net.Listener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing stale control socket: %w", err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("binding control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("securing control socket: %w", err)
+	}
+	return ln, nil
+}
+
+// faultRequest is the body of /v1/fail and /v1/recover.
+type faultRequest struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func (st *Stack) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, st.Status())
+	})
+	mux.HandleFunc("POST /v1/fail", st.faultHandler(st.Fail))
+	mux.HandleFunc("POST /v1/recover", st.faultHandler(st.Recover))
+	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
+		st.events.Add("stack.stop", "stop requested through the control API")
+		writeJSON(w, http.StatusAccepted, struct{}{})
+		st.down()
+	})
+	return mux
+}
+
+func (st *Stack) faultHandler(do func(context.Context, string, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req faultRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "the request body is not a fault"})
+			return
+		}
+		if err := do(r.Context(), req.Kind, req.Name); err != nil {
+			writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// serveAPI serves the control API until ctx is done; the channel closes
+// once the server has stopped.
+func (st *Stack) serveAPI(ctx context.Context, ln net.Listener) (<-chan struct{}, error) {
+	srv := &http.Server{Handler: st.handler(), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return done, nil
+}

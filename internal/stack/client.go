@@ -1,0 +1,101 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Client talks to a running stack's control socket.
+type Client struct {
+	paths Paths
+	http  *http.Client
+}
+
+// ErrNotRunning says no stack runs in the state directory.
+var ErrNotRunning = errors.New("stack is not running")
+
+// Dial connects to the stack whose state lives in dir.
+func Dial(dir string) (*Client, error) {
+	p := Paths{Dir: dir}
+	if !p.Running() {
+		return nil, ErrNotRunning
+	}
+	sock := p.Socket()
+	return &Client{paths: p, http: &http.Client{
+		Timeout: 2 * time.Minute,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}},
+	}}, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://stack"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("talking to the stack: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e apiError
+		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("the stack answered %s", resp.Status)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// Status fetches the stack's status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
+	return s, err
+}
+
+// Fail injects a fault.
+func (c *Client) Fail(ctx context.Context, kind, name string) error {
+	return c.do(ctx, http.MethodPost, "/v1/fail", faultRequest{Kind: kind, Name: name}, nil)
+}
+
+// Recover undoes a fault.
+func (c *Client) Recover(ctx context.Context, kind, name string) error {
+	return c.do(ctx, http.MethodPost, "/v1/recover", faultRequest{Kind: kind, Name: name}, nil)
+}
+
+// Down asks the stack to stop and waits until it has released its lock.
+func (c *Client) Down(ctx context.Context) error {
+	if err := c.do(ctx, http.MethodPost, "/v1/down", nil, nil); err != nil {
+		return err
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for c.paths.Running() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the stack did not stop in time: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/hastack/hastack/internal/rds"
+	"github.com/hastack/hastack/internal/route53"
+	"github.com/hastack/hastack/internal/spec"
+)
+
+// startDatabase starts the primary in the primary region's first AZ.
+// (The Multi-AZ standby and the cross-region replicas are not run yet.)
+func (st *Stack) startDatabase(ctx context.Context) error {
+	prim := st.spec.Primary()
+	plan := st.plan.Region(prim.Name)
+	az := prim.VPC.AZs[0]
+	addr, ok := plan.DatabaseAddr(az)
+	if !ok {
+		return fmt.Errorf("region %s has no room for a database node in %s", prim.Name, az)
+	}
+	node := rds.NodeConfig{Name: "db-" + az, Region: prim.Name, AZ: az, Role: rds.RolePrimary, Addr: addr}
+	db, err := rds.New(rds.Config{
+		StateDir: st.paths.Dir,
+		Database: st.spec.Database,
+		Nodes:    []rds.NodeConfig{node},
+		Logger:   st.logger.With("part", "rds"),
+		OnEvent:  st.events.Add,
+	})
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	st.step("%-10s starting PostgreSQL primary %s on %s:%d", "database", node.Name, addr, st.spec.Database.Port)
+	if err := db.Start(ctx); err != nil {
+		return err
+	}
+	st.db = db
+	st.step("%-10s primary %s accepting connections", "database", node.Name)
+	return nil
+}
+
+func (st *Stack) stopDatabase() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.db.Stop(ctx); err != nil {
+		st.events.Add("error", fmt.Sprintf("stopping the database: %v", err))
+	}
+}
+
+// startDNS serves the failover records and runs the Route53 health checks.
+// The returned channel closes when both have stopped.
+func (st *Stack) startDNS(ctx context.Context, pc net.PacketConn, ln net.Listener) <-chan struct{} {
+	d := st.spec.DNS
+	listenIP, _ := netip.ParseAddrPort(d.Listen)
+	st.dns = route53.NewServer(route53.Config{Zone: d.Zone, Domain: d.Domain, TTL: d.TTL, NSAddr: listenIP.Addr(), Logger: st.logger.With("part", "route53")})
+
+	targets := make([]route53.Target, 0, len(st.regions))
+	for _, r := range orderedForFailover(st.regions) {
+		role := "SECONDARY"
+		if r.spec.Role == spec.Primary {
+			role = "PRIMARY"
+		}
+		t := route53.Target{SetID: r.spec.Name, Role: role, Addr: r.lbIP(), HealthCheckAddr: r.lbAddr()}
+		if d.EvaluateTargetHealth {
+			t.TargetHealthy = r.targetHealthy
+		}
+		targets = append(targets, t)
+	}
+	st.dnsCtl = route53.NewController(st.dns, d.HealthCheck, targets, st.logger.With("part", "route53"), st.events.Add)
+
+	done := make(chan struct{})
+	serveDone := make(chan struct{})
+	go func() {
+		defer close(serveDone)
+		if err := st.dns.Serve(ctx, pc, ln); err != nil {
+			st.events.Add("error", fmt.Sprintf("DNS server stopped: %v", err))
+		}
+	}()
+	go func() {
+		st.dnsCtl.Run(ctx)
+		<-serveDone
+		close(done)
+	}()
+	st.step("%-10s %s answers %s on %s (TTL %ds)", "dns", d.Domain, st.dns.Answer(), d.Listen, d.TTL)
+	return done
+}
+
+// orderedForFailover lists the primary region first; Route53 has one
+// PRIMARY and one SECONDARY record, extra regions follow as secondaries.
+func orderedForFailover(regions []*region) []*region {
+	out := append([]*region(nil), regions...)
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].spec.Role == spec.Primary && out[j].spec.Role != spec.Primary
+	})
+	return out
+}
+
+// launchCommand resolves a launch template: no command means the bundled
+// demo app inside this very binary.
+func (st *Stack) launchCommand(lt spec.LaunchTemplate) (string, []string) {
+	if lt.Command == "" {
+		return st.opts.Executable, append([]string{"webapp"}, lt.Args...)
+	}
+	return lt.Command, lt.Args
+}
+
+// instanceEnv is the environment every instance of a region starts with:
+// the database endpoints, as an RDS-backed app would get them.
+func (st *Stack) instanceEnv(region string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	if st.db != nil {
+		env = append(env, "DATABASE_URL="+st.db.WriterURL(), "DATABASE_READ_URL="+st.db.ReaderURL(region))
+	}
+	return env
+}
