@@ -106,10 +106,13 @@ func (r *region) parts() (*alb.LB, *asg.Group, bool) {
 }
 
 // targetHealthy is the load balancer's own verdict, for Route53's
-// evaluate_target_health: a region whose LB has no healthy target is down.
+// evaluate_target_health: a running LB with no healthy target counts as
+// down. A stopped LB gives no verdict (true): in a real outage its target
+// health is not known outside the region, so the HTTP health checks alone
+// must notice, and take their interval x threshold to do so.
 func (r *region) targetHealthy() bool {
 	lb, _, _ := r.parts()
-	return lb != nil && lb.HealthyCount() > 0
+	return lb == nil || lb.HealthyCount() > 0
 }
 
 // ready reports whether the group is at desired capacity and every

@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/hastack/hastack/internal/rds"
+	"github.com/hastack/hastack/internal/stack"
+)
+
+// binary is the hastack binary built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if _, err := rds.FindBinaries(); err != nil && os.Getenv("HASTACK_REQUIRE_POSTGRES") != "1" {
+		fmt.Println("skipping end-to-end tests:", err)
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "hastack-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "hastack")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/hastack")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building hastack:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// env is one stack under test: its own stack file and state directory.
+type env struct {
+	t        *testing.T
+	file     string
+	stateDir string
+	dnsAddr  string
+}
+
+// newEnv copies an example stack file with the DNS server moved to a free
+// port, and a state directory the unprivileged database user can traverse.
+func newEnv(t *testing.T, example string) *env {
+	t.Helper()
+	root, err := os.MkdirTemp("", "hastack-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	src, err := os.ReadFile(filepath.Join("..", "examples", example, "stack.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr := freeUDPAddr(t)
+	text := strings.Replace(string(src), `"127.0.0.1:5353"`, fmt.Sprintf("%q", dnsAddr), 1)
+	if !strings.Contains(text, dnsAddr) {
+		t.Fatalf("examples/%s/stack.hcl has no listen = \"127.0.0.1:5353\" to move", example)
+	}
+	e := &env{t: t, file: filepath.Join(root, "stack.hcl"), stateDir: filepath.Join(root, "state"), dnsAddr: dnsAddr}
+	if err := os.WriteFile(e.file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.forceDown)
+	return e
+}
+
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().String()
+}
+
+// hastack runs the binary and returns its stdout, stderr and exit code.
+func (e *env) hastack(args ...string) (string, string, int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args = append(args, "-f", e.file, "--state-dir", e.stateDir)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("hastack %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// must runs hastack and fails the test unless it exits 0.
+func (e *env) must(args ...string) string {
+	e.t.Helper()
+	out, errOut, code := e.hastack(args...)
+	if code != 0 {
+		e.t.Fatalf("hastack %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+func (e *env) status() stack.Status {
+	e.t.Helper()
+	var st stack.Status
+	if err := json.Unmarshal([]byte(e.must("status", "--json")), &st); err != nil {
+		e.t.Fatalf("status --json is not JSON: %v", err)
+	}
+	return st
+}
+
+// forceDown stops the stack if a failed test left it running, and kills the
+// stack process if even that fails, so no test leaks processes.
+func (e *env) forceDown() {
+	p := stack.Paths{Dir: e.stateDir}
+	if !p.Running() {
+		return
+	}
+	e.hastack("down")
+	if rec, err := p.ReadRecord(); err == nil && p.Running() {
+		_ = syscall.Kill(rec.PID, syscall.SIGKILL)
+	}
+}
+
+// resolve asks the hastack DNS server for name's A record over UDP.
+func (e *env) resolve(name string) (net.IP, uint32, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	c := &dns.Client{Net: "udp", Timeout: time.Second}
+	in, _, err := c.Exchange(m, e.dnsAddr)
+	if err != nil {
+		return nil, 0, err
+	}
+	if in.Rcode != dns.RcodeSuccess || len(in.Answer) == 0 {
+		return nil, 0, fmt.Errorf("answer %s with %d records", dns.RcodeToString[in.Rcode], len(in.Answer))
+	}
+	a, ok := in.Answer[0].(*dns.A)
+	if !ok {
+		return nil, 0, fmt.Errorf("first answer is %T, not A", in.Answer[0])
+	}
+	return a.A, a.Hdr.Ttl, nil
+}
+
+// waitFor polls cond every 20ms until it holds or the deadline passes, and
+// returns how long it took.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		<-tick.C
+	}
+	return time.Since(start)
+}
+
+// alive reports whether a process exists (and is not a zombie).
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state letter follows the command name in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}

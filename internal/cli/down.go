@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hastack/hastack/internal/stack"
+)
+
+func newDown(g *globals) *cobra.Command {
+	var purge bool
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop everything the stack runs; data is kept unless --purge is given",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.load()
+			if err != nil {
+				return err
+			}
+			p := g.paths(s)
+			client, err := stack.Dial(p.Dir)
+			switch {
+			case errors.Is(err, stack.ErrNotRunning):
+				fmt.Fprintf(g.stdout, "stack %s is not running\n", s.Name)
+			case err != nil:
+				return err
+			default:
+				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+				defer cancel()
+				if err := client.Down(ctx); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "stack %s stopped\n", s.Name)
+			}
+			if !purge {
+				if _, err := os.Stat(p.Dir); err == nil {
+					fmt.Fprintf(g.stdout, "data kept in %s (hastack down --purge deletes it)\n", p.Dir)
+				}
+				return nil
+			}
+			if _, err := os.Stat(p.Lock()); err != nil {
+				return fmt.Errorf("%s does not look like a hastack state directory (no hastack.lock); not deleting it", p.Dir)
+			}
+			if err := os.RemoveAll(p.Dir); err != nil {
+				return fmt.Errorf("deleting %s: %w", p.Dir, err)
+			}
+			fmt.Fprintf(g.stdout, "deleted %s\n", p.Dir)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&purge, "purge", false, "also delete the stack's data, secrets and logs")
+	return cmd
+}

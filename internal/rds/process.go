@@ -1,0 +1,131 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+)
+
+// childAttr makes a child die with hastack and lets hastack signal its
+// whole process group; it also drops root for the account.
+func childAttr(a account) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGKILL,
+		Credential: a.credential(),
+	}
+}
+
+// childEnv is the environment of PostgreSQL programs: nothing of
+// hastack's own (which may hold credentials), English messages.
+func childEnv() []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	return []string{"PATH=" + path, "LC_ALL=C"}
+}
+
+// postmaster is a running postgres server process, a child of hastack.
+type postmaster struct {
+	cmd      *exec.Cmd
+	done     chan struct{} // closed once the process has exited and been reaped
+	waitErr  error         // valid after done
+	stopping atomic.Bool
+	// watched is set once the server is up; only then is an exit reported
+	// to onExit (a failed start is reported by its error).
+	watched atomic.Bool
+}
+
+// startPostmaster runs postgres on l.dataDir with its stderr appended to
+// l.logFile. onExit is called when the process ends while watched and
+// not being stopped.
+func startPostmaster(binDir string, l layout, a account, onExit func(error)) (*postmaster, error) {
+	logf, err := os.OpenFile(l.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening server log: %w", err)
+	}
+	defer logf.Close() // the child keeps its own copy
+
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), "-D", l.dataDir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = l.dataDir
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = childAttr(a)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("running postgres: %w", err)
+	}
+	p := &postmaster{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+		if p.watched.Load() && !p.stopping.Load() && onExit != nil {
+			onExit(p.waitErr)
+		}
+	}()
+	return p, nil
+}
+
+func (p *postmaster) pid() int { return p.cmd.Process.Pid }
+
+func (p *postmaster) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks for a fast shutdown (SIGINT: roll back open transactions,
+// checkpoint, exit) and waits for it. When ctx ends first, the whole
+// process group is killed instead.
+func (p *postmaster) stop(ctx context.Context) error {
+	p.stopping.Store(true)
+	if p.exited() {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signalling postgres: %w", err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+	}
+	// Until the leader is reaped (done closes) its group id cannot be
+	// reused, so this reaches only the server's own processes.
+	if !p.exited() {
+		syscall.Kill(-p.pid(), syscall.SIGKILL)
+	}
+	<-p.done
+	return fmt.Errorf("fast shutdown did not finish in time, killed the server: %w", context.Cause(ctx))
+}
+
+// readFrom returns what was appended to the file at path after offset.
+func readFrom(path string, offset int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return ""
+	}
+	data, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	return string(data)
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}

@@ -1,0 +1,94 @@
+package webapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const (
+	// healthTimeout bounds the database round trip of /health.
+	healthTimeout = time.Second
+	defaultCPU    = 100 * time.Millisecond
+	maxCPUMillis  = 10000
+)
+
+func (a *app) hello(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "hello from %s (%s) instance %s\n", a.region, a.az, a.instance)
+}
+
+// health answers 200 while the writer database answers SELECT 1 within
+// healthTimeout (or when no database is configured), else 503.
+func (a *app) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if a.writer != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		err := a.writer.do(ctx, func(c *pgx.Conn) error {
+			var one int
+			return c.QueryRow(ctx, "SELECT 1").Scan(&one)
+		})
+		if err != nil {
+			a.log.Warn("health check failed: database unreachable", "err", a.writer.redact(err))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unhealthy: database unreachable (%s)\n", a.writer.redactString(cause(err)))
+			return
+		}
+	}
+	fmt.Fprintf(w, "ok region=%s az=%s instance=%s\n", a.region, a.az, a.instance)
+}
+
+// cause is a short, credential-free reason for a database failure.
+func cause(err error) string {
+	var pgErr *pgconn.PgError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.As(err, &pgErr):
+		return pgErr.Message
+	case errors.As(err, &opErr):
+		return opErr.Op + ": " + opErr.Err.Error()
+	default:
+		return "connection failed"
+	}
+}
+
+// cpu burns one core for ?ms=N milliseconds (default 100, at most 10000).
+func (a *app) cpu(w http.ResponseWriter, r *http.Request) {
+	d := defaultCPU
+	if s := r.URL.Query().Get("ms"); s != "" {
+		ms, err := strconv.Atoi(s)
+		if err != nil || ms < 0 || ms > maxCPUMillis {
+			http.Error(w, fmt.Sprintf("ms must be a whole number from 0 to %d", maxCPUMillis), http.StatusBadRequest)
+			return
+		}
+		d = time.Duration(ms) * time.Millisecond
+	}
+	start := time.Now()
+	burn(r.Context(), d)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "burned CPU for %s\n", time.Since(start).Round(time.Microsecond))
+}
+
+// burn spins for d, or until ctx is done.
+func burn(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	x := uint64(1)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		for range 10000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	runtime.KeepAlive(x)
+}

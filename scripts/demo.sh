@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The main job: bring up the quick two-region stack, fail the primary region,
+# watch DNS fail over to the secondary, recover, and tear down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+hastack=bin/hastack
+stack=examples/quick/stack.hcl
+dns_ip=127.0.0.1
+dns_port=5353
+name=app.example.com
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+run() { printf '\033[2m$ hastack %s\033[0m\n' "$*"; "$hastack" "$@"; }
+answer() { dig +short +time=1 +tries=1 @"$dns_ip" -p "$dns_port" "$name" A 2>/dev/null | head -n1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+cleanup() { "$hastack" down -f "$stack" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+say "1. Bring up the quick two-region stack (database, two regions, DNS)"
+run up -d -f "$stack"
+run status -f "$stack"
+
+primary=$(answer)
+say "2. $name resolves to the primary region's load balancer: $primary"
+curl -sS "http://$primary:8080/"
+curl -sS -X PUT --data "written before the failover" "http://$primary:8080/kv/demo"
+echo
+
+say "3. Fail the primary region (its load balancer and instances stop)"
+start=$(now)
+run fail region us-east-1 -f "$stack"
+printf '%-8s %-14s %s\n' "t(s)" "DNS answer" "served by"
+deadline=$(( $(date +%s) + 30 ))
+while :; do
+	a=$(answer)
+	served=$(curl -s -m 1 "http://$a:8080/" || echo "(no answer)")
+	printf '%-8s %-14s %s\n' "$(since "$start")" "${a:-none}" "$served"
+	if [ -n "$a" ] && [ "$a" != "$primary" ]; then break; fi
+	if (( $(date +%s) > deadline )); then echo "DNS did not fail over within 30s" >&2; exit 1; fi
+	sleep 0.25
+done
+secondary=$a
+say "DNS failed over to $secondary after $(since "$start")s; the data written before is still there:"
+curl -sS "http://$secondary:8080/kv/demo"
+echo
+
+say "4. Recover the primary region; DNS fails back once its health checks pass"
+start=$(now)
+run recover region us-east-1 -f "$stack"
+deadline=$(( $(date +%s) + 60 ))
+while [ "$(answer)" != "$primary" ]; do
+	if (( $(date +%s) > deadline )); then echo "DNS did not fail back within 60s" >&2; exit 1; fi
+	sleep 0.25
+done
+say "DNS answers the primary again after $(since "$start")s"
+run status -f "$stack"
+
+say "5. Tear down (data is kept; hastack down --purge deletes it)"
+run down -f "$stack"
+trap - EXIT
