@@ -183,7 +183,8 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 	return time.Since(start)
 }
 
-// alive reports whether a process exists (and is not a zombie).
+// alive reports whether a process has not yet exited. A zombie has exited:
+// what is left is only its parent's to reap.
 func alive(pid int) bool {
 	if pid <= 0 {
 		return false

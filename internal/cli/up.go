@@ -33,6 +33,9 @@ func newUp(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := stack.Preflight(s); err != nil {
+				return err
+			}
 			p := g.paths(s)
 			if p.Running() {
 				return fmt.Errorf("stack %s is already running (state in %s); see hastack status", s.Name, p.Dir)

@@ -20,7 +20,7 @@ var ErrNoBinaries = errors.New("PostgreSQL server binaries not found; install th
 func FindBinaries() (dir string, err error) {
 	if dir := os.Getenv("HASTACK_PG_BINDIR"); dir != "" {
 		if !hasServer(dir) {
-			return "", fmt.Errorf("HASTACK_PG_BINDIR is %s, which holds no postgres and initdb programs", dir)
+			return "", fmt.Errorf("HASTACK_PG_BINDIR is %s, which holds no PostgreSQL server (postgres, initdb); install it with: apt-get install -y postgresql", dir)
 		}
 		return dir, nil
 	}

@@ -37,6 +37,11 @@ func clearStale(ctx context.Context, dataDir string) error {
 	if err != nil || pid <= 0 {
 		return nil // let PostgreSQL judge a file it cannot have written
 	}
+	// A killed server lingers as a zombie until its new parent reaps it;
+	// PostgreSQL would take it for a running server, so wait it out.
+	if err := waitReaped(ctx, pid); err != nil {
+		return err
+	}
 	if alive(pid) {
 		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 		switch {
@@ -99,6 +104,31 @@ func shmAttached(shmID int) (int, error) {
 		return strconv.Atoi(f[6])
 	}
 	return 0, nil
+}
+
+// waitReaped waits while pid is a zombie.
+func waitReaped(ctx context.Context, pid int) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for zombie(pid) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the killed earlier server (pid %d) to be reaped: %w", pid, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// zombie reports whether pid has exited but not been reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state letter follows the command name, which is in parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // alive reports whether a process with this pid exists.

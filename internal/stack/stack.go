@@ -68,15 +68,11 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 2 * time.Minute
 	}
-	plan, err := vpc.New(s)
+	plan, err := Preflight(s)
 	if err != nil {
 		return err
 	}
 	st := &Stack{spec: s, plan: plan, opts: opts, paths: Paths{Dir: opts.StateDir}, logger: opts.Logger, started: time.Now()}
-
-	if _, err := rds.FindBinaries(); err != nil {
-		return err
-	}
 	if err := st.paths.prepare(); err != nil {
 		return err
 	}
@@ -131,10 +127,10 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 		st.step("%-10s load balancer on %s, %d instances launching", r.spec.Name, r.lbAddr(), r.spec.AutoScaling.Desired)
 	}
 
-	dnsDone := st.startDNS(ctx, socks.dnsUDP, socks.dnsTCP)
-	socks.dnsUDP, socks.dnsTCP = nil, nil
-	stop = append(stop, func() { cancel(); <-dnsDone })
-
+	// The control API and the DNS objects exist from here on, so status
+	// works during start-up; DNS answers once the regions are healthy, so
+	// the first answer is the primary and stays so.
+	st.newDNS()
 	apiDone, err := st.serveAPI(ctx, socks.api)
 	socks.api = nil
 	if err != nil {
@@ -147,14 +143,31 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 	}
 	stop = append(stop, func() { os.Remove(st.paths.State()) })
 
-	if err := st.waitReady(ctx); err != nil {
+	if err := st.waitReady(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
+	dnsDone := st.serveDNS(ctx, socks.dnsUDP, socks.dnsTCP)
+	socks.dnsUDP, socks.dnsTCP = nil, nil
+	stop = append(stop, func() { cancel(); <-dnsDone })
+	st.markReady()
 	if opts.OnReady != nil && ctx.Err() == nil {
 		opts.OnReady()
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// Preflight checks what a stack needs before anything is created or
+// started: its address plan and the PostgreSQL programs.
+func Preflight(s *spec.Stack) (*vpc.Plan, error) {
+	plan, err := vpc.New(s)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rds.FindBinaries(); err != nil {
+		return nil, err
+	}
+	return plan, nil
 }
 
 // sockets are the addresses bound before start-up.
@@ -212,7 +225,8 @@ func (st *Stack) step(format string, args ...any) {
 	fmt.Fprintf(st.opts.Progress, "  %6.1fs  %s\n", time.Since(st.started).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// waitReady polls until every region is at desired capacity and healthy.
+// waitReady polls until every region is at desired capacity and healthy,
+// or ctx is done.
 func (st *Stack) waitReady(ctx context.Context) error {
 	deadline := time.NewTimer(st.opts.ReadyTimeout)
 	defer deadline.Stop()
@@ -230,11 +244,6 @@ func (st *Stack) waitReady(ctx context.Context) error {
 			}
 		}
 		if len(pending) == 0 {
-			st.readyMu.Lock()
-			st.readyAt = time.Now()
-			st.readyMu.Unlock()
-			st.step("ready: %s answers %s", st.spec.DNS.Domain, st.dns.Answer())
-			st.events.Add("stack.ready", fmt.Sprintf("stack %s ready in %.1fs", st.spec.Name, time.Since(st.started).Seconds()))
 			return nil
 		}
 		select {
@@ -249,6 +258,14 @@ func (st *Stack) waitReady(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+func (st *Stack) markReady() {
+	st.readyMu.Lock()
+	st.readyAt = time.Now()
+	st.readyMu.Unlock()
+	st.step("ready: %s answers %s", st.spec.DNS.Domain, st.dns.Answer())
+	st.events.Add("stack.ready", fmt.Sprintf("stack %s ready in %.1fs", st.spec.Name, time.Since(st.started).Seconds()))
 }
 
 // Ready reports whether start-up has completed.

@@ -52,18 +52,18 @@ func (st *Stack) stopDatabase() {
 	}
 }
 
-// startDNS serves the failover records and runs the Route53 health checks.
-// The returned channel closes when both have stopped.
-func (st *Stack) startDNS(ctx context.Context, pc net.PacketConn, ln net.Listener) <-chan struct{} {
+// newDNS builds the DNS server and the Route53 controller. The initial
+// answer is the PRIMARY record; nothing is served or checked until
+// serveDNS.
+func (st *Stack) newDNS() {
 	d := st.spec.DNS
 	listenIP, _ := netip.ParseAddrPort(d.Listen)
 	st.dns = route53.NewServer(route53.Config{Zone: d.Zone, Domain: d.Domain, TTL: d.TTL, NSAddr: listenIP.Addr(), Logger: st.logger.With("part", "route53")})
-
 	targets := make([]route53.Target, 0, len(st.regions))
 	for _, r := range orderedForFailover(st.regions) {
-		role := "SECONDARY"
+		role := route53.RoleSecondary
 		if r.spec.Role == spec.Primary {
-			role = "PRIMARY"
+			role = route53.RolePrimary
 		}
 		t := route53.Target{SetID: r.spec.Name, Role: role, Addr: r.lbIP(), HealthCheckAddr: r.lbAddr()}
 		if d.EvaluateTargetHealth {
@@ -72,7 +72,11 @@ func (st *Stack) startDNS(ctx context.Context, pc net.PacketConn, ln net.Listene
 		targets = append(targets, t)
 	}
 	st.dnsCtl = route53.NewController(st.dns, d.HealthCheck, targets, st.logger.With("part", "route53"), st.events.Add)
+}
 
+// serveDNS answers queries and runs the Route53 health checks until ctx is
+// done; the returned channel closes when both have stopped.
+func (st *Stack) serveDNS(ctx context.Context, pc net.PacketConn, ln net.Listener) <-chan struct{} {
 	done := make(chan struct{})
 	serveDone := make(chan struct{})
 	go func() {
@@ -86,6 +90,7 @@ func (st *Stack) startDNS(ctx context.Context, pc net.PacketConn, ln net.Listene
 		<-serveDone
 		close(done)
 	}()
+	d := st.spec.DNS
 	st.step("%-10s %s answers %s on %s (TTL %ds)", "dns", d.Domain, st.dns.Answer(), d.Listen, d.TTL)
 	return done
 }

@@ -1,0 +1,193 @@
+package route53
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hastack/hastack/internal/health"
+	"github.com/hastack/hastack/internal/spec"
+)
+
+// Health check defaults, as Route53 has them (Checkers excepted: Route53
+// runs checkers in many locations).
+const (
+	defaultPath             = "/health"
+	defaultInterval         = 30 * time.Second
+	defaultFailureThreshold = 3
+	defaultConnectTimeout   = 4 * time.Second
+	defaultResponseTimeout  = 2 * time.Second
+	defaultCheckers         = 3
+)
+
+// healthyPercent is Route53's rule: an endpoint is healthy while more than
+// 18% of its checkers report it healthy.
+const healthyPercent = 18
+
+// Aggregate reports whether an endpoint with healthy of total checkers
+// reporting healthy is healthy: more than 18% of them must be.
+func Aggregate(healthy, total int) bool {
+	return total > 0 && healthy*100 > healthyPercent*total
+}
+
+// withDefaults fills zero fields of hc with the Route53 defaults.
+func withDefaults(hc spec.DNSHealthCheck) spec.DNSHealthCheck {
+	if hc.Path == "" {
+		hc.Path = defaultPath
+	}
+	if hc.Interval <= 0 {
+		hc.Interval = defaultInterval
+	}
+	if hc.FailureThreshold <= 0 {
+		hc.FailureThreshold = defaultFailureThreshold
+	}
+	if hc.ConnectTimeout <= 0 {
+		hc.ConnectTimeout = defaultConnectTimeout
+	}
+	if hc.ResponseTimeout <= 0 {
+		hc.ResponseTimeout = defaultResponseTimeout
+	}
+	if hc.Checkers <= 0 {
+		hc.Checkers = defaultCheckers
+	}
+	return hc
+}
+
+// HealthCheck is a Route53 HTTP health check of one endpoint: independent
+// checkers each GET the URL every interval, each flips after
+// FailureThreshold consecutive results, and the endpoint is healthy while
+// more than 18% of them say so (Aggregate). Like a new Route53 health check,
+// it starts healthy.
+type HealthCheck struct {
+	name     string
+	url      string
+	checkers []*health.Checker
+	changes  chan struct{}
+
+	mu      sync.Mutex
+	healthy bool
+	since   time.Time
+	states  []health.State // each checker's verdict
+	reasons []string       // each checker's latest failure reason; "" after a pass
+	failAt  []time.Time    // when each checker's latest failure was seen
+}
+
+// HealthStatus is a health check's verdict and what it rests on.
+type HealthStatus struct {
+	Healthy         bool
+	CheckersHealthy int
+	Checkers        int
+	// LastReason is why the most recent failing check failed, among each
+	// checker's latest check; "" while every checker's latest check passed.
+	LastReason string
+	// Since is when Healthy last changed (or the check was created).
+	Since time.Time
+}
+
+// NewHealthCheck builds a health check named name (for messages) of
+// http://target/path, target being the load balancer's host:port. Zero
+// fields of hc take Route53's defaults (see README.md).
+func NewHealthCheck(name, target string, hc spec.DNSHealthCheck) *HealthCheck {
+	hc = withDefaults(hc)
+	h := &HealthCheck{
+		name:    name,
+		url:     "http://" + target + hc.Path,
+		changes: make(chan struct{}, 1),
+		healthy: true,
+		since:   time.Now(),
+		states:  make([]health.State, hc.Checkers),
+		reasons: make([]string, hc.Checkers),
+		failAt:  make([]time.Time, hc.Checkers),
+	}
+	// Route53 counts 2xx and 3xx answers healthy.
+	matcher := health.MustMatcher("200-399")
+	th := health.Thresholds{Healthy: hc.FailureThreshold, Unhealthy: hc.FailureThreshold}
+	for i := range hc.Checkers {
+		h.states[i] = health.Healthy
+		h.checkers = append(h.checkers, &health.Checker{
+			Probe:    health.NewHTTPProbe(h.url, hc.ConnectTimeout, hc.ConnectTimeout+hc.ResponseTimeout, matcher),
+			Interval: hc.Interval,
+			// Spread the checkers over the interval, as Route53's are.
+			Offset:  time.Duration(i) * hc.Interval / time.Duration(hc.Checkers),
+			Counter: health.NewCounter(th, health.Healthy),
+			Report: func(r health.Result, s health.State, _ bool) {
+				h.report(i, r, s)
+			},
+		})
+	}
+	return h
+}
+
+// Name is the name the check was built with.
+func (h *HealthCheck) Name() string { return h.name }
+
+// URL is the URL the checkers request.
+func (h *HealthCheck) URL() string { return h.url }
+
+// Run runs the checkers until ctx is done; every checker ends with it. Call
+// it once.
+func (h *HealthCheck) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, c := range h.checkers {
+		wg.Go(func() { c.Run(ctx) })
+	}
+	wg.Wait()
+}
+
+// Healthy is the endpoint's verdict.
+func (h *HealthCheck) Healthy() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.healthy
+}
+
+// Status is the verdict with the checker counts behind it.
+func (h *HealthCheck) Status() HealthStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := HealthStatus{Healthy: h.healthy, Checkers: len(h.states), Since: h.since}
+	st.CheckersHealthy = h.countHealthy()
+	var latest time.Time
+	for i, reason := range h.reasons {
+		if reason != "" && !h.failAt[i].Before(latest) {
+			st.LastReason, latest = reason, h.failAt[i]
+		}
+	}
+	return st
+}
+
+// Changes delivers a value after the verdict (Healthy) changes. Changes in
+// quick succession may be coalesced into one value, so a receiver should
+// read Healthy or Status afterwards; it is meant for a single receiver.
+func (h *HealthCheck) Changes() <-chan struct{} { return h.changes }
+
+// report records checker i's latest result and state.
+func (h *HealthCheck) report(i int, r health.Result, s health.State) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.states[i] = s
+	h.reasons[i] = r.Reason()
+	if !r.Passed {
+		h.failAt[i] = r.At
+	}
+	healthy := Aggregate(h.countHealthy(), len(h.states))
+	if healthy == h.healthy {
+		return
+	}
+	h.healthy = healthy
+	h.since = time.Now()
+	select {
+	case h.changes <- struct{}{}:
+	default: // a change is already pending
+	}
+}
+
+func (h *HealthCheck) countHealthy() int {
+	n := 0
+	for _, s := range h.states {
+		if s == health.Healthy {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,152 @@
+package route53
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hastack/hastack/internal/spec"
+)
+
+// Fast timings for tests. The upper bounds below are loose on purpose: the
+// machine running them is small and noisy, and -race slows everything.
+const (
+	testInterval  = 50 * time.Millisecond
+	testThreshold = 3
+	// slack absorbs the check that may start just before a flip and reach
+	// the server just after it, however slowly. Flipping one result early
+	// would show up a whole interval early, so the bound still catches it.
+	slack = testInterval / 2
+	// margin is how late a flip may be seen past interval*threshold.
+	margin = 2 * time.Second
+)
+
+func testHealthSpec() spec.DNSHealthCheck {
+	return spec.DNSHealthCheck{
+		Path:             "/health",
+		Interval:         testInterval,
+		FailureThreshold: testThreshold,
+		ConnectTimeout:   250 * time.Millisecond,
+		ResponseTimeout:  250 * time.Millisecond,
+		Checkers:         3,
+	}
+}
+
+// flippable is an HTTP endpoint whose /health answers the status it is set to.
+type flippable struct {
+	code  atomic.Int32
+	hits  atomic.Int32
+	fails atomic.Int32 // failing answers served
+}
+
+func (f *flippable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/health" {
+		http.NotFound(w, r)
+		return
+	}
+	f.hits.Add(1)
+	code := int(f.code.Load())
+	if code >= 400 {
+		f.fails.Add(1)
+	}
+	w.WriteHeader(code)
+}
+
+func TestHealthCheckFlips(t *testing.T) {
+	ep := &flippable{}
+	ep.code.Store(http.StatusOK)
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+
+	hc := NewHealthCheck("us-east-1", strings.TrimPrefix(srv.URL, "http://"), testHealthSpec())
+	if !hc.Healthy() {
+		t.Fatal("a new health check must start healthy")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { hc.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	// Let every checker run at least once against the healthy endpoint.
+	if _, ok := eventually(10*time.Second, func() bool { return ep.hits.Load() >= 3 }); !ok {
+		t.Fatal("checkers never reached the endpoint")
+	}
+	if st := hc.Status(); !st.Healthy || st.CheckersHealthy != 3 || st.Checkers != 3 || st.LastReason != "" {
+		t.Fatalf("status while healthy = %+v", st)
+	}
+
+	// 503 is a failure; the check flips after threshold results of every checker.
+	ep.code.Store(http.StatusServiceUnavailable)
+	took, ok := eventually(testInterval*testThreshold+margin, func() bool { return !hc.Healthy() })
+	if !ok {
+		t.Fatalf("still healthy %v after the endpoint failed", took)
+	}
+	if min := (testThreshold-1)*testInterval - slack; took < min {
+		t.Fatalf("unhealthy after %v, sooner than %v", took, min)
+	}
+	if n := ep.fails.Load(); n < 3*testThreshold {
+		t.Fatalf("unhealthy after %d failed checks; each of 3 checkers needs %d", n, testThreshold)
+	}
+	t.Logf("unhealthy after %v", took)
+	select {
+	case <-hc.Changes():
+	default:
+		t.Fatal("no change signalled for the flip to unhealthy")
+	}
+	st := hc.Status()
+	if st.Healthy || st.CheckersHealthy != 0 || !strings.Contains(st.LastReason, "503") {
+		t.Fatalf("status while unhealthy = %+v", st)
+	}
+
+	// A 3xx counts healthy for Route53.
+	ep.code.Store(http.StatusFound)
+	took, ok = eventually(testInterval*testThreshold+margin, hc.Healthy)
+	if !ok {
+		t.Fatalf("still unhealthy %v after the endpoint recovered", took)
+	}
+	if min := (testThreshold-1)*testInterval - slack; took < min {
+		t.Fatalf("healthy again after %v, sooner than %v", took, min)
+	}
+	t.Logf("healthy again after %v", took)
+	select {
+	case <-hc.Changes():
+	default:
+		t.Fatal("no change signalled for the flip to healthy")
+	}
+}
+
+func TestHealthCheckDeadEndpoint(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close() // nothing listens: connections are refused
+
+	hc := NewHealthCheck("us-west-2", addr, testHealthSpec())
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { hc.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	if took, ok := eventually(testInterval*testThreshold+margin, func() bool { return !hc.Healthy() }); !ok {
+		t.Fatalf("still healthy %v after start against a closed port", took)
+	}
+	if st := hc.Status(); !strings.Contains(st.LastReason, "refused") {
+		t.Fatalf("reason %q, want connection refused", st.LastReason)
+	}
+}
+
+func TestHealthCheckDefaults(t *testing.T) {
+	hc := NewHealthCheck("x", "127.0.0.1:80", spec.DNSHealthCheck{})
+	if hc.URL() != "http://127.0.0.1:80/health" || len(hc.checkers) != defaultCheckers {
+		t.Fatalf("URL %q, %d checkers", hc.URL(), len(hc.checkers))
+	}
+	for i, c := range hc.checkers {
+		if c.Interval != defaultInterval || c.Offset != time.Duration(i)*defaultInterval/defaultCheckers {
+			t.Errorf("checker %d: interval %v offset %v", i, c.Interval, c.Offset)
+		}
+	}
+}

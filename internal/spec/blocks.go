@@ -1,0 +1,224 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// dns decodes the dns block; start is where to report that it is missing.
+func (d *decoder) dns(sec *section, start hcl.Range) DNS {
+	if sec == nil {
+		d.errorf(start, "a dns block is required, e.g. dns { domain = \"app.example.com\" }.")
+	} else if sec.attr("domain") == nil {
+		d.errorf(sec.def, "domain is required in the dns block, e.g. domain = \"app.example.com\".")
+	}
+	out := DNS{
+		Domain:               canonicalName(get(d, sec, "domain", "", asString, dnsName)),
+		Zone:                 canonicalName(get(d, sec, "zone", "", asString, dnsName)),
+		TTL:                  uint32(get(d, sec, "ttl", 60, asInt, ttl)),
+		Listen:               get(d, sec, "listen", "127.0.0.1:5353", asString, loopbackAddr),
+		EvaluateTargetHealth: get(d, sec, "evaluate_target_health", true, asBool),
+		HealthCheck:          d.dnsHealthCheck(sec.block("health_check")),
+	}
+	if sec.attr("zone") == nil {
+		out.Zone = parentZone(out.Domain)
+	}
+	if out.Domain != "" && d.valid(sec, "zone") && !inZone(out.Domain, out.Zone) {
+		d.errorf(sec.at("zone"), "zone (%q) must be the domain %q or a parent of it.", out.Zone, out.Domain)
+	}
+	return out
+}
+
+// ttl accepts DNS TTLs from 0 to 2^31-1 seconds (RFC 2181).
+func ttl(name string, v int) string {
+	if v < 0 {
+		return fmt.Sprintf("%s (%d) must be between 0 and %d seconds.", name, v, math.MaxInt32)
+	}
+	return ""
+}
+
+func (d *decoder) dnsHealthCheck(sec *section) DNSHealthCheck {
+	return DNSHealthCheck{
+		Path:             get(d, sec, "path", "/health", asString, urlPath),
+		Interval:         get(d, sec, "request_interval", 30*time.Second, asDuration, positive),
+		FailureThreshold: get(d, sec, "failure_threshold", 3, asInt, atLeast(1)),
+		ConnectTimeout:   get(d, sec, "connect_timeout", 4*time.Second, asDuration, positive),
+		ResponseTimeout:  get(d, sec, "response_timeout", 2*time.Second, asDuration, positive),
+		Checkers:         get(d, sec, "checkers", 3, asInt, atLeast(1)),
+	}
+}
+
+// region decodes one region block, laying its load_balancer and autoscaling
+// blocks over the shared top-level ones.
+func (d *decoder) region(sec, sharedLB, sharedASG *section) Region {
+	r := Region{Name: sec.label, DeclRange: sec.def}
+	if problem := regionName(sec.label); problem != "" {
+		d.errorf(sec.labelR, "%s", problem)
+	}
+	if sec.attr("role") == nil {
+		d.errorf(sec.def, "role is required in region %q: \"primary\" or \"secondary\".", sec.label)
+	}
+	r.Role = Role(get(d, sec, "role", "", asString, oneOf(string(Primary), string(Secondary))))
+	if vpc := sec.block("vpc"); vpc != nil {
+		r.VPC = d.vpc(vpc)
+	} else {
+		d.errorf(sec.def, "region %q needs a vpc block.", sec.label)
+	}
+
+	lb := merge(sharedLB, sec.block("load_balancer"))
+	r.LoadBalancer = d.loadBalancer(lb)
+	d.checkTargetHealth(r.LoadBalancer.HealthCheck, lb.block("health_check"))
+
+	asg := merge(sharedASG, sec.block("autoscaling"))
+	r.AutoScaling = d.autoScaling(asg)
+	d.checkAutoScaling(r.AutoScaling, asg)
+	return r
+}
+
+// regionName accepts names like AWS's: lower-case letters, digits and
+// inner hyphens.
+func regionName(v string) string {
+	ok := validLabel(v)
+	for _, c := range []byte(v) {
+		ok = ok && !(c >= 'A' && c <= 'Z')
+	}
+	if !ok {
+		return fmt.Sprintf("region name %q must be lower-case letters, digits and hyphens, e.g. \"us-east-1\".", v)
+	}
+	return ""
+}
+
+func (d *decoder) loadBalancer(sec *section) LoadBalancer {
+	return LoadBalancer{
+		Port:                get(d, sec, "port", 80, asInt, port),
+		Algorithm:           get(d, sec, "algorithm", "round_robin", asString, oneOf("round_robin", "least_outstanding_requests")),
+		DeregistrationDelay: get(d, sec, "deregistration_delay", 300*time.Second, asDuration, notNegative),
+		HealthCheck:         d.targetHealthCheck(sec.block("health_check")),
+	}
+}
+
+func (d *decoder) targetHealthCheck(sec *section) TargetHealthCheck {
+	return TargetHealthCheck{
+		Path:               get(d, sec, "path", "/health", asString, urlPath),
+		Port:               get(d, sec, "port", 0, asInt, portOrTraffic),
+		Interval:           get(d, sec, "interval", 30*time.Second, asDuration, positive),
+		Timeout:            get(d, sec, "timeout", 5*time.Second, asDuration, positive),
+		HealthyThreshold:   get(d, sec, "healthy_threshold", 2, asInt, atLeast(1)),
+		UnhealthyThreshold: get(d, sec, "unhealthy_threshold", 2, asInt, atLeast(1)),
+		Matcher:            get(d, sec, "matcher", "200", asString, matcher),
+	}
+}
+
+func (d *decoder) autoScaling(sec *section) AutoScaling {
+	a := AutoScaling{
+		Min:                    get(d, sec, "min_size", 2, asInt, atLeast(0)),
+		Max:                    get(d, sec, "max_size", 4, asInt, atLeast(1)),
+		HealthCheckType:        get(d, sec, "health_check_type", "ELB", asString, oneOf("EC2", "ELB")),
+		HealthCheckGracePeriod: get(d, sec, "health_check_grace_period", 300*time.Second, asDuration, notNegative),
+		LaunchTemplate:         d.launchTemplate(sec.block("launch_template")),
+		ScaleOut:               d.policy(sec.block("scale_out"), scaleOutDefaults, scaleOutAdjustment),
+		ScaleIn:                d.policy(sec.block("scale_in"), scaleInDefaults, scaleInAdjustment),
+	}
+	a.Desired = get(d, sec, "desired_capacity", a.Min, asInt, atLeast(0))
+	return a
+}
+
+func (d *decoder) launchTemplate(sec *section) LaunchTemplate {
+	return LaunchTemplate{
+		Command: get(d, sec, "command", "", asString),
+		Args:    get(d, sec, "args", nil, asStrings),
+		Env:     get(d, sec, "env", nil, asStringMap, envNames),
+		Port:    get(d, sec, "port", 8080, asInt, port),
+	}
+}
+
+// envNames rejects variable names that cannot be put in an environment.
+func envNames(name string, env map[string]string) string {
+	for key := range env {
+		if key == "" || strings.ContainsAny(key, "=\x00") {
+			return fmt.Sprintf("%s has an invalid variable name %q.", name, key)
+		}
+	}
+	return ""
+}
+
+var (
+	scaleOutDefaults = ScalingPolicy{CPUThreshold: 70, Period: 60 * time.Second, EvaluationPeriods: 2, Adjustment: 1, Cooldown: 300 * time.Second}
+	scaleInDefaults  = ScalingPolicy{CPUThreshold: 30, Period: 60 * time.Second, EvaluationPeriods: 2, Adjustment: -1, Cooldown: 300 * time.Second}
+)
+
+func scaleOutAdjustment(name string, v int) string {
+	if v <= 0 {
+		return fmt.Sprintf("%s (%d) must be positive in scale_out.", name, v)
+	}
+	return ""
+}
+
+func scaleInAdjustment(name string, v int) string {
+	if v >= 0 {
+		return fmt.Sprintf("%s (%d) must be negative in scale_in.", name, v)
+	}
+	return ""
+}
+
+// policy decodes a scale_out or scale_in block over def; datapoints_to_alarm
+// defaults to evaluation_periods.
+func (d *decoder) policy(sec *section, def ScalingPolicy, adjustment check[int]) ScalingPolicy {
+	p := ScalingPolicy{
+		CPUThreshold:      get(d, sec, "cpu_threshold", def.CPUThreshold, asFloat, percent),
+		Period:            get(d, sec, "period", def.Period, asDuration, positive),
+		EvaluationPeriods: get(d, sec, "evaluation_periods", def.EvaluationPeriods, asInt, atLeast(1)),
+		Adjustment:        get(d, sec, "adjustment", def.Adjustment, asInt, adjustment),
+		Cooldown:          get(d, sec, "cooldown", def.Cooldown, asDuration, notNegative),
+	}
+	p.DatapointsToAlarm = get(d, sec, "datapoints_to_alarm", p.EvaluationPeriods, asInt, atLeast(1))
+	return p
+}
+
+func (d *decoder) database(sec *section) Database {
+	db := Database{
+		Engine:              get(d, sec, "engine", "postgres", asString, engine),
+		MultiAZ:             get(d, sec, "multi_az", false, asBool),
+		Port:                get(d, sec, "port", 5432, asInt, port),
+		Name:                get(d, sec, "name", "app", asString, identifier),
+		Username:            get(d, sec, "username", "hastack", asString, identifier),
+		CrossRegionFailover: get(d, sec, "cross_region_failover", "manual", asString, oneOf("manual", "automatic")),
+	}
+	if sec == nil {
+		return db
+	}
+	for _, rs := range sec.blocks["replica"] {
+		if rs.attr("region") == nil {
+			d.errorf(rs.def, "region is required in the replica block, e.g. region = \"us-west-2\".")
+		}
+		db.Replicas = append(db.Replicas, Replica{
+			Region:    get(d, rs, "region", "", asString),
+			DeclRange: rs.def,
+		})
+	}
+	return db
+}
+
+func engine(name string, v string) string {
+	if v != "postgres" {
+		return fmt.Sprintf("%s (%q) is not supported; use \"postgres\".", name, v)
+	}
+	return ""
+}
+
+// identifier accepts a plain PostgreSQL identifier, which needs no quoting
+// in SQL or in a connection URL.
+func identifier(name string, v string) string {
+	ok := v != "" && len(v) <= 63 && !isDigit(v[0])
+	for _, c := range []byte(v) {
+		ok = ok && (isLower(c) || isDigit(c) || c == '_')
+	}
+	if !ok {
+		return fmt.Sprintf("%s (%q) must be 1 to 63 lower-case letters, digits or \"_\", not starting with a digit.", name, v)
+	}
+	return ""
+}

@@ -1,0 +1,2 @@
+// Package spec parses, defaults and validates hastack stack files.
+package spec
