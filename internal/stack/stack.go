@@ -117,6 +117,9 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 	}
 	stop = append(stop, st.stopDatabase)
 
+	// The DNS objects exist before the regions start, so the controller's
+	// first view is every record healthy and the first answer the primary.
+	st.newDNS()
 	for i, r := range st.regions {
 		ln := socks.lbs[i]
 		socks.lbs[i] = nil
@@ -127,10 +130,8 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 		st.step("%-10s load balancer on %s, %d instances launching", r.spec.Name, r.lbAddr(), r.spec.AutoScaling.Desired)
 	}
 
-	// The control API and the DNS objects exist from here on, so status
-	// works during start-up; DNS answers once the regions are healthy, so
-	// the first answer is the primary and stays so.
-	st.newDNS()
+	// The control API serves from here on, so status works during start-up;
+	// DNS answers once the regions are healthy.
 	apiDone, err := st.serveAPI(ctx, socks.api)
 	socks.api = nil
 	if err != nil {
