@@ -160,6 +160,7 @@ func TestRegionFailover(t *testing.T) {
 	if _, body := get(t, base+"/kv/e2e"); body != value {
 		t.Fatalf("after down and up the record reads %q, want %q", body, value)
 	}
+	assertNoSecretInFiles(t, e.stateDir)
 	e.must("down", "--purge")
 	if _, err := os.Stat(e.stateDir); !os.IsNotExist(err) {
 		t.Fatalf("down --purge left %s behind", e.stateDir)
