@@ -115,9 +115,16 @@ func (st *Stack) launchCommand(lt spec.LaunchTemplate) (string, []string) {
 }
 
 // instanceEnv is the environment every instance of a region starts with:
-// the database endpoints, as an RDS-backed app would get them.
+// a few basics of hastack's own and the database endpoints, as an
+// RDS-backed app would get them. Nothing else of the operator's shell
+// leaks into instances.
 func (st *Stack) instanceEnv(region string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "LANG", "TZ"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
 	if st.db != nil {
 		env = append(env, "DATABASE_URL="+st.db.WriterURL(), "DATABASE_READ_URL="+st.db.ReaderURL(region))
 	}
