@@ -35,7 +35,14 @@ dns {
 load_balancer {
   port                 = 8080
   algorithm            = "round_robin"
-  deregistration_delay = "2s"   # how long a removed instance may finish its requests
+  deregistration_delay = "2s" # how long a removed instance may finish its requests
+  idle_timeout         = "5s" # a target slower than this gets the client a 504
+
+  # Beyond ALB: a request whose connection to a dead instance fails is
+  # retried once on another healthy one, so losing an instance costs no
+  # client errors. AWS's ALB does not do this; the seed example keeps it off.
+  retry_on_connect_failure = true
+  access_logs              = true # JSON lines in logs/alb-REGION.access.log
 
   # The load balancer's own check of each instance.
   health_check {
@@ -128,6 +135,12 @@ database {
   # As in the seed, an operator promotes the replica after a region loss
   # (`hastack promote`); "automatic" lets hastack do it, with fencing.
   cross_region_failover = "manual"
+
+  # Promote the Multi-AZ standby once the primary has been unreachable this long.
+  failover_detection = "1s"
+  # With cross_region_failover = "automatic": promote the replica once the
+  # primary region has been lost (DNS failed over, primary unreachable) this long.
+  region_failover_after = "3s"
 
   replica {
     region = "us-west-2"

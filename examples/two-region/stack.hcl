@@ -36,9 +36,12 @@ dns {
 # Shared settings for every region. A region may override any of them by
 # writing the same block, attribute by attribute.
 load_balancer {
-  port                 = 80
-  algorithm            = "round_robin"
-  deregistration_delay = "300s" # how long a removed instance may finish its requests
+  port                     = 80
+  algorithm                = "round_robin"
+  deregistration_delay     = "300s" # how long a removed instance may finish its requests
+  idle_timeout             = "60s"  # a target slower than this gets the client a 504
+  retry_on_connect_failure = false  # as AWS: an ALB never retries
+  access_logs              = false
 
   # The load balancer's own check of each instance.
   health_check {
@@ -131,6 +134,12 @@ database {
   # As in the seed, an operator promotes the replica after a region loss
   # (`hastack promote`); "automatic" lets hastack do it, with fencing.
   cross_region_failover = "manual"
+
+  # Promote the Multi-AZ standby once the primary has been unreachable this long.
+  failover_detection = "10s"
+  # With cross_region_failover = "automatic": promote the replica once the
+  # primary region has been lost (DNS failed over, primary unreachable) this long.
+  region_failover_after = "60s"
 
   replica {
     region = "us-west-2"

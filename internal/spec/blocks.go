@@ -94,10 +94,13 @@ func regionName(v string) string {
 
 func (d *decoder) loadBalancer(sec *section) LoadBalancer {
 	return LoadBalancer{
-		Port:                get(d, sec, "port", 80, asInt, port),
-		Algorithm:           get(d, sec, "algorithm", "round_robin", asString, oneOf("round_robin", "least_outstanding_requests")),
-		DeregistrationDelay: get(d, sec, "deregistration_delay", 300*time.Second, asDuration, notNegative),
-		HealthCheck:         d.targetHealthCheck(sec.block("health_check")),
+		Port:                  get(d, sec, "port", 80, asInt, port),
+		Algorithm:             get(d, sec, "algorithm", "round_robin", asString, oneOf("round_robin", "least_outstanding_requests")),
+		DeregistrationDelay:   get(d, sec, "deregistration_delay", 300*time.Second, asDuration, notNegative),
+		IdleTimeout:           get(d, sec, "idle_timeout", 60*time.Second, asDuration, positive),
+		RetryOnConnectFailure: get(d, sec, "retry_on_connect_failure", false, asBool),
+		AccessLogs:            get(d, sec, "access_logs", false, asBool),
+		HealthCheck:           d.targetHealthCheck(sec.block("health_check")),
 	}
 }
 
@@ -187,6 +190,8 @@ func (d *decoder) database(sec *section) Database {
 		Name:                get(d, sec, "name", "app", asString, identifier),
 		Username:            get(d, sec, "username", "hastack", asString, identifier),
 		CrossRegionFailover: get(d, sec, "cross_region_failover", "manual", asString, oneOf("manual", "automatic")),
+		FailoverDetection:   get(d, sec, "failover_detection", 10*time.Second, asDuration, positive),
+		RegionFailoverAfter: get(d, sec, "region_failover_after", 60*time.Second, asDuration, positive),
 	}
 	if sec == nil {
 		return db
@@ -219,6 +224,24 @@ func identifier(name string, v string) string {
 	}
 	if !ok {
 		return fmt.Sprintf("%s (%q) must be 1 to 63 lower-case letters, digits or \"_\", not starting with a digit.", name, v)
+	}
+	return ""
+}
+
+// objectives decodes the objectives block; absent, no objective is set.
+func (d *decoder) objectives(sec *section) Objectives {
+	return Objectives{
+		RTO:          get(d, sec, "rto", 0, asDuration, positive),
+		RPO:          get(d, sec, "rpo", 0, asDuration, notNegative),
+		RPOSet:       sec.attr("rpo") != nil,
+		MaxErrorRate: get(d, sec, "max_error_rate", -1, asFloat, fraction),
+	}
+}
+
+// fraction accepts a share between 0 and 1.
+func fraction(name string, v float64) string {
+	if v < 0 || v > 1 {
+		return fmt.Sprintf("%s (%g) must be between 0 and 1, e.g. 0.01 for 1%%.", name, v)
 	}
 	return ""
 }

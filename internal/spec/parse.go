@@ -68,6 +68,7 @@ func (d *decoder) stack(filename string, body *hclsyntax.Body) *Stack {
 		s.Regions = append(s.Regions, d.region(sec, sharedLB, sharedASG))
 	}
 	s.Database = d.database(root.block("database"))
+	s.Objectives = d.objectives(root.block("objectives"))
 
 	d.checkRegions(s, regions, start)
 	d.checkDatabase(s, root.block("database"))

@@ -30,7 +30,7 @@ var (
 		"path", "port", "interval", "timeout", "healthy_threshold", "unhealthy_threshold", "matcher",
 	}}
 	loadBalancerSchema = &schema{name: "load_balancer", attrs: []string{
-		"port", "algorithm", "deregistration_delay",
+		"port", "algorithm", "deregistration_delay", "idle_timeout", "retry_on_connect_failure", "access_logs",
 	}, blocks: []*schema{targetHealthCheckSchema}}
 
 	launchTemplateSchema = &schema{name: "launch_template", attrs: []string{"command", "args", "env", "port"}}
@@ -52,10 +52,13 @@ var (
 
 	databaseSchema = &schema{name: "database", attrs: []string{
 		"engine", "multi_az", "port", "name", "username", "cross_region_failover",
+		"failover_detection", "region_failover_after",
 	}, blocks: []*schema{{name: "replica", multi: true, attrs: []string{"region"}}}}
 
+	objectivesSchema = &schema{name: "objectives", attrs: []string{"rto", "rpo", "max_error_rate"}}
+
 	rootSchema = &schema{attrs: []string{"name"}, blocks: []*schema{
-		dnsSchema, loadBalancerSchema, autoScalingSchema, regionSchema, databaseSchema,
+		dnsSchema, loadBalancerSchema, autoScalingSchema, regionSchema, databaseSchema, objectivesSchema,
 	}}
 )
 

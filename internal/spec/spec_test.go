@@ -136,7 +136,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("dns = %+v, want %+v", s.DNS, want)
 	}
 	wantLB := spec.LoadBalancer{
-		Port: 80, Algorithm: "round_robin", DeregistrationDelay: 300 * time.Second,
+		Port: 80, Algorithm: "round_robin", DeregistrationDelay: 300 * time.Second, IdleTimeout: 60 * time.Second,
 		HealthCheck: spec.TargetHealthCheck{
 			Path: "/health", Port: 0, Interval: 30 * time.Second, Timeout: 5 * time.Second,
 			HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200",
@@ -158,9 +158,13 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%s: autoscaling = %+v, want %+v", r.Name, r.AutoScaling, wantASG)
 		}
 	}
-	wantDB := spec.Database{Engine: "postgres", Port: 5432, Name: "app", Username: "hastack", CrossRegionFailover: "manual"}
+	wantDB := spec.Database{Engine: "postgres", Port: 5432, Name: "app", Username: "hastack", CrossRegionFailover: "manual",
+		FailoverDetection: 10 * time.Second, RegionFailoverAfter: time.Minute}
 	if !reflect.DeepEqual(s.Database, wantDB) {
 		t.Errorf("database = %+v, want %+v", s.Database, wantDB)
+	}
+	if want := (spec.Objectives{MaxErrorRate: -1}); s.Objectives != want {
+		t.Errorf("objectives = %+v, want none set %+v", s.Objectives, want)
 	}
 	vpc := s.Region("us-east-1").VPC
 	if vpc.CIDR != netip.MustParsePrefix("10.0.0.0/16") || len(vpc.PublicSubnets) != 2 || vpc.PrivateSubnets[1] != netip.MustParsePrefix("10.0.12.0/24") {
@@ -428,6 +432,14 @@ func TestErrors(t *testing.T) {
 			`stack.hcl:3:16: cooldown (-1s) must not be negative.`},
 		{"negative deregistration delay", withBase("load_balancer {\n  deregistration_delay = \"-5s\"\n}"),
 			`stack.hcl:2:26: deregistration_delay (-5s) must not be negative.`},
+		{"idle timeout zero", withBase("load_balancer {\n  idle_timeout = \"0s\"\n}"),
+			`stack.hcl:2:18: idle_timeout (0s) must be longer than zero.`},
+		{"retry flag not a bool", withBase("load_balancer {\n  retry_on_connect_failure = \"yes\"\n}"),
+			`stack.hcl:2:30: retry_on_connect_failure must be true or false, not a string.`},
+		{"error rate above one", withBase("objectives {\n  max_error_rate = 5\n}"),
+			`stack.hcl:2:20: max_error_rate (5) must be between 0 and 1, e.g. 0.01 for 1%.`},
+		{"rto not a duration", withBase("objectives {\n  rto = \"fast\"\n}"),
+			`stack.hcl:2:9: rto: "fast" is not a duration (use e.g. "500ms", "30s").`},
 		{"timeout not below interval", withBase("load_balancer {\n  health_check {\n    interval = \"5s\"\n  }\n}"),
 			`stack.hcl:3:16: timeout (5s) must be shorter than interval (5s).`},
 

@@ -15,9 +15,21 @@ type Stack struct {
 	// Filename is the stack file this was parsed from.
 	Filename string
 
-	DNS      DNS
-	Regions  []Region
-	Database Database
+	DNS        DNS
+	Regions    []Region
+	Database   Database
+	Objectives Objectives
+}
+
+// Objectives are what a drill must meet; a zero value sets no objective.
+type Objectives struct {
+	// RTO: longest time users may go without service (0: none set).
+	RTO time.Duration
+	// RPO: most recent writes that may be lost, as time (0 with RPOSet: none may be lost).
+	RPO    time.Duration
+	RPOSet bool
+	// MaxErrorRate: the highest share of failed requests, 0..1 (negative: none set).
+	MaxErrorRate float64
 }
 
 // Role is a region's place in the failover pair.
@@ -91,6 +103,15 @@ type LoadBalancer struct {
 	// DeregistrationDelay is how long a removed target keeps its in-flight
 	// requests (default 300s, as ALB).
 	DeregistrationDelay time.Duration
+	// IdleTimeout bounds how long a target may take to answer before the
+	// client gets 504 (default 60s, as ALB's idle timeout).
+	IdleTimeout time.Duration
+	// RetryOnConnectFailure retries a request once on another healthy
+	// target when connecting to the chosen one fails before any byte was
+	// sent. Beyond ALB, which never retries (default false).
+	RetryOnConnectFailure bool
+	// AccessLogs writes one JSON line per request (default false, as ALB).
+	AccessLogs bool
 }
 
 // TargetHealthCheck is the target group's active health check.
@@ -171,6 +192,13 @@ type Database struct {
 	Replicas []Replica
 	// CrossRegionFailover is "manual" (default, as in the seed) or "automatic".
 	CrossRegionFailover string
+	// FailoverDetection is how long the primary may be unreachable before
+	// the Multi-AZ standby is promoted (default 10s).
+	FailoverDetection time.Duration
+	// RegionFailoverAfter is how long, with cross_region_failover =
+	// "automatic", the primary region must be lost (DNS failed over and the
+	// primary unreachable) before a replica is promoted (default 60s).
+	RegionFailoverAfter time.Duration
 }
 
 // Replica is a cross-region read replica.
