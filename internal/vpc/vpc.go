@@ -17,6 +17,8 @@ import (
 // last one of every subnet; we keep clear of them too.
 const (
 	dbNodeHost       = 5  // database node of the AZ (private subnet)
+	writerHost       = 6  // the region's database writer endpoint (first private subnet)
+	readerHost       = 7  // the region's database reader endpoint (first private subnet)
 	loadBalancerHost = 10 // load balancer (first public subnet)
 	firstInstance    = 10 // instances from here up (private subnets)
 )
@@ -143,6 +145,23 @@ func (r *Region) DatabaseAddr(az string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return host(sub.Loopback, dbNodeHost)
+}
+
+// WriterEndpoint is the address of the region's database writer endpoint,
+// which always leads to the current primary, like an RDS cluster endpoint.
+func (r *Region) WriterEndpoint() netip.Addr { return r.firstPrivate(writerHost) }
+
+// ReaderEndpoint is the address of the region's database reader endpoint.
+func (r *Region) ReaderEndpoint() netip.Addr { return r.firstPrivate(readerHost) }
+
+func (r *Region) firstPrivate(offset int) netip.Addr {
+	for _, sn := range r.Subnets {
+		if !sn.Public {
+			a, _ := host(sn.Loopback, offset)
+			return a
+		}
+	}
+	return netip.Addr{}
 }
 
 // host returns the address at offset inside p, if it is a usable host

@@ -51,6 +51,8 @@ func TestPlan(t *testing.T) {
 		{"first instance in b", p.Regions[0].InstanceAddrs("us-east-1b")[0].String(), "127.1.12.10"},
 		{"instance slots in a /24", len(p.Regions[0].InstanceAddrs("us-east-1a")), 245},
 		{"unknown AZ", len(p.Regions[0].InstanceAddrs("nowhere")), 0},
+		{"writer endpoint", p.Regions[1].WriterEndpoint().String(), "127.2.11.6"},
+		{"reader endpoint", p.Regions[1].ReaderEndpoint().String(), "127.2.11.7"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
