@@ -2,44 +2,71 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
+// faultTarget is one thing `fail` and `recover` act on.
+type faultTarget struct {
+	kind    string // as the control API names it
+	arg     string // the argument's name, "" for none
+	fail    string // what `fail` does
+	recover string // what `recover` does, "" if it cannot be recovered
+}
+
+var faultTargets = []faultTarget{
+	{kind: "region", arg: "NAME", fail: "Stop a region's load balancer and instances", recover: "Start a failed region's load balancer and instances again"},
+	{kind: "instance", arg: "ID", fail: "Kill an instance's processes (SIGKILL); its group replaces it"},
+}
+
 // newFault builds "fail" and "recover", which share their targets.
 func newFault(g *globals, verb string) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   verb + " TARGET NAME",
-		Short: map[string]string{"fail": "Inject a fault into the running stack", "recover": "Undo a fault"}[verb],
+	var kinds []string
+	cmd := &cobra.Command{Use: verb + " TARGET [NAME]"}
+	for _, ft := range faultTargets {
+		help := ft.fail
+		if verb == "recover" {
+			if ft.recover == "" {
+				continue
+			}
+			help = ft.recover
+		}
+		kinds = append(kinds, ft.kind)
+		sub := &cobra.Command{
+			Use:   strings.TrimSpace(ft.kind + " " + ft.arg),
+			Short: help,
+			Args:  args(cobra.ExactArgs(map[bool]int{true: 1, false: 0}[ft.arg != ""])),
+			RunE: func(c *cobra.Command, a []string) error {
+				_, client, err := g.dial()
+				if err != nil {
+					return err
+				}
+				name := ""
+				if len(a) > 0 {
+					name = a[0]
+				}
+				if verb == "fail" {
+					err = client.Fail(c.Context(), ft.kind, name)
+				} else {
+					err = client.Recover(c.Context(), ft.kind, name)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "%s %s: %s\n", verb, strings.TrimSpace(ft.kind+" "+name), map[string]string{"fail": "the fault is in place", "recover": "recovering"}[verb])
+				return nil
+			},
+		}
+		cmd.AddCommand(sub)
 	}
-	region := &cobra.Command{
-		Use:   "region NAME",
-		Short: map[string]string{"fail": "Stop a region's load balancer and instances", "recover": "Start a failed region's load balancer and instances again"}[verb],
-		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(c *cobra.Command, a []string) error {
-			_, client, err := g.dial()
-			if err != nil {
-				return err
-			}
-			if verb == "fail" {
-				err = client.Fail(c.Context(), "region", a[0])
-			} else {
-				err = client.Recover(c.Context(), "region", a[0])
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "region %s %s\n", a[0], map[string]string{"fail": "failed: load balancer and instances stopped", "recover": "recovering: load balancer and instances starting"}[verb])
-			return nil
-		},
-	}
-	cmd.AddCommand(region)
+	cmd.Short = map[string]string{"fail": "Inject a fault into the running stack", "recover": "Undo a fault"}[verb] + " (" + strings.Join(kinds, ", ") + ")"
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(_ *cobra.Command, a []string) error {
 		if len(a) == 0 {
-			return usageError{fmt.Errorf("%s needs a target: region NAME", verb)}
+			return usageError{fmt.Errorf("%s needs a target: %s", verb, strings.Join(kinds, ", "))}
 		}
-		return usageError{fmt.Errorf("unknown %s target %q (supported: region)", verb, a[0])}
+		return usageError{fmt.Errorf("unknown %s target %q (supported: %s)", verb, a[0], strings.Join(kinds, ", "))}
 	}
 	return cmd
 }

@@ -85,6 +85,7 @@ watch it recover.`,
 		newFault(g, "fail"),
 		newFault(g, "recover"),
 		newDown(g),
+		newEvents(g),
 		newWebapp(g),
 	)
 	return root

@@ -71,6 +71,11 @@ func options(p stack.Paths, logOut io.Writer, progress io.Writer, timeout time.D
 	}, nil
 }
 
+// interruptible ends ctx on Ctrl-C or SIGTERM.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
 // openLog opens the stack's log file for appending, creating the state dir.
 func openLog(p stack.Paths) (*os.File, error) {
 	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
@@ -89,7 +94,7 @@ func upForeground(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths,
 		return err
 	}
 	defer logf.Close()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(ctx)
 	defer stop()
 	opts, err := options(p, logf, g.stdout, timeout)
 	if err != nil {
@@ -114,7 +119,7 @@ func runDaemon(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, ti
 		return err
 	}
 	defer logf.Close()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(ctx)
 	defer stop()
 	opts, err := options(p, logf, g.stdout, timeout)
 	if err != nil {

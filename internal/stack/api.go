@@ -34,6 +34,11 @@ type faultRequest struct {
 	Name string `json:"name"`
 }
 
+// dbURL carries a database URL with credentials; the socket is 0600.
+type dbURL struct {
+	URL string `json:"url"`
+}
+
 type apiError struct {
 	Error string `json:"error"`
 }
@@ -42,6 +47,22 @@ func (st *Stack) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, st.Status())
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		events, err := ReadEvents(st.paths)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, events)
+	})
+	mux.HandleFunc("GET /v1/db-url", func(w http.ResponseWriter, r *http.Request) {
+		u, err := st.DatabaseURL(r.URL.Query().Get("reader") == "true", r.URL.Query().Get("region"))
+		if err != nil {
+			writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, dbURL{URL: u})
 	})
 	mux.HandleFunc("POST /v1/fail", st.faultHandler(st.Fail))
 	mux.HandleFunc("POST /v1/recover", st.faultHandler(st.Recover))

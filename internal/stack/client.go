@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -98,4 +99,26 @@ func (c *Client) Down(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Events fetches the stack's whole event log.
+func (c *Client) Events(ctx context.Context) ([]Event, error) {
+	var events []Event
+	err := c.do(ctx, http.MethodGet, "/v1/events", nil, &events)
+	return events, err
+}
+
+// DatabaseURL fetches a postgres:// URL with credentials for the writer
+// endpoint, or the reader endpoint of region ("" for the primary region).
+func (c *Client) DatabaseURL(ctx context.Context, reader bool, region string) (string, error) {
+	var u dbURL
+	q := url.Values{}
+	if reader {
+		q.Set("reader", "true")
+	}
+	if region != "" {
+		q.Set("region", region)
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/db-url?"+q.Encode(), nil, &u)
+	return u.URL, err
 }

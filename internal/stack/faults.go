@@ -8,7 +8,8 @@ import (
 // Fault kinds the control API accepts. More come with later parts (az,
 // instance, db-primary); an unknown kind is refused, never faked.
 const (
-	FaultRegion = "region"
+	FaultRegion   = "region"
+	FaultInstance = "instance"
 )
 
 // Fail injects a fault and returns once it is in place.
@@ -29,8 +30,20 @@ func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 		r.stop()
 		st.events.Add("fault.inject", fmt.Sprintf("region %s failed: load balancer and instances stopped", name))
 		return nil
+	case FaultInstance:
+		for _, r := range st.regions {
+			_, group, _ := r.parts()
+			if group == nil {
+				continue
+			}
+			if err := group.Kill(name); err == nil {
+				st.events.Add("fault.inject", fmt.Sprintf("instance %s in %s killed (SIGKILL)", name, r.spec.Name))
+				return nil
+			}
+		}
+		return fmt.Errorf("no running instance %q in stack %s (see hastack status)", name, st.spec.Name)
 	default:
-		return fmt.Errorf("unknown fault %q (supported: region)", kind)
+		return fmt.Errorf("unknown fault %q (supported: region, instance)", kind)
 	}
 }
 
@@ -58,6 +71,8 @@ func (st *Stack) Recover(ctx context.Context, kind, name string) error {
 		}
 		st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: load balancer and instances starting", name))
 		return nil
+	case FaultInstance:
+		return fmt.Errorf("a killed instance is replaced by its group; there is nothing to recover")
 	default:
 		return fmt.Errorf("unknown fault %q (supported: region)", kind)
 	}

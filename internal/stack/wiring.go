@@ -130,3 +130,21 @@ func (st *Stack) instanceEnv(region string) []string {
 	}
 	return env
 }
+
+// DatabaseURL is a URL with credentials for the writer endpoint, or for the
+// reader endpoint of region ("" means the primary region).
+func (st *Stack) DatabaseURL(reader bool, region string) (string, error) {
+	if st.db == nil {
+		return "", fmt.Errorf("the database is not running")
+	}
+	if region != "" && st.spec.Region(region) == nil {
+		return "", fmt.Errorf("no region named %q in stack %s", region, st.spec.Name)
+	}
+	if reader {
+		if region == "" {
+			region = st.spec.Primary().Name
+		}
+		return st.db.ReaderURL(region), nil
+	}
+	return st.db.WriterURL(), nil
+}

@@ -1,0 +1,189 @@
+package drill
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+)
+
+// The measurements are pure functions of what was recorded, so each
+// definition is tested on its own and documented once, here.
+
+// RTO is the time from the fault to the start of the first sustained run
+// of successful requests after the first failure that followed the fault.
+// A run is sustained once it spans at least sustain. With no failure after
+// the fault, RTO is 0. recovered is false when no run was sustained before
+// the samples end; RTO is then the time to the last sample (a lower bound).
+func RTO(samples []Sample, fault time.Time, sustain time.Duration) (rto time.Duration, recovered bool) {
+	after := byStart(samples, fault)
+	first := slices.IndexFunc(after, func(s Sample) bool { return !s.OK })
+	if first < 0 {
+		return 0, true
+	}
+	runStart := -1
+	for i := first + 1; i < len(after); i++ {
+		if !after[i].OK {
+			runStart = -1
+			continue
+		}
+		if runStart < 0 {
+			runStart = i
+		}
+		if after[i].Start.Sub(after[runStart].Start) >= sustain {
+			return after[runStart].Start.Sub(fault), true
+		}
+	}
+	if len(after) == 0 {
+		return 0, false
+	}
+	return after[len(after)-1].Start.Sub(fault), false
+}
+
+// byStart returns the samples started at or after from, in start order.
+func byStart(samples []Sample, from time.Time) []Sample {
+	out := make([]Sample, 0, len(samples))
+	for _, s := range samples {
+		if !s.Start.Before(from) {
+			out = append(out, s)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
+}
+
+// Latency summarises the latency of successful requests in seconds.
+type Latency struct {
+	Requests int     `json:"requests"`
+	P50      float64 `json:"p50_seconds"`
+	P95      float64 `json:"p95_seconds"`
+	P99      float64 `json:"p99_seconds"`
+}
+
+// LatencyBetween summarises successful requests started in [from, to).
+func LatencyBetween(samples []Sample, from, to time.Time) Latency {
+	var d []time.Duration
+	for _, s := range samples {
+		if s.OK && !s.Start.Before(from) && s.Start.Before(to) {
+			d = append(d, s.Latency)
+		}
+	}
+	slices.Sort(d)
+	return Latency{Requests: len(d), P50: quantile(d, 0.50), P95: quantile(d, 0.95), P99: quantile(d, 0.99)}
+}
+
+// quantile of sorted durations by the nearest-rank method, in seconds.
+func quantile(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(q*float64(len(sorted))+0.999999) - 1
+	rank = max(0, min(rank, len(sorted)-1))
+	return sorted[rank].Seconds()
+}
+
+// Answer is one DNS observation.
+type Answer struct {
+	At   time.Time  `json:"at"`
+	Addr netip.Addr `json:"addr"`
+}
+
+// DNSSwitch is the time from the fault to the first answer after it that
+// differs from the last answer before it.
+func DNSSwitch(answers []Answer, fault time.Time) (time.Duration, netip.Addr, bool) {
+	var before netip.Addr
+	for _, a := range answers {
+		if a.At.Before(fault) {
+			before = a.Addr
+			continue
+		}
+		if before.IsValid() && a.Addr.IsValid() && a.Addr != before {
+			return a.At.Sub(fault), a.Addr, true
+		}
+		if !before.IsValid() {
+			before = a.Addr
+		}
+	}
+	return 0, netip.Addr{}, false
+}
+
+// Writes counts acknowledged writes and those lost, and the RPO: the span
+// of acknowledged writes that did not survive, from the acknowledgement of
+// the last surviving write before the first lost one to the
+// acknowledgement of the last lost one. No loss means an RPO of 0.
+func Writes(samples []Sample, lost map[string]bool) (acked, lostN int, rpo time.Duration) {
+	var writes []Sample
+	for _, s := range samples {
+		if s.Kind == Write && s.OK {
+			writes = append(writes, s)
+		}
+	}
+	sort.Slice(writes, func(i, j int) bool { return ackTime(writes[i]).Before(ackTime(writes[j])) })
+	var lastSafe, firstLost, lastLost time.Time
+	for _, w := range writes {
+		if lost[w.Key] {
+			lostN++
+			if firstLost.IsZero() {
+				firstLost = ackTime(w)
+			}
+			lastLost = ackTime(w)
+		} else if firstLost.IsZero() {
+			lastSafe = ackTime(w)
+		}
+	}
+	if lostN == 0 {
+		return len(writes), 0, 0
+	}
+	from := lastSafe
+	if from.IsZero() {
+		from = firstLost
+	}
+	return len(writes), lostN, lastLost.Sub(from)
+}
+
+func ackTime(s Sample) time.Time { return s.Start.Add(s.Latency) }
+
+// Bucket is one slice of the timeline.
+type Bucket struct {
+	At       time.Time      `json:"at"`
+	OK       map[string]int `json:"ok_by_region"`
+	Errors   int            `json:"errors"`
+	P50      float64        `json:"p50_seconds"`
+	Requests int            `json:"requests"`
+}
+
+// Timeline counts requests per bucket of width step from start to end, by
+// serving region for successes.
+func Timeline(samples []Sample, start, end time.Time, step time.Duration) []Bucket {
+	if step <= 0 || !end.After(start) {
+		return nil
+	}
+	n := int(end.Sub(start)/step) + 1
+	buckets := make([]Bucket, n)
+	lat := make([][]time.Duration, n)
+	for i := range buckets {
+		buckets[i] = Bucket{At: start.Add(time.Duration(i) * step), OK: map[string]int{}}
+	}
+	for _, s := range samples {
+		if s.Start.Before(start) || s.Start.After(end) {
+			continue
+		}
+		i := int(s.Start.Sub(start) / step)
+		buckets[i].Requests++
+		if s.OK {
+			region := s.Region
+			if region == "" {
+				region = "unknown"
+			}
+			buckets[i].OK[region]++
+			lat[i] = append(lat[i], s.Latency)
+		} else {
+			buckets[i].Errors++
+		}
+	}
+	for i := range buckets {
+		slices.Sort(lat[i])
+		buckets[i].P50 = quantile(lat[i], 0.5)
+	}
+	return buckets
+}
