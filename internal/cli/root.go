@@ -86,6 +86,7 @@ watch it recover.`,
 		newFault(g, "recover"),
 		newDown(g),
 		newEvents(g),
+		newDrill(g),
 		newWebapp(g),
 	)
 	return root

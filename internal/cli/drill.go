@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hastack/hastack/internal/drill"
+)
+
+// drillFlags are the knobs shared by drills and probes.
+type drillFlags struct {
+	asJSON  bool
+	report  string
+	load    drill.LoadConfig
+	opts    drill.Options
+	resolve string
+	dur     time.Duration
+}
+
+func (f *drillFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.asJSON, "json", false, "print the report as one JSON object")
+	fl.StringVar(&f.report, "report", "", "also write a self-contained HTML report with the timeline to this file")
+	fl.Float64Var(&f.load.Rate, "rate", 40, "requests per second across all clients")
+	fl.IntVar(&f.load.Clients, "clients", 8, "clients in parallel")
+	fl.Float64Var(&f.load.WriteRatio, "write-ratio", 0.3, "share of requests that write (0..1)")
+	fl.DurationVar(&f.opts.Sustain, "sustain", 2*time.Second, "successes must run this long to count as recovered")
+}
+
+func newDrill(g *globals) *cobra.Command {
+	f := &drillFlags{}
+	var names []string
+	for _, s := range drill.Scenarios {
+		names = append(names, s.Name)
+	}
+	cmd := &cobra.Command{
+		Use:   "drill SCENARIO",
+		Short: "Run a failure scenario under load and measure RTO, errors, latency and lost writes",
+		Long: "Run a failure scenario against the running stack under realistic load and report how long\n" +
+			"users were down, how much data was lost, and whether the stack file's objectives were met.\n\n" +
+			"Scenarios: " + strings.Join(names, ", ") + ".",
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			sc, err := drill.Find(a[0])
+			if err != nil {
+				return usageError{err}
+			}
+			s, client, err := g.dial()
+			if err != nil {
+				return err
+			}
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			f.opts.Load = f.load
+			f.opts.Objectives = s.Objectives
+			f.opts.Progress = progressPrinter(g.stderr)
+			rep, err := drill.Run(ctx, client, sc, f.opts)
+			endProgress(g.stderr)
+			if err != nil {
+				return err
+			}
+			return f.output(g, rep)
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.DurationVar(&f.opts.Warmup, "warmup", 3*time.Second, "steady load before the fault")
+	fl.DurationVar(&f.opts.Timeout, "timeout", time.Minute, "longest wait for recovery after the fault")
+	fl.DurationVar(&f.opts.Settle, "settle", 2*time.Second, "load kept after recovery")
+	cmd.AddCommand(newProbe(g))
+	return cmd
+}
+
+func newProbe(g *globals) *cobra.Command {
+	f := &drillFlags{}
+	cmd := &cobra.Command{
+		Use:   "probe --url URL",
+		Short: "Only load and measure any endpoint (for example the AWS deployment while someone fails it over)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.load.URL == "" {
+				return usageError{fmt.Errorf("probe needs --url, e.g. --url http://app.example.com")}
+			}
+			if f.resolve != "" {
+				f.load.Resolver = drill.NewResolver(f.resolve)
+			}
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			rep, err := drill.Probe(ctx, drill.ProbeOptions{Load: f.load, Duration: f.dur, Sustain: f.opts.Sustain, Progress: progressPrinter(g.stderr)})
+			endProgress(g.stderr)
+			if err != nil {
+				return err
+			}
+			return f.output(g, rep)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&f.load.URL, "url", "", "endpoint to load, e.g. http://app.example.com")
+	cmd.Flags().StringVar(&f.resolve, "resolver", "", "DNS server (host:port) to resolve the URL's host with, caching answers for their TTL")
+	cmd.Flags().DurationVar(&f.dur, "duration", time.Minute, "how long to probe")
+	cmd.Flags().Lookup("write-ratio").DefValue = "0"
+	f.load.WriteRatio = 0
+	return cmd
+}
+
+// output prints the report and turns a failed drill into exit code 1.
+func (f *drillFlags) output(g *globals, rep *drill.Report) error {
+	if f.report != "" {
+		if err := writeReport(f.report, rep); err != nil {
+			return err
+		}
+	}
+	if f.asJSON {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(g.stdout)
+		if f.report != "" {
+			fmt.Fprintf(g.stdout, "\nreport: %s\n", f.report)
+		}
+	}
+	if !rep.Passed {
+		return fmt.Errorf("drill %s did not pass: %s", rep.Scenario, failureReason(rep))
+	}
+	return nil
+}
+
+func failureReason(rep *drill.Report) string {
+	if !rep.Recovered {
+		return "clients were not served again before the timeout"
+	}
+	var missed []string
+	for _, o := range rep.Objectives {
+		if !o.Met {
+			missed = append(missed, fmt.Sprintf("%s %.3f exceeds %.3f", o.Name, o.Actual, o.Target))
+		}
+	}
+	return "objective missed: " + strings.Join(missed, "; ")
+}
+
+func writeReport(path string, rep *drill.Report) error {
+	var sb strings.Builder
+	if err := rep.WriteHTML(&sb); err != nil {
+		return fmt.Errorf("rendering the report: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	return nil
+}
+
+// progressPrinter shows one line that updates in place on a terminal, and
+// a line per phase elsewhere (CI logs).
+func progressPrinter(w io.Writer) func(drill.Progress) {
+	tty := isTerminal(w)
+	last := ""
+	return func(p drill.Progress) {
+		if tty {
+			fmt.Fprintf(w, "\r  %-8s %6.1fs  %5d requests  %4d errors  served by %-12s", p.Phase, p.Elapsed.Seconds(), p.Requests, p.Errors, p.Region)
+			return
+		}
+		if p.Phase != last {
+			fmt.Fprintf(w, "  %6.1fs  %s (%d requests, %d errors so far)\n", p.Elapsed.Seconds(), p.Phase, p.Requests, p.Errors)
+			last = p.Phase
+		}
+	}
+}
+
+func endProgress(w io.Writer) {
+	if isTerminal(w) {
+		fmt.Fprint(w, "\r\033[K")
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,153 @@
+package drill
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hastack/hastack/internal/spec"
+	"github.com/hastack/hastack/internal/stack"
+)
+
+// Report is a drill's result. JSON field names are a contract: add, never rename.
+type Report struct {
+	Scenario    string    `json:"scenario"`
+	Description string    `json:"description"`
+	Fault       string    `json:"fault"`
+	Passed      bool      `json:"passed"`
+	StartedAt   time.Time `json:"started_at"`
+	FaultAt     time.Time `json:"fault_at"`
+	RecoverAt   time.Time `json:"recover_at,omitzero"`
+	EndedAt     time.Time `json:"ended_at"`
+
+	Recovered  bool    `json:"recovered"`
+	RTOSeconds float64 `json:"rto_seconds"`
+	// Restored: after the fault was recovered, the stack came back as it
+	// was (nil when the scenario has nothing to recover).
+	Restored *bool `json:"restored,omitempty"`
+
+	Requests     int            `json:"requests"`
+	Errors       int            `json:"errors"`
+	ErrorRate    float64        `json:"error_rate"`
+	ErrorsByKind map[string]int `json:"errors_by_kind,omitempty"`
+	StaleReads   int            `json:"stale_reads"`
+
+	WritesAcked int     `json:"writes_acked"`
+	WritesLost  int     `json:"writes_lost"`
+	RPOSeconds  float64 `json:"rpo_seconds"`
+
+	DNSSwitchSeconds *float64 `json:"dns_switch_seconds"`
+	DNSSwitchedTo    string   `json:"dns_switched_to,omitempty"`
+
+	Latency    PhaseLatency `json:"latency"`
+	Objectives []Objective  `json:"objectives"`
+	Timeline   []Bucket     `json:"timeline"`
+	Markers    []Marker     `json:"markers"`
+}
+
+// PhaseLatency splits latency around the outage.
+type PhaseLatency struct {
+	Before Latency `json:"before"`
+	During Latency `json:"during"`
+	After  Latency `json:"after"`
+}
+
+// Objective is one target from the stack file and whether it was met.
+type Objective struct {
+	Name   string  `json:"name"`
+	Target float64 `json:"target"`
+	Actual float64 `json:"actual"`
+	Met    bool    `json:"met"`
+}
+
+// Marker is a moment worth a line on the timeline.
+type Marker struct {
+	At    time.Time `json:"at"`
+	Kind  string    `json:"kind"`
+	Label string    `json:"label"`
+}
+
+// fill computes every measurement from what the drill recorded.
+func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, lost map[string]bool, regions map[netip.Addr]string, opts Options) {
+	rto, recovered := RTO(samples, r.FaultAt, opts.Sustain)
+	r.Recovered, r.RTOSeconds = recovered, rto.Seconds()
+	r.ErrorsByKind = map[string]int{}
+	for _, s := range samples {
+		r.Requests++
+		if !s.OK {
+			r.Errors++
+			r.ErrorsByKind[s.Err]++
+		}
+		if s.Stale {
+			r.StaleReads++
+		}
+	}
+	if r.Requests > 0 {
+		r.ErrorRate = float64(r.Errors) / float64(r.Requests)
+	}
+	acked, lostN, rpo := Writes(samples, lost)
+	r.WritesAcked, r.WritesLost, r.RPOSeconds = acked, lostN, rpo.Seconds()
+	if d, to, ok := DNSSwitch(answers, r.FaultAt); ok {
+		secs := d.Seconds()
+		r.DNSSwitchSeconds, r.DNSSwitchedTo = &secs, regions[to]
+		r.Markers = append(r.Markers, Marker{At: r.FaultAt.Add(d), Kind: "dns", Label: "DNS answers " + regions[to]})
+	}
+	recoveredAt := r.FaultAt.Add(rto)
+	r.Latency = PhaseLatency{
+		Before: LatencyBetween(samples, r.StartedAt, r.FaultAt),
+		During: LatencyBetween(samples, r.FaultAt, recoveredAt),
+		After:  LatencyBetween(samples, recoveredAt, r.EndedAt),
+	}
+	r.Timeline = Timeline(samples, r.StartedAt, r.EndedAt, timelineStep(r.EndedAt.Sub(r.StartedAt)))
+	r.Markers = append(r.Markers, Marker{At: r.FaultAt, Kind: "fault", Label: "fault: " + r.Fault})
+	if recovered && rto > 0 {
+		r.Markers = append(r.Markers, Marker{At: recoveredAt, Kind: "recovered", Label: "clients served again"})
+	}
+	if !r.RecoverAt.IsZero() {
+		r.Markers = append(r.Markers, Marker{At: r.RecoverAt, Kind: "recover", Label: "fault recovered"})
+	}
+	r.Markers = append(r.Markers, eventMarkers(events, r.StartedAt, r.EndedAt)...)
+	sort.SliceStable(r.Markers, func(i, j int) bool { return r.Markers[i].At.Before(r.Markers[j].At) })
+	r.Objectives = objectives(opts.Objectives, r)
+	r.Passed = r.Recovered
+	for _, o := range r.Objectives {
+		r.Passed = r.Passed && o.Met
+	}
+}
+
+// timelineStep aims at about 120 buckets, never finer than 100ms.
+func timelineStep(span time.Duration) time.Duration {
+	return max(100*time.Millisecond, (span/120).Round(100*time.Millisecond))
+}
+
+// eventMarkers picks the stack events a timeline reader wants to see.
+func eventMarkers(events []stack.Event, from, to time.Time) []Marker {
+	var out []Marker
+	for _, e := range events {
+		if e.Time.Before(from) || e.Time.After(to) {
+			continue
+		}
+		switch {
+		case e.Kind == "dns.health", e.Kind == "dns.failover", strings.HasPrefix(e.Kind, "rds."),
+			strings.HasPrefix(e.Kind, "asg.scale"), e.Kind == "alarm.state":
+			out = append(out, Marker{At: e.Time, Kind: e.Kind, Label: e.Message})
+		}
+	}
+	return out
+}
+
+// objectives compares the results with the stack file's objectives.
+func objectives(o spec.Objectives, r *Report) []Objective {
+	out := []Objective{}
+	if o.RTO > 0 {
+		out = append(out, Objective{Name: "rto_seconds", Target: o.RTO.Seconds(), Actual: r.RTOSeconds, Met: r.Recovered && r.RTOSeconds <= o.RTO.Seconds()})
+	}
+	if o.RPOSet {
+		out = append(out, Objective{Name: "rpo_seconds", Target: o.RPO.Seconds(), Actual: r.RPOSeconds, Met: r.RPOSeconds <= o.RPO.Seconds() && (o.RPO > 0 || r.WritesLost == 0)})
+	}
+	if o.MaxErrorRate >= 0 {
+		out = append(out, Objective{Name: "error_rate", Target: o.MaxErrorRate, Actual: r.ErrorRate, Met: r.ErrorRate <= o.MaxErrorRate})
+	}
+	return out
+}

@@ -1,0 +1,250 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hastack/hastack/internal/spec"
+	"github.com/hastack/hastack/internal/stack"
+)
+
+// Options shape a drill. Zero values take the defaults noted.
+type Options struct {
+	// Warmup is steady load before the fault (default 3s).
+	Warmup time.Duration
+	// Timeout bounds the wait for recovery after the fault (default 60s).
+	Timeout time.Duration
+	// Sustain is how long successes must run to count as recovered (default 2s).
+	Sustain time.Duration
+	// Settle is load kept after recovery, for the "after" latency (default 2s).
+	Settle     time.Duration
+	Load       LoadConfig
+	Objectives spec.Objectives
+	// Progress, if set, is called about four times a second.
+	Progress func(Progress)
+}
+
+func (o *Options) defaults() {
+	if o.Warmup <= 0 {
+		o.Warmup = 3 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Sustain <= 0 {
+		o.Sustain = 2 * time.Second
+	}
+	if o.Settle <= 0 {
+		o.Settle = 2 * time.Second
+	}
+}
+
+// Progress is what a drill tells while it runs.
+type Progress struct {
+	Phase    string
+	Elapsed  time.Duration
+	Requests int
+	Errors   int
+	Region   string // region that served the latest success
+}
+
+// Run runs scenario sc against the stack behind ctl and reports what
+// clients saw. The load and every goroutine end before it returns.
+func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Report, error) {
+	opts.defaults()
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Ready {
+		return nil, fmt.Errorf("stack %s is not ready; wait for hastack up to finish", st.Name)
+	}
+	kind, name, err := sc.Fault(st)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	if opts.Load.URL == "" {
+		opts.Load.URL = "http://" + net.JoinHostPort(st.DNS.Name, lbPort(st))
+	}
+	resolver := NewResolver(st.DNS.Address)
+	opts.Load.Resolver = resolver
+	load, err := NewLoad(opts.Load)
+	if err != nil {
+		return nil, err
+	}
+
+	d := &driver{ctl: ctl, load: load, opts: opts, start: time.Now()}
+	runCtx, stopRun := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { load.Run(runCtx) })
+	wg.Go(func() { d.watchDNS(runCtx, resolver, st.DNS.Name) })
+	defer func() { stopRun(); wg.Wait() }()
+
+	rep := &Report{Scenario: sc.Name, Description: sc.Description, Fault: kind + " " + name, StartedAt: d.start}
+	if err := d.phase(ctx, "warm-up", opts.Warmup, nil); err != nil {
+		return nil, err
+	}
+	rep.FaultAt = time.Now()
+	if err := ctl.Fail(ctx, kind, name); err != nil {
+		return nil, fmt.Errorf("injecting the fault: %w", err)
+	}
+	d.phase(ctx, "fault", opts.Timeout, func() bool { return d.recovered(rep.FaultAt, sc) })
+	if err := d.phase(ctx, "settle", opts.Settle, nil); err != nil {
+		return nil, err
+	}
+	if sc.Recoverable {
+		rep.RecoverAt = time.Now()
+		if err := ctl.Recover(ctx, kind, name); err != nil {
+			return nil, fmt.Errorf("recovering the fault: %w", err)
+		}
+		err := d.phase(ctx, "restore", opts.Timeout, func() bool { return d.restored(ctx, st) })
+		restored := err == nil && d.restored(ctx, st)
+		rep.Restored = &restored
+	}
+	stopRun()
+	wg.Wait()
+	rep.EndedAt = time.Now()
+
+	events, err := ctl.Events(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the event log: %w", err)
+	}
+	lost, err := d.verifyWrites(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verifying acknowledged writes: %w", err)
+	}
+	rep.fill(load.Samples(), d.dnsAnswers(), events, lost, regionsByAddr(st), opts)
+	return rep, nil
+}
+
+// driver holds a running drill's moving parts.
+type driver struct {
+	ctl   Controller
+	load  *Load
+	opts  Options
+	start time.Time
+
+	mu      sync.Mutex
+	answers []Answer
+}
+
+// phase keeps the load running for up to d, reporting progress, and ends
+// early once done reports true. It returns ctx's error if ctx ends first.
+func (d *driver) phase(ctx context.Context, name string, limit time.Duration, done func() bool) error {
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		if done != nil && done() {
+			return nil
+		}
+		d.progress(name)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+func (d *driver) progress(phase string) {
+	if d.opts.Progress == nil {
+		return
+	}
+	p := Progress{Phase: phase, Elapsed: time.Since(d.start)}
+	for _, s := range d.load.Samples() {
+		p.Requests++
+		if !s.OK {
+			p.Errors++
+		} else if s.Region != "" {
+			p.Region = s.Region
+		}
+	}
+	d.opts.Progress(p)
+}
+
+// recovered: clients are served again, for long enough, and from another
+// region when the scenario moves traffic.
+func (d *driver) recovered(fault time.Time, sc Scenario) bool {
+	samples := d.load.Samples()
+	_, ok := RTO(samples, fault, d.opts.Sustain)
+	if !ok || time.Since(fault) < d.opts.Sustain {
+		return false
+	}
+	if sc.SwitchesRegion {
+		_, _, switched := DNSSwitch(d.dnsAnswers(), fault)
+		return switched
+	}
+	return true
+}
+
+// restored: the stack is back as it was before the drill — every region
+// running and DNS answering what it answered then.
+func (d *driver) restored(ctx context.Context, before stack.Status) bool {
+	st, err := d.ctl.Status(ctx)
+	if err != nil {
+		return false
+	}
+	for _, r := range st.Regions {
+		if r.Failed || r.LoadBalancer.HealthyTargets == 0 {
+			return false
+		}
+	}
+	return st.DNS.Answer == before.DNS.Answer
+}
+
+// watchDNS asks the DNS server every 50ms, bypassing any cache, to time
+// the switch as a resolver with a zero TTL would see it.
+func (d *driver) watchDNS(ctx context.Context, r *Resolver, name string) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		addr, _, err := r.Query(qctx, name)
+		cancel()
+		if err == nil {
+			d.mu.Lock()
+			d.answers = append(d.answers, Answer{At: time.Now(), Addr: addr})
+			d.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *driver) dnsAnswers() []Answer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Answer(nil), d.answers...)
+}
+
+// lbPort is the port clients use: the primary region's listener.
+func lbPort(st stack.Status) string {
+	for _, r := range st.Regions {
+		if r.Role == "primary" {
+			if _, port, err := net.SplitHostPort(r.LoadBalancer.Address); err == nil {
+				return port
+			}
+		}
+	}
+	return strconv.Itoa(80)
+}
+
+func regionsByAddr(st stack.Status) map[netip.Addr]string {
+	out := map[netip.Addr]string{}
+	for _, r := range st.Regions {
+		if ap, err := netip.ParseAddrPort(r.LoadBalancer.Address); err == nil {
+			out[ap.Addr()] = r.Name
+		}
+	}
+	return out
+}

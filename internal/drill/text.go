@@ -1,0 +1,153 @@
+package drill
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText prints the report for a terminal: a verdict, a table of the
+// measurements, and the timeline as one row of blocks per region.
+func (r *Report) WriteText(w io.Writer) {
+	verdict := "PASSED"
+	if !r.Passed {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "drill %s: %s   (fault: %s)\n\n", r.Scenario, verdict, r.Fault)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	rto := fmt.Sprintf("%.2f s", r.RTOSeconds)
+	if !r.Recovered {
+		rto = fmt.Sprintf("not recovered (> %.1f s)", r.RTOSeconds)
+	}
+	fmt.Fprintf(tw, "  recovery time (RTO)\t%s\t%s\n", rto, r.objectiveNote("rto_seconds", "%.2f s"))
+	if r.DNSSwitchSeconds != nil {
+		fmt.Fprintf(tw, "  DNS switch\t%.2f s\tnow answers %s\n", *r.DNSSwitchSeconds, r.DNSSwitchedTo)
+	}
+	fmt.Fprintf(tw, "  requests\t%d\terrors %d (%.1f%%)%s  %s\n", r.Requests, r.Errors, 100*r.ErrorRate, errorKinds(r.ErrorsByKind), r.objectiveNote("error_rate", "%.3f"))
+	fmt.Fprintf(tw, "  writes acknowledged\t%d\tlost %d, RPO %.2f s  %s\n", r.WritesAcked, r.WritesLost, r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))
+	if r.StaleReads > 0 {
+		fmt.Fprintf(tw, "  stale reads\t%d\treads of acknowledged writes the reader had not caught up with\n", r.StaleReads)
+	}
+	for _, p := range []struct {
+		name string
+		l    Latency
+	}{{"latency before", r.Latency.Before}, {"latency during", r.Latency.During}, {"latency after", r.Latency.After}} {
+		if p.l.Requests > 0 {
+			fmt.Fprintf(tw, "  %s\tp50 %s\tp95 %s  p99 %s  (%d requests)\n", p.name, ms(p.l.P50), ms(p.l.P95), ms(p.l.P99), p.l.Requests)
+		}
+	}
+	if r.Restored != nil {
+		fmt.Fprintf(tw, "  stack restored after\t%s\t\n", map[bool]string{true: "yes", false: "NO (see hastack status)"}[*r.Restored])
+	}
+	tw.Flush()
+	r.writeTimeline(w)
+}
+
+func (r *Report) objectiveNote(name, format string) string {
+	for _, o := range r.Objectives {
+		if o.Name == name {
+			mark := "met"
+			if !o.Met {
+				mark = "MISSED"
+			}
+			return fmt.Sprintf("objective <= "+format+" %s", o.Target, mark)
+		}
+	}
+	return ""
+}
+
+func errorKinds(kinds map[string]int) string {
+	if len(kinds) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, kinds[k]))
+	}
+	return ": " + strings.Join(parts, ", ")
+}
+
+func ms(seconds float64) string { return fmt.Sprintf("%.1f ms", seconds*1000) }
+
+var blocks = []rune(" ▁▂▃▄▅▆▇█")
+
+// writeTimeline draws served requests per region and errors per bucket as
+// rows of blocks, with the fault and DNS switch marked underneath.
+func (r *Report) writeTimeline(w io.Writer) {
+	if len(r.Timeline) == 0 {
+		return
+	}
+	var regions []string
+	peak := 1
+	for _, b := range r.Timeline {
+		for reg, n := range b.OK {
+			if !slices.Contains(regions, reg) {
+				regions = append(regions, reg)
+			}
+			peak = max(peak, n)
+		}
+		peak = max(peak, b.Errors)
+	}
+	sort.Strings(regions)
+	var step time.Duration
+	if len(r.Timeline) > 1 {
+		step = r.Timeline[1].At.Sub(r.Timeline[0].At)
+	}
+	fmt.Fprintf(w, "\n  timeline (one column per %s, %s in all)\n", step, r.EndedAt.Sub(r.StartedAt).Round(100*time.Millisecond))
+	row := func(label string, count func(Bucket) int) {
+		var sb strings.Builder
+		for _, b := range r.Timeline {
+			n := count(b)
+			i := 0
+			if n > 0 {
+				i = 1 + n*(len(blocks)-2)/peak
+			}
+			sb.WriteRune(blocks[min(i, len(blocks)-1)])
+		}
+		fmt.Fprintf(w, "  %-10s %s\n", label, sb.String())
+	}
+	for _, reg := range regions {
+		row(reg, func(b Bucket) int { return b.OK[reg] })
+	}
+	row("errors", func(b Bucket) int { return b.Errors })
+	marks := []rune(strings.Repeat(" ", len(r.Timeline)))
+	for _, m := range r.Markers {
+		i := r.column(m)
+		if i < 0 {
+			continue
+		}
+		switch m.Kind {
+		case "fault":
+			marks[i] = 'F'
+		case "dns":
+			marks[i] = 'D'
+		case "recovered":
+			marks[i] = 'R'
+		case "recover":
+			marks[i] = '^'
+		}
+	}
+	fmt.Fprintf(w, "  %-10s %s\n", "", string(marks))
+	fmt.Fprintf(w, "  %-10s F fault  D DNS switch  R clients served again  ^ fault recovered\n", "")
+}
+
+func (r *Report) column(m Marker) int {
+	if len(r.Timeline) < 2 || m.At.Before(r.Timeline[0].At) {
+		return -1
+	}
+	step := r.Timeline[1].At.Sub(r.Timeline[0].At)
+	i := int(m.At.Sub(r.Timeline[0].At) / step)
+	if i >= len(r.Timeline) {
+		return -1
+	}
+	return i
+}

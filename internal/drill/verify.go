@@ -1,0 +1,58 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// verifyWrites checks every acknowledged write against the database the
+// writer endpoint leads to now (the new primary after a failover) and
+// returns the keys that are missing.
+func (d *driver) verifyWrites(ctx context.Context) (map[string]bool, error) {
+	var keys []string
+	for _, s := range d.load.Samples() {
+		if s.Kind == Write && s.OK {
+			keys = append(keys, s.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	url, err := d.ctl.DatabaseURL(ctx, false, "")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the writer endpoint: %w", redactURL(err, url))
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT key FROM hastack_kv WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, err
+	}
+	present, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	lost := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		lost[k] = true
+	}
+	for _, k := range present {
+		delete(lost, k)
+	}
+	return lost, nil
+}
+
+// redactURL keeps a connection error from carrying the URL's password.
+func redactURL(err error, url string) error {
+	return errors.New(strings.ReplaceAll(err.Error(), url, "the writer endpoint"))
+}
