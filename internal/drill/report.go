@@ -118,7 +118,7 @@ func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, 
 
 // timelineStep aims at about 120 buckets, never finer than 100ms.
 func timelineStep(span time.Duration) time.Duration {
-	return max(100*time.Millisecond, (span/120).Round(100*time.Millisecond))
+	return max(100*time.Millisecond, (span / 120).Round(100*time.Millisecond))
 }
 
 // eventMarkers picks the stack events a timeline reader wants to see.
