@@ -58,7 +58,7 @@ func (r *Report) cards() []card {
 const (
 	chartW, chartH = 960.0, 260.0
 	padL, padR     = 50.0, 20.0
-	padT, padB     = 40.0, 28.0
+	padT, padB     = 64.0, 28.0
 )
 
 var regionColors = []string{"#2b6cb0", "#2f855a", "#805ad5", "#b7791f"}
@@ -121,7 +121,7 @@ func (r *Report) requestsSVG() string {
 				x, y(base+v), barW, y(base)-y(base+v), v)
 		}
 	}
-	r.markerLines(&sb)
+	r.markerLines(&sb, chartH)
 	legendX := padL
 	for i, reg := range regions {
 		fmt.Fprintf(&sb, `<rect x="%.0f" y="8" width="12" height="12" fill="%s"/><text x="%.0f" y="18" class="legend">served by %s</text>`,
@@ -144,14 +144,23 @@ func (r *Report) latencySVG() string {
 	y := func(v float64) float64 { return h - padB - (h-padT-padB)*v/peak }
 	fmt.Fprintf(&sb, `<svg viewBox="0 0 %.0f %.0f" role="img" aria-label="median latency">`, chartW, h)
 	r.axes(&sb, peak, "p50 ms", y)
+	// One line per stretch with successes: an outage shows as a gap.
 	var pts []string
-	for _, b := range r.Timeline {
-		if b.Requests > 0 && b.P50 > 0 {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", r.x(b.At.Add(r.step()/2)), y(b.P50*1000)))
+	flush := func() {
+		if len(pts) > 0 {
+			fmt.Fprintf(&sb, `<polyline points="%s" fill="none" stroke="#2d3748" stroke-width="1.5"/>`, strings.Join(pts, " "))
 		}
+		pts = pts[:0]
 	}
-	fmt.Fprintf(&sb, `<polyline points="%s" fill="none" stroke="#2d3748" stroke-width="1.5"/>`, strings.Join(pts, " "))
-	r.markerLines(&sb)
+	for _, b := range r.Timeline {
+		if b.P50 <= 0 {
+			flush()
+			continue
+		}
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", r.x(b.At.Add(r.step()/2)), y(b.P50*1000)))
+	}
+	flush()
+	r.markerLines(&sb, h)
 	sb.WriteString(`</svg>`)
 	return sb.String()
 }
@@ -195,22 +204,21 @@ var markerStyle = map[string]string{
 
 // markerLines draws the drill's own markers as labelled lines and stack
 // events (health flips, promotions, scaling) as short ticks at the top.
-func (r *Report) markerLines(sb *strings.Builder) {
-	labelY := padT - 2.0
+// Labels sit in the band above the plot, in rows, so they never cover bars.
+func (r *Report) markerLines(sb *strings.Builder, height float64) {
+	row := 0
 	for _, m := range r.Markers {
 		x := r.x(m.At)
 		if color, ok := markerStyle[m.Kind]; ok {
+			labelY := 34 + 11*float64(row%3)
+			row++
 			fmt.Fprintf(sb, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="2" stroke-dasharray="5 3"><title>%s</title></line>`,
-				x, x, padT-10, 1000.0, color, html.EscapeString(m.Label))
+				x, x, labelY+2, height-padB, color, html.EscapeString(m.Label))
 			fmt.Fprintf(sb, `<text x="%.1f" y="%.0f" class="mark" fill="%s">%s</text>`, x+3, labelY, color, html.EscapeString(shortLabel(m)))
-			labelY += 11
-			if labelY > padT+30 {
-				labelY = padT - 2
-			}
 			continue
 		}
-		fmt.Fprintf(sb, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#d69e2e" stroke-width="2"><title>%s</title></line>`,
-			x, x, padT-4, padT+6, html.EscapeString(m.Label))
+		fmt.Fprintf(sb, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#d69e2e" stroke-width="3"><title>%s</title></line>`,
+			x, x, padT-8, padT, html.EscapeString(m.Label))
 	}
 }
 
