@@ -7,8 +7,9 @@ BIN := bin/hastack
 demo: setup build
 	./scripts/demo.sh
 
-test: setup
-	HASTACK_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 -timeout 14m ./...
+test:
+	./scripts/setup.sh test
+	HASTACK_REQUIRE_POSTGRES=1 HASTACK_REQUIRE_CHROMIUM=1 $(GO) test -race -count=1 -timeout 14m ./...
 
 build:
 	$(GO) build -o $(BIN) ./cmd/hastack

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs what hastack needs from Debian when it is missing: the PostgreSQL
 # server (the database tier runs it for real) and dig (the demo queries the
-# DNS server with it).
+# DNS server with it). `setup.sh test` also installs Chromium, in which the
+# tests render drill reports.
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = test ]; then
+	command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 command -v curl >/dev/null 2>&1 || need+=(curl)

@@ -146,7 +146,7 @@ func objectives(o spec.Objectives, r *Report) []Objective {
 	if o.RPOSet {
 		out = append(out, Objective{Name: "rpo_seconds", Target: o.RPO.Seconds(), Actual: r.RPOSeconds, Met: r.RPOSeconds <= o.RPO.Seconds() && (o.RPO > 0 || r.WritesLost == 0)})
 	}
-	if o.MaxErrorRate >= 0 {
+	if o.MaxErrorRateSet {
 		out = append(out, Objective{Name: "error_rate", Target: o.MaxErrorRate, Actual: r.ErrorRate, Met: r.ErrorRate <= o.MaxErrorRate})
 	}
 	return out

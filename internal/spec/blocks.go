@@ -231,10 +231,11 @@ func identifier(name string, v string) string {
 // objectives decodes the objectives block; absent, no objective is set.
 func (d *decoder) objectives(sec *section) Objectives {
 	return Objectives{
-		RTO:          get(d, sec, "rto", 0, asDuration, positive),
-		RPO:          get(d, sec, "rpo", 0, asDuration, notNegative),
-		RPOSet:       sec.attr("rpo") != nil,
-		MaxErrorRate: get(d, sec, "max_error_rate", -1, asFloat, fraction),
+		RTO:             get(d, sec, "rto", 0, asDuration, positive),
+		RPO:             get(d, sec, "rpo", 0, asDuration, notNegative),
+		RPOSet:          sec.attr("rpo") != nil,
+		MaxErrorRate:    get(d, sec, "max_error_rate", 0, asFloat, fraction),
+		MaxErrorRateSet: sec.attr("max_error_rate") != nil,
 	}
 }
 

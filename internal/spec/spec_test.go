@@ -163,7 +163,7 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(s.Database, wantDB) {
 		t.Errorf("database = %+v, want %+v", s.Database, wantDB)
 	}
-	if want := (spec.Objectives{MaxErrorRate: -1}); s.Objectives != want {
+	if want := (spec.Objectives{}); s.Objectives != want {
 		t.Errorf("objectives = %+v, want none set %+v", s.Objectives, want)
 	}
 	vpc := s.Region("us-east-1").VPC

@@ -28,8 +28,9 @@ type Objectives struct {
 	// RPO: most recent writes that may be lost, as time (0 with RPOSet: none may be lost).
 	RPO    time.Duration
 	RPOSet bool
-	// MaxErrorRate: the highest share of failed requests, 0..1 (negative: none set).
-	MaxErrorRate float64
+	// MaxErrorRate: the highest share of failed requests, 0..1, when MaxErrorRateSet.
+	MaxErrorRate    float64
+	MaxErrorRateSet bool
 }
 
 // Role is a region's place in the failover pair.
