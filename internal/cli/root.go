@@ -87,6 +87,7 @@ watch it recover.`,
 		newDown(g),
 		newEvents(g),
 		newDrill(g),
+		newExport(g),
 		newWebapp(g),
 	)
 	return root

@@ -1,0 +1,112 @@
+package terraform
+
+import (
+	"fmt"
+	"strings"
+)
+
+// readme explains the exported files to whoever deploys them.
+func (l *layout) readme() []byte {
+	s := l.s
+	p, sec := l.primary, l.secondary
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+
+	w("# Terraform for stack %s", s.Name)
+	w("")
+	w("`hastack export terraform` wrote these files from the stack file that hastack runs")
+	w("and drills on one machine: the same two regions, CIDRs, sizes, health checks,")
+	w("thresholds and intervals, as Terraform for AWS. The stack file's values are in")
+	w("`envs/prod/terraform.tfvars`; the modules are generic. Export again after changing")
+	w("the stack file.")
+	w("")
+	w("## Layout")
+	w("")
+	w("```")
+	w("modules/")
+	w("  vpc/      VPC, a public and a private subnet per AZ, internet gateway,")
+	w("            a NAT gateway with an Elastic IP per AZ, route tables")
+	w("  alb/      security group, Application Load Balancer, target group with the")
+	w("            stack's health check, HTTP listener (and HTTPS with a certificate)")
+	w("  asg/      instance security group, launch template, Auto Scaling group,")
+	w("            scale-out and scale-in policies with their CloudWatch CPU alarms")
+	w("  rds/      DB subnet group, security group, PostgreSQL primary, or a")
+	w("            cross-region read replica with a KMS key of its region")
+	w("  route53/  a health check per region, PRIMARY and SECONDARY failover alias records")
+	w("envs/prod/")
+	w("  main.tf            the calling configuration: every module, outputs wired to inputs")
+	w("  variables.tf       its inputs, typed and described")
+	w("  terraform.tfvars   the stack file's values (durations in seconds)")
+	w("  outputs.tf         the app URL, both load balancers, the database endpoints")
+	w("  provider.tf        Terraform and AWS provider versions, one provider per region")
+	w("  backend.tf         S3 state with locking")
+	w("```")
+	w("")
+	w("Each module works in one region: `main.tf` passes it that region's provider,")
+	w("`aws.%s` (%s, primary) or `aws.%s` (%s, secondary). Route53 is global; its", p.alias, p.r.Name, sec.alias, sec.r.Name)
+	w("module uses the primary region's provider.")
+	w("")
+	w("`backend.tf` and `provider.tf` sit in `envs/prod`, not at the top as in the layout")
+	w("this follows: Terraform reads only the `.tf` files of the directory it runs in, so")
+	w("they must be beside `main.tf` for `terraform init` there to use them.")
+	w("")
+	w("## Deploy")
+	w("")
+	w("Before the first `init`:")
+	w("")
+	w("1. Create the state bucket `%s` in %s with versioning on, or export again", l.opts.StateBucket, p.r.Name)
+	w("   with `--state-bucket NAME` (bucket names are global).")
+	w("2. Have a public Route53 hosted zone for `%s`.", s.DNS.Zone)
+	w("3. Replace the stand-in in `*_user_data` with your application (or export with")
+	w("   a launch template command), and set `*_ami_id` if the latest Amazon Linux")
+	w("   2023 is not what it runs on.")
+	w("")
+	w("```")
+	w("cd envs/prod")
+	w("terraform init")
+	w("terraform plan -out tfplan")
+	w("terraform apply tfplan")
+	w("```")
+	w("")
+	w("The state is locked with a lock file next to it in S3 (`use_lockfile`, Terraform")
+	w("1.11 and later); the DynamoDB lock table older setups use is deprecated.")
+	if l.replica {
+		w("Creating the cross-region read replica takes a while (often half an hour).")
+	}
+	w("The database's master password is in Secrets Manager")
+	w("(output `db_master_user_secret_arn`); it never appears in the state.")
+	w("")
+	w("## Where AWS differs from the local run")
+	w("")
+	w("- **DNS TTL.** The records are aliases to the load balancers, and an alias record")
+	w("  has no TTL of its own: Route53 answers with the load balancer record's 60 s.")
+	if s.DNS.TTL == 60 {
+		w("  The stack file's ttl is 60 as well.")
+	} else {
+		w("  The stack file's ttl is %d, so the drills' DNS switch times differ from AWS's.", s.DNS.TTL)
+	}
+	w("- **Route53 checkers.** Route53 runs its own checkers from several regions (the")
+	w("  stack file's `checkers = %d` is not exported) and, as hastack does, counts an", s.DNS.HealthCheck.Checkers)
+	w("  endpoint healthy while more than 18%% of them do.")
+	w("- **Multi-AZ failover.** RDS decides when to promote the standby, typically within")
+	w("  one to two minutes; the stack file's `failover_detection` is not exported.")
+	if l.replica {
+		w("- **Region failover of the database is manual**, as in the stack file: after losing")
+		w("  %s, promote the replica with", p.r.Name)
+		w("  `aws rds promote-read-replica --region %s --db-instance-identifier %s-db-replica --backup-retention-period 7`", sec.r.Name, l.name)
+		w("  and point the application at it.")
+	}
+	w("- **Database reach.** The database accepts connections only from its own")
+	w("  region's instances. The secondary region's instances reach the primary")
+	w("  database only through VPC peering or a Transit Gateway, which this export")
+	w("  does not create.")
+	w("- **CPU.** CloudWatch's `CPUUtilization` is a percentage of all of an instance's")
+	w("  vCPUs; hastack's `cpu_threshold` is a percentage of one core.")
+	w("- **Capacity.** After the first apply the scaling policies own the group's desired")
+	w("  capacity (`ignore_changes`); `min_size` and `max_size` still apply.")
+	w("")
+	w("hastack refuses to export settings AWS cannot express (sub-second timings, Route53")
+	w("intervals other than 10 s or 30 s, retries on another target, automatic replica")
+	w("promotion, ...), so everything here is what was drilled.")
+	return []byte(b.String())
+}
