@@ -8,10 +8,10 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/hastack/hastack/internal/metrics"
 )
 
 const (
@@ -34,26 +34,48 @@ const (
 	EventInService    = "asg.in_service"
 	EventTerminate    = "asg.terminate"
 	EventExit         = "asg.exit"
+	EventUnhealthy    = "asg.unhealthy"
+	EventRebalance    = "asg.rebalance"
+	EventScaleOut     = "asg.scale_out"
+	EventScaleIn      = "asg.scale_in"
+	EventCapacity     = "asg.capacity"
+	EventUpdate       = "asg.update"
+	EventAZBlocked    = "asg.az_blocked"
+	EventAZUnblocked  = "asg.az_unblocked"
+	EventAlarm        = "alarm.state"
 )
+
+// keepActivities is how many scaling activities Status still shows.
+const keepActivities = 16
 
 // Group is a running Auto Scaling group.
 type Group struct {
-	cfg          Config
-	log          *slog.Logger
-	azNames      []string
-	addrs        map[string][]netip.Addr
-	port         uint16
-	startTimeout time.Duration
-	stopTimeout  time.Duration
-	wake         chan struct{}
-	wg           sync.WaitGroup // every goroutine the group starts
+	cfg            Config
+	log            *slog.Logger
+	azNames        []string
+	addrs          map[string][]netip.Addr
+	port           uint16
+	startTimeout   time.Duration
+	stopTimeout    time.Duration
+	drainTimeout   time.Duration
+	healthInterval time.Duration
+	cpu            CPU
+	wake           chan struct{}
+	wg             sync.WaitGroup // every goroutine the group starts
 
-	mu         sync.Mutex
-	ran        bool
-	desired    int
-	blocked    map[string]bool
-	live       map[string]*member // not yet reaped
-	terminated []Instance         // most recent last
+	mu            sync.Mutex
+	ran           bool
+	capacity      Capacity
+	health        HealthCheck
+	policies      []policy
+	alarms        map[string]*metrics.Alarm // by policy name, for policies that are on
+	cooldownUntil time.Time
+	activities    []Activity // most recent last
+	groupCPU      float64
+	haveCPU       bool
+	blocked       map[string]bool
+	live          map[string]*member // not yet reaped
+	terminated    []Instance         // most recent last
 
 	// Owned by the Run goroutine.
 	failures    int
@@ -71,7 +93,7 @@ type member struct {
 	listening     bool
 	startTimedOut bool
 	exited        bool
-	// killed is set by Kill: the exit is injected, not a crash.
+	// killed is set by Kill and BlockAZ: the exit is injected, not a crash.
 	killed        bool
 	everInService bool
 }
@@ -83,27 +105,79 @@ func New(cfg Config) (*Group, error) {
 	}
 	cfg.Args, cfg.Env = slices.Clone(cfg.Args), slices.Clone(cfg.Env)
 	cfg.Group.LaunchTemplate.Env = maps.Clone(cfg.Group.LaunchTemplate.Env)
+	a := cfg.Group
 	g := &Group{
-		cfg:          cfg,
-		log:          cfg.Logger,
-		addrs:        make(map[string][]netip.Addr, len(cfg.AZs)),
-		port:         uint16(cfg.Group.LaunchTemplate.Port),
-		startTimeout: orDefault(cfg.StartTimeout, defaultStartTimeout),
-		stopTimeout:  orDefault(cfg.StopTimeout, defaultStopTimeout),
-		wake:         make(chan struct{}, 1),
-		desired:      cfg.Group.Desired,
-		blocked:      map[string]bool{},
-		live:         map[string]*member{},
+		cfg:            cfg,
+		log:            cfg.Logger,
+		addrs:          make(map[string][]netip.Addr, len(cfg.AZs)),
+		port:           uint16(a.LaunchTemplate.Port),
+		startTimeout:   orDefault(cfg.StartTimeout, defaultStartTimeout),
+		stopTimeout:    orDefault(cfg.StopTimeout, defaultStopTimeout),
+		drainTimeout:   orDefault(cfg.DrainTimeout, defaultDrainTimeout),
+		healthInterval: orDefault(cfg.HealthCheckInterval, defaultHealthCheckInterval),
+		cpu:            cfg.CPU,
+		wake:           make(chan struct{}, 1),
+		capacity:       Capacity{Min: a.Min, Max: a.Max, Desired: a.Desired},
+		health:         HealthCheck{Type: a.HealthCheckType, GracePeriod: a.HealthCheckGracePeriod},
+		alarms:         map[string]*metrics.Alarm{},
+		blocked:        map[string]bool{},
+		live:           map[string]*member{},
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
 	g.log = g.log.With("region", cfg.Region)
+	if g.cpu == nil {
+		g.cpu = metrics.NewSampler()
+	}
 	for _, az := range cfg.AZs {
 		g.azNames = append(g.azNames, az.Name)
 		g.addrs[az.Name] = slices.Clone(az.Addrs)
 	}
+	if err := g.setPolicies(policies(a), time.Now()); err != nil {
+		return nil, fmt.Errorf("configuring auto scaling group %q: %w", cfg.Region, err)
+	}
 	return g, nil
+}
+
+// setPolicies installs ps and creates, reconfigures or drops their alarms.
+// Called with g.mu held, or before the group is shared.
+func (g *Group) setPolicies(ps []policy, now time.Time) error {
+	for _, p := range ps {
+		a := g.alarms[p.name]
+		switch {
+		case !p.on():
+			delete(g.alarms, p.name)
+		case a == nil:
+			na, err := metrics.NewAlarm(p.alarm(g.cfg.Region), now)
+			if err != nil {
+				return fmt.Errorf("%s policy: %w", p.name, err)
+			}
+			g.alarms[p.name] = na
+		default:
+			if err := a.Reconfigure(p.alarm(g.cfg.Region)); err != nil {
+				return fmt.Errorf("%s policy: %w", p.name, err)
+			}
+		}
+	}
+	g.policies = ps
+	return nil
+}
+
+// sampleInterval is how often CPU is sampled: Config.SampleInterval, or a
+// quarter of the shortest policy period, at most a second. Called with
+// g.mu held.
+func (g *Group) sampleInterval() time.Duration {
+	if g.cfg.SampleInterval > 0 {
+		return g.cfg.SampleInterval
+	}
+	d := maxSampleInterval
+	for _, p := range g.policies {
+		if p.on() {
+			d = min(d, max(p.Period/4, time.Millisecond))
+		}
+	}
+	return d
 }
 
 // Run keeps the group at its desired capacity until ctx is done, then
@@ -113,6 +187,7 @@ func (g *Group) Run(ctx context.Context) error {
 	g.mu.Lock()
 	ran := g.ran
 	g.ran = true
+	interval := g.sampleInterval()
 	g.mu.Unlock()
 	if ran {
 		return fmt.Errorf("running auto scaling group %s: already run", g.cfg.Region)
@@ -120,6 +195,10 @@ func (g *Group) Run(ctx context.Context) error {
 
 	resync := time.NewTicker(resyncInterval)
 	defer resync.Stop()
+	health := time.NewTicker(g.healthInterval)
+	defer health.Stop()
+	sample := time.NewTicker(interval)
+	defer sample.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
 	for ctx.Err() == nil {
@@ -129,11 +208,21 @@ func (g *Group) Run(ctx context.Context) error {
 		} else {
 			retry.Stop()
 		}
+		g.mu.Lock()
+		iv := g.sampleInterval()
+		g.mu.Unlock()
+		if iv != interval {
+			interval = iv
+			sample.Reset(iv)
+		}
 		select {
 		case <-ctx.Done():
 		case <-g.wake:
 		case <-resync.C:
+		case <-health.C:
 		case <-retry.C:
+		case <-sample.C:
+			g.sample(time.Now())
 		}
 	}
 	g.shutdown()
@@ -141,12 +230,13 @@ func (g *Group) Run(ctx context.Context) error {
 	return nil
 }
 
-// reconcile is one pass: take in what the instances reported, then plan
-// from the observed state and carry the plan out.
+// reconcile is one pass: take in what the instances and the load balancer
+// reported, then plan from the observed state and carry the plan out.
 func (g *Group) reconcile(ctx context.Context) {
+	verdicts := g.targetHealth()
 	g.mu.Lock()
-	effects := g.observe(time.Now(), false)
-	desired, blocked := g.desired, maps.Clone(g.blocked)
+	effects := g.observe(time.Now(), false, verdicts)
+	desired, blocked := g.capacity.Desired, maps.Clone(g.blocked)
 	snapshot := make([]Instance, 0, len(g.live))
 	for _, m := range g.live {
 		snapshot = append(snapshot, m.Instance)
@@ -159,18 +249,39 @@ func (g *Group) reconcile(ctx context.Context) {
 	for _, a := range Plan(desired, g.azNames, snapshot, blocked) {
 		switch a.Kind {
 		case Launch:
-			g.launch(ctx, a.AZ)
+			g.launch(ctx, a)
 		case Terminate:
-			g.terminate(a.ID, a.Reason)
+			g.terminate(ctx, a.ID, a.Reason)
 		}
 	}
 }
 
+// targetHealth asks the load balancer for its verdict on every in-service
+// instance.
+func (g *Group) targetHealth() map[string]string {
+	if g.cfg.Targets == nil {
+		return nil
+	}
+	g.mu.Lock()
+	var ids []string
+	for id, m := range g.live {
+		if m.State == InService {
+			ids = append(ids, id)
+		}
+	}
+	g.mu.Unlock()
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		out[id] = g.cfg.Targets.TargetHealth(id)
+	}
+	return out
+}
+
 // observe moves instances along their lifecycle from the facts their
-// goroutines reported. It returns the calls to the load balancer and the
-// events to make, in order, once g.mu is released. Called with g.mu held,
-// on the Run goroutine.
-func (g *Group) observe(now time.Time, shuttingDown bool) []func() {
+// goroutines and the load balancer (verdicts, by instance) reported. It
+// returns the calls to the load balancer and the events to make, in order,
+// once g.mu is released. Called with g.mu held, on the Run goroutine.
+func (g *Group) observe(now time.Time, shuttingDown bool, verdicts map[string]string) []func() {
 	var effects []func()
 	for _, id := range slices.Sorted(maps.Keys(g.live)) {
 		m := g.live[id]
@@ -179,7 +290,7 @@ func (g *Group) observe(now time.Time, shuttingDown bool) []func() {
 			if m.State == InService {
 				effects = append(effects, func() { g.deregister(id) })
 			}
-			if m.State != Terminating {
+			if m.State != Terminating || m.killed {
 				uptime := now.Sub(m.LaunchedAt).Round(time.Millisecond)
 				msg := fmt.Sprintf("%s %s in %s at %s exited after %s: %s",
 					g.cfg.Region, id, m.AZ, m.Addr, uptime, m.proc.exitStatus())
@@ -193,6 +304,7 @@ func (g *Group) observe(now time.Time, shuttingDown bool) []func() {
 			delete(g.live, id)
 			inst := m.Instance
 			inst.State = Terminated
+			inst.Draining = false
 			g.terminated = append(g.terminated, inst)
 			if n := len(g.terminated); n > keepTerminated {
 				g.terminated = slices.Delete(g.terminated, 0, n-keepTerminated)
@@ -213,9 +325,116 @@ func (g *Group) observe(now time.Time, shuttingDown bool) []func() {
 		case m.State == Pending && m.startTimedOut && m.Health != Unhealthy:
 			m.Health = Unhealthy
 			m.HealthReason = fmt.Sprintf("not accepting connections on %s after %s", m.Addr, g.startTimeout)
+			effects = append(effects, g.unhealthyEvent(m))
+		case m.State == InService:
+			v, ok := verdicts[id]
+			if !ok {
+				break // in service since the load balancer was asked
+			}
+			m.TargetHealth = v
+			if m.Health == Unhealthy {
+				break
+			}
+			if sick, why := CheckHealth(g.health, m.Instance, v, now); sick {
+				m.Health, m.HealthReason = Unhealthy, why
+				effects = append(effects, g.unhealthyEvent(m))
+			}
 		}
 	}
 	return effects
+}
+
+// unhealthyEvent returns the event for m having been found unhealthy.
+// Called with g.mu held.
+func (g *Group) unhealthyEvent(m *member) func() {
+	msg := fmt.Sprintf("%s %s in %s at %s is unhealthy: %s; replacing it",
+		g.cfg.Region, m.ID, m.AZ, m.Addr, m.HealthReason)
+	return func() { g.emit(slog.LevelWarn, EventUnhealthy, msg) }
+}
+
+// sample measures the instances' CPU, feeds the group average to the
+// alarms, evaluates them and lets the scaling policies decide. Runs on the
+// Run goroutine.
+func (g *Group) sample(now time.Time) {
+	g.mu.Lock()
+	pids := make([]int, 0, len(g.live))
+	for _, m := range g.live {
+		if m.live() {
+			pids = append(pids, m.PID)
+		}
+	}
+	g.mu.Unlock()
+	cpu := g.cpu.Sample(pids)
+
+	g.mu.Lock()
+	sum, n := 0.0, 0
+	for _, m := range g.live {
+		if v, ok := cpu[m.PID]; ok && m.live() {
+			m.CPU = v
+			sum += v
+			n++
+		}
+	}
+	g.haveCPU = n > 0
+	if n > 0 {
+		g.groupCPU = sum / float64(n)
+	}
+	var effects []func()
+	var states []PolicyState
+	for _, p := range g.policies {
+		a := g.alarms[p.name]
+		if a == nil {
+			continue
+		}
+		if n > 0 {
+			a.Observe(now, g.groupCPU)
+		}
+		prev := a.State()
+		st, changed := a.Evaluate(now)
+		if changed {
+			status := a.Status()
+			msg := fmt.Sprintf("alarm %s: %s -> %s: %s", status.Name, prev, st, status.Reason)
+			effects = append(effects, func() { g.emit(slog.LevelInfo, EventAlarm, msg) })
+		}
+		states = append(states, PolicyState{Name: p.name, Alarm: st, Adjustment: p.Adjustment, Cooldown: p.Cooldown})
+	}
+	if act, ok := Scale(g.capacity, states, now, g.cooldownUntil); ok {
+		p := g.policy(act.Cause)
+		a := g.alarms[act.Cause].Status()
+		kind := EventScaleOut
+		if act.To < act.From {
+			kind = EventScaleIn
+		}
+		act.Description = fmt.Sprintf("%s %s policy: alarm %s is in ALARM (group CPU %.1f%% %s %.1f%%); desired %d -> %d (min %d, max %d); cooldown %s, until %s",
+			g.cfg.Region, act.Cause, a.Name, g.groupCPU, a.Comparison.Symbol(), a.Threshold,
+			act.From, act.To, g.capacity.Min, g.capacity.Max, p.Cooldown, act.CooldownUntil.Format("15:04:05.000"))
+		g.capacity.Desired = act.To
+		g.cooldownUntil = act.CooldownUntil
+		g.recordActivity(act)
+		effects = append(effects, func() { g.emit(slog.LevelInfo, kind, act.Description) })
+	}
+	g.mu.Unlock()
+	for _, f := range effects {
+		f()
+	}
+}
+
+// policy returns the named policy. Called with g.mu held.
+func (g *Group) policy(name string) policy {
+	for _, p := range g.policies {
+		if p.name == name {
+			return p
+		}
+	}
+	return policy{}
+}
+
+// recordActivity keeps act for Status. Called with g.mu held.
+func (g *Group) recordActivity(act Activity) {
+	g.activities = append(g.activities, act)
+	if n := len(g.activities); n > keepActivities {
+		g.activities = slices.Delete(g.activities, 0, n-keepActivities)
+	}
 }
 
 // noteFailure records a failed launch and returns how long launches wait.
@@ -233,9 +452,10 @@ func (g *Group) noteFailure(now time.Time) time.Duration {
 	return d
 }
 
-// launch starts an instance in az, unless launches are backing off or the
-// AZ has no free address.
-func (g *Group) launch(ctx context.Context, az string) {
+// launch starts an instance in the action's AZ, unless launches are
+// backing off or the AZ has no free address.
+func (g *Group) launch(ctx context.Context, a Action) {
+	az := a.AZ
 	now := time.Now()
 	if now.Before(g.notBefore) {
 		return
@@ -274,7 +494,11 @@ func (g *Group) launch(ctx context.Context, az string) {
 	g.mu.Lock()
 	g.live[id] = m
 	g.mu.Unlock()
-	g.emit(slog.LevelInfo, EventLaunch, fmt.Sprintf("%s launched %s in %s at %s", g.cfg.Region, id, az, addr))
+	g.emit(slog.LevelInfo, EventLaunch, fmt.Sprintf("%s launched %s in %s at %s: %s", g.cfg.Region, id, az, addr, a.Reason))
+	if a.Rebalance {
+		g.emit(slog.LevelInfo, EventRebalance, fmt.Sprintf("%s %s; launched %s in %s, an instance of the fullest AZ goes once it is in service",
+			g.cfg.Region, a.Reason, id, az))
+	}
 
 	g.wg.Go(func() {
 		proc.wait()
@@ -314,8 +538,11 @@ func (g *Group) freeAddr(az string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// terminate deregisters the instance and stops its process.
-func (g *Group) terminate(id, reason string) {
+// terminate stops an instance gracefully: it leaves service at once, is
+// deregistered, and gets SIGTERM once the load balancer has drained it (or
+// DrainTimeout ran out, or ctx ended), then SIGKILL after StopTimeout. An
+// instance killed as a fault is not drained.
+func (g *Group) terminate(ctx context.Context, id, reason string) {
 	g.mu.Lock()
 	m := g.live[id]
 	if m == nil || m.State == Terminating {
@@ -324,25 +551,58 @@ func (g *Group) terminate(id, reason string) {
 	}
 	wasInService := m.State == InService
 	m.State = Terminating
+	drain := wasInService && g.cfg.Targets != nil && !m.killed && ctx.Err() == nil
+	m.Draining = drain
 	az, addr := m.AZ, m.Addr
 	g.mu.Unlock()
 
-	if wasInService {
-		g.deregister(id)
+	msg := fmt.Sprintf("%s terminating %s in %s at %s: %s", g.cfg.Region, id, az, addr, reason)
+	if drain {
+		msg += fmt.Sprintf("; draining for up to %s", g.drainTimeout)
 	}
-	g.emit(slog.LevelInfo, EventTerminate, fmt.Sprintf("%s terminating %s in %s at %s: %s", g.cfg.Region, id, az, addr, reason))
+	g.emit(slog.LevelInfo, EventTerminate, msg)
 	g.wg.Go(func() {
+		if wasInService && g.cfg.Targets != nil {
+			drained := g.cfg.Targets.Deregister(id)
+			if drain {
+				g.waitDrained(ctx, id, drained, m.proc.done)
+			}
+		}
+		g.mu.Lock()
+		m.Draining = false
+		g.mu.Unlock()
 		if err := m.proc.stop(g.stopTimeout); err != nil {
 			g.log.Error("stopping instance", "instance", id, "err", err)
 		}
 	})
 }
 
+// waitDrained waits until the load balancer closes drained, DrainTimeout
+// runs out, the process exits (done) or ctx ends.
+func (g *Group) waitDrained(ctx context.Context, id string, drained, done <-chan struct{}) {
+	if drained == nil {
+		return
+	}
+	start := time.Now()
+	t := time.NewTimer(g.drainTimeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+		g.log.Info("instance drained", "instance", id, "after", time.Since(start).Round(time.Millisecond))
+	case <-t.C:
+		g.log.Warn("instance not drained in time; stopping it anyway", "instance", id, "after", g.drainTimeout)
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // shutdown terminates every instance and returns once all are reaped.
 func (g *Group) shutdown() {
+	done, cancel := context.WithCancel(context.Background())
+	cancel() // nothing is drained on the way out
 	for {
 		g.mu.Lock()
-		effects := g.observe(time.Now(), true)
+		effects := g.observe(time.Now(), true, nil)
 		var running []string
 		for id, m := range g.live {
 			if m.State != Terminating {
@@ -356,7 +616,7 @@ func (g *Group) shutdown() {
 		}
 		slices.Sort(running)
 		for _, id := range running {
-			g.terminate(id, "the group is shutting down")
+			g.terminate(done, id, "the group is shutting down")
 		}
 		if left == 0 {
 			return
@@ -365,9 +625,11 @@ func (g *Group) shutdown() {
 	}
 }
 
+// deregister tells the load balancer an instance has gone; there is
+// nothing left to drain.
 func (g *Group) deregister(id string) {
 	if g.cfg.Targets != nil {
-		g.cfg.Targets.Deregister(id)
+		_ = g.cfg.Targets.Deregister(id)
 	}
 }
 
@@ -393,49 +655,4 @@ func (g *Group) poke() {
 	case g.wake <- struct{}{}:
 	default:
 	}
-}
-
-// Instances returns the group's instances sorted by ID, including the most
-// recently terminated ones.
-func (g *Group) Instances() []Instance {
-	g.mu.Lock()
-	out := slices.Clone(g.terminated)
-	for _, m := range g.live {
-		out = append(out, m.Instance)
-	}
-	g.mu.Unlock()
-	slices.SortFunc(out, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
-	return out
-}
-
-// SetDesired sets the desired capacity; it must lie within the group's min
-// and max.
-func (g *Group) SetDesired(n int) error {
-	if n < g.cfg.Group.Min || n > g.cfg.Group.Max {
-		return fmt.Errorf("setting desired capacity of %s to %d: outside min %d and max %d",
-			g.cfg.Region, n, g.cfg.Group.Min, g.cfg.Group.Max)
-	}
-	g.mu.Lock()
-	g.desired = n
-	g.mu.Unlock()
-	g.poke()
-	return nil
-}
-
-// Kill sends SIGKILL to the instance's process group, as a fault; the group
-// then replaces the instance.
-func (g *Group) Kill(id string) error {
-	g.mu.Lock()
-	m := g.live[id]
-	if m != nil {
-		m.killed = true
-	}
-	g.mu.Unlock()
-	if m == nil {
-		return fmt.Errorf("killing %s: no such running instance in %s", id, g.cfg.Region)
-	}
-	if err := m.proc.signal(syscall.SIGKILL); err != nil {
-		return fmt.Errorf("killing %s: %w", id, err)
-	}
-	return nil
 }

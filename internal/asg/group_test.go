@@ -24,11 +24,16 @@ import (
 	"github.com/hastack/hastack/internal/spec"
 )
 
-// fakeTargets records what the group tells the load balancer.
+// fakeTargets records what the group tells the load balancer and answers
+// with verdicts the test sets.
 type fakeTargets struct {
 	mu         sync.Mutex
 	registered map[string]string
 	calls      []string
+	deregAt    map[string]time.Time
+	verdicts   map[string]string        // TargetHealth answers; "healthy" when unset
+	hold       bool                     // Deregister returns a channel that release closes
+	drains     map[string]chan struct{} // held channels by ID
 }
 
 func (f *fakeTargets) Register(id, addr string) {
@@ -41,11 +46,62 @@ func (f *fakeTargets) Register(id, addr string) {
 	f.calls = append(f.calls, "register "+id+" "+addr)
 }
 
-func (f *fakeTargets) Deregister(id string) {
+func (f *fakeTargets) Deregister(id string) <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.registered, id)
 	f.calls = append(f.calls, "deregister "+id)
+	if f.deregAt == nil {
+		f.deregAt = map[string]time.Time{}
+	}
+	f.deregAt[id] = time.Now()
+	ch := make(chan struct{})
+	if !f.hold {
+		close(ch)
+		return ch
+	}
+	if f.drains == nil {
+		f.drains = map[string]chan struct{}{}
+	}
+	f.drains[id] = ch
+	return ch
+}
+
+func (f *fakeTargets) TargetHealth(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := f.verdicts[id]; ok {
+		return v
+	}
+	if _, ok := f.registered[id]; ok {
+		return "healthy"
+	}
+	return "unused"
+}
+
+func (f *fakeTargets) setVerdict(id, v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.verdicts == nil {
+		f.verdicts = map[string]string{}
+	}
+	f.verdicts[id] = v
+}
+
+// deregistered returns when id was deregistered.
+func (f *fakeTargets) deregistered(id string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.deregAt[id]
+	return t, ok
+}
+
+// release ends the drain of id, as the load balancer does once its
+// in-flight requests are done.
+func (f *fakeTargets) release(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	close(f.drains[id])
 }
 
 func (f *fakeTargets) snapshot() (map[string]string, []string) {
@@ -527,6 +583,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"desired above max":    func(c *Config) { c.Group.Desired = 3 },
 		"desired below min":    func(c *Config) { c.Group.Desired = 0 },
 		"no port":              func(c *Config) { c.Group.LaunchTemplate.Port = 0 },
+		"ELB without targets":  func(c *Config) { c.Group.HealthCheckType = HealthCheckELB },
+		"unknown health check": func(c *Config) { c.Group.HealthCheckType = "TCP" },
+		"negative grace":       func(c *Config) { c.Group.HealthCheckGracePeriod = -time.Second },
+		"bad scale-out policy": func(c *Config) { c.Group.ScaleOut = spec.ScalingPolicy{Period: time.Second} },
 	}
 	for name, edit := range tests {
 		c := good()

@@ -22,7 +22,11 @@ import (
 //
 //	1      serve HTTP on $HASTACK_LISTEN: GET /env (JSON of the environment),
 //	       GET /child (PID of the grandchild, with HASTACK_ASG_TEST_CHILD=1);
-//	       HASTACK_ASG_TEST_IGNORE_TERM=1 ignores SIGTERM
+//	       HASTACK_ASG_TEST_IGNORE_TERM=1 ignores SIGTERM;
+//	       HASTACK_ASG_TEST_TERM_LOG=1 ignores it too, printing
+//	       "helper got SIGTERM at <unix nanoseconds>" on each;
+//	       while the file $HASTACK_ASG_TEST_BURN_FILE exists, burn CPU
+//	       (60ms of every 100ms)
 //	sleep  ignore SIGTERM and never listen
 //	exit   exit with status 3 at once
 func TestMain(m *testing.M) {
@@ -46,6 +50,18 @@ func serveHelper() int {
 	id := os.Getenv("HASTACK_INSTANCE_ID")
 	if os.Getenv("HASTACK_ASG_TEST_IGNORE_TERM") == "1" {
 		signal.Ignore(syscall.SIGTERM)
+	}
+	if os.Getenv("HASTACK_ASG_TEST_TERM_LOG") == "1" {
+		terms := make(chan os.Signal, 1)
+		signal.Notify(terms, syscall.SIGTERM)
+		go func() {
+			for range terms {
+				fmt.Printf("helper got SIGTERM at %d\n", time.Now().UnixNano())
+			}
+		}()
+	}
+	if path := os.Getenv("HASTACK_ASG_TEST_BURN_FILE"); path != "" {
+		go burnWhileExists(path)
 	}
 	child := 0
 	if os.Getenv("HASTACK_ASG_TEST_CHILD") == "1" {
@@ -82,4 +98,17 @@ func serveHelper() int {
 	err = http.Serve(ln, mux)
 	fmt.Fprintln(os.Stderr, "helper:", err)
 	return 1
+}
+
+// burnWhileExists keeps one core 60% busy while path exists.
+func burnWhileExists(path string) {
+	for {
+		if _, err := os.Stat(path); err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		for end := time.Now().Add(60 * time.Millisecond); time.Now().Before(end); {
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
 }

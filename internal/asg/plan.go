@@ -16,7 +16,8 @@ const (
 	// InService: the port accepts connections; the instance is registered
 	// with the load balancer.
 	InService State = "in-service"
-	// Terminating: the group is stopping the process.
+	// Terminating: the instance is out of service: deregistered and
+	// draining, then stopped with SIGTERM and, after a timeout, SIGKILL.
 	Terminating State = "terminating"
 	// Terminated: the process has exited and been reaped.
 	Terminated State = "terminated"
@@ -41,8 +42,17 @@ type Instance struct {
 	Health Health
 	// HealthReason says why the instance is unhealthy.
 	HealthReason string
-	PID          int
-	LaunchedAt   time.Time
+	// TargetHealth is the load balancer's last verdict on the instance
+	// while in service ("initial", "healthy", "unhealthy", ...).
+	TargetHealth string
+	// Draining is set while a terminating instance waits for the load
+	// balancer to finish its in-flight requests.
+	Draining   bool
+	PID        int
+	LaunchedAt time.Time
+	// CPU is the percent of one core the instance's process tree used
+	// over the last sampling interval.
+	CPU float64
 }
 
 // live reports whether the instance runs and is not being stopped.
@@ -63,6 +73,9 @@ type Action struct {
 	AZ     string
 	ID     string // for Terminate
 	Reason string
+	// Rebalance marks a launch beyond desired capacity that evens out the
+	// AZs; a terminate from the fullest AZ follows once it is in service.
+	Rebalance bool
 }
 
 func (a Action) String() string {
@@ -83,13 +96,20 @@ func (a Action) String() string {
 //     instances, the earlier one in azs on a tie;
 //   - each surplus instance is terminated from the AZ with the most
 //     instances, the later one in azs on a tie; within it a pending instance
-//     goes before an in-service one, then the newest.
+//     goes before an in-service one, then the newest. An in-service
+//     instance is only terminated while the others in service still make
+//     desired capacity; otherwise the surplus waits for pending ones;
+//   - at desired capacity, when one unblocked AZ has two or more instances
+//     more than another (say, after an AZ came back), one instance is
+//     launched in the emptiest AZ beyond desired capacity (Rebalance); once
+//     it is in service, the surplus rule terminates one in the fullest AZ.
+//     So rebalancing never takes the group below desired capacity.
 //
 // Plan is pure: it reads only its arguments. blocked may be nil.
 func Plan(desired int, azs []string, instances []Instance, blocked map[string]bool) []Action {
 	var actions []Action
 	perAZ := make(map[string][]Instance, len(azs))
-	count := 0
+	count, inService := 0, 0
 
 	sorted := slices.Clone(instances)
 	slices.SortFunc(sorted, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
@@ -115,6 +135,9 @@ func Plan(desired int, azs []string, instances []Instance, blocked map[string]bo
 		}
 		perAZ[inst.AZ] = append(perAZ[inst.AZ], inst)
 		count++
+		if inst.State == InService {
+			inService++
+		}
 	}
 
 	desired = max(desired, 0)
@@ -131,9 +154,23 @@ func Plan(desired int, azs []string, instances []Instance, blocked map[string]bo
 		az := most(azs, perAZ)
 		victims := perAZ[az]
 		i := victim(victims)
+		if victims[i].State == InService {
+			if inService-1 < desired {
+				break // wait for pending instances to come into service
+			}
+			inService--
+		}
 		actions = append(actions, Action{Kind: Terminate, AZ: az, ID: victims[i].ID,
 			Reason: fmt.Sprintf("%d instances, %d desired", count, desired)})
 		perAZ[az] = slices.Delete(victims, i, i+1)
+	}
+	if count == desired && desired > 0 {
+		lo, ok := fewest(azs, perAZ, blocked)
+		hi := most(azs, perAZ)
+		if ok && len(perAZ[hi])-len(perAZ[lo]) > 1 {
+			actions = append(actions, Action{Kind: Launch, AZ: lo, Rebalance: true,
+				Reason: fmt.Sprintf("rebalancing: %s has %d instances, %s has %d", hi, len(perAZ[hi]), lo, len(perAZ[lo]))})
+		}
 	}
 	return actions
 }

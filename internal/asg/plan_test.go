@@ -72,8 +72,38 @@ func TestPlan(t *testing.T) {
 		{name: "instance in an unknown AZ replaced", desired: 1, azs: two,
 			instances: []Instance{in("i-1", "z", InService, 5)},
 			want:      []string{"terminate i-1", "launch a"}},
-		{name: "unbalanced group is not rebalanced", desired: 2, azs: two,
+		{name: "off by one is balanced", desired: 3, azs: two,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 5), in("i-3", "b", InService, 5)}},
+		{name: "rebalance: launch in the emptiest AZ first", desired: 2, azs: two,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 5)},
+			want:      []string{"rebalance b"}},
+		{name: "rebalance: the fullest AZ keeps its instances while the new one is pending", desired: 2, azs: two,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 5), in("i-3", "b", Pending, 0)}},
+		{name: "rebalance: then terminate from the fullest AZ, newest first", desired: 2, azs: two,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 4), in("i-3", "b", InService, 0)},
+			want:      []string{"terminate i-2"}},
+		{name: "rebalance after an AZ came back: one at a time", desired: 4, azs: three,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 5), in("i-3", "b", InService, 5), in("i-4", "b", InService, 5)},
+			want:      []string{"rebalance c"}},
+		{name: "rebalance after an AZ came back: surplus from the last fullest AZ", desired: 4, azs: three,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 5), in("i-3", "b", InService, 5), in("i-4", "b", InService, 5), in("i-5", "c", InService, 0)},
+			want:      []string{"terminate i-4"}},
+		{name: "no rebalance into a blocked AZ", desired: 2, azs: two, blocked: map[string]bool{"b": true},
 			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 5)}},
+		{name: "no rebalance below desired: launches fill the emptiest AZ", desired: 3, azs: two,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 5)},
+			want:      []string{"launch b"}},
+		{name: "blocked AZ: the replacement goes to the emptiest of the rest", desired: 3, azs: three, blocked: map[string]bool{"a": true},
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "b", InService, 5), in("i-3", "c", InService, 5)},
+			want:      []string{"terminate i-1", "launch b"}},
+		{name: "scale-in never drops in-service below desired for a pending one", desired: 1, azs: two,
+			instances: []Instance{in("i-1", "a", Pending, 0), in("i-2", "b", InService, 5)}},
+		{name: "scale-in takes the pending one when it can", desired: 1, azs: two,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "b", Pending, 0)},
+			want:      []string{"terminate i-2"}},
+		{name: "scale-in of in-service instances while one is pending elsewhere", desired: 2, azs: two,
+			instances: []Instance{in("i-1", "a", InService, 5), in("i-2", "a", InService, 4), in("i-3", "a", InService, 3), in("i-4", "b", Pending, 0)},
+			want:      []string{"terminate i-3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,10 +112,12 @@ func TestPlan(t *testing.T) {
 				if a.Reason == "" {
 					t.Errorf("%v has no reason", a)
 				}
-				switch a.Kind {
-				case Launch:
+				switch {
+				case a.Kind == Launch && a.Rebalance:
+					got = append(got, "rebalance "+a.AZ)
+				case a.Kind == Launch:
 					got = append(got, "launch "+a.AZ)
-				case Terminate:
+				case a.Kind == Terminate:
 					got = append(got, "terminate "+a.ID)
 				}
 			}
