@@ -3,9 +3,9 @@ package alb
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,14 +18,21 @@ import (
 type Config struct {
 	// Name identifies the load balancer in logs and events, e.g. "us-east-1".
 	Name string
-	// LB holds the health check, algorithm and deregistration settings.
-	// Zero fields take the stack file's defaults (see README.md).
+	// LB holds the health check, algorithm, timeout, retry and
+	// deregistration settings. Zero fields take the stack file's defaults
+	// (see README.md).
 	LB     spec.LoadBalancer
 	Logger *slog.Logger
 	// OnEvent, if set, receives "alb.target" events when a target is
-	// registered, deregistered or changes health. It is called without locks
-	// held, on the goroutine that saw the change.
+	// registered, starts draining, is deregistered or changes health. It is
+	// called without locks held, on the goroutine that saw the change.
 	OnEvent func(kind, message string)
+	// AccessLog, if set, receives one JSON line per request, written in
+	// batches from a buffer while Serve runs. Nil turns access logs off.
+	AccessLog io.Writer
+	// Metrics, if set, counts requests, latency and host health under the
+	// label region=Name. One Metrics serves every load balancer.
+	Metrics *Metrics
 }
 
 // EventTarget is the event kind for target registration and health changes.
@@ -38,10 +45,18 @@ type LB struct {
 	log     *slog.Logger
 	onEvent func(kind, message string)
 
-	transport *http.Transport
-	bufs      *bufferPool
-	// fwdPort is the X-Forwarded-Port value, the listener's port.
-	fwdPort atomic.Pointer[[]string]
+	dialer  *net.Dialer
+	metrics *lbMetrics // nil when off
+	access  *accessLog // nil when off
+	// timed: the request path takes timestamps, for metrics or access logs.
+	timed bool
+	// clock is the time in Unix seconds, kept by Serve, for the request
+	// path's coarse needs: request IDs and idle connection ages.
+	clock atomic.Int64
+	// listenHead holds the header fields that name the listener: the
+	// X-Forwarded-Port field, and the Host field for HTTP/1.0 requests
+	// that have none.
+	listenHead atomic.Pointer[listenHead]
 	// routes is the routing snapshot the request path reads without locks;
 	// it is replaced whenever the target set or a target's health changes.
 	routes atomic.Pointer[routeSet]
@@ -77,24 +92,30 @@ func New(cfg Config) (*LB, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	lb := &LB{
-		name:      cfg.Name,
-		log:       logger.With("alb", cfg.Name),
-		onEvent:   cfg.OnEvent,
-		transport: newTransport(),
-		bufs:      newBufferPool(),
-		grace:     2 * time.Second,
-		cfg:       l,
-		matcher:   m,
-		selector:  sel,
-		targets:   make(map[string]*target),
+		name:     cfg.Name,
+		log:      logger.With("alb", cfg.Name),
+		onEvent:  cfg.OnEvent,
+		dialer:   &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second},
+		metrics:  cfg.Metrics.forLB(cfg.Name),
+		grace:    2 * time.Second,
+		cfg:      l,
+		matcher:  m,
+		selector: sel,
+		targets:  make(map[string]*target),
 	}
+	if cfg.AccessLog != nil {
+		lb.access = newAccessLog(cfg.AccessLog, lb.log)
+	}
+	lb.timed = lb.metrics != nil || lb.access != nil
+	lb.clock.Store(time.Now().Unix())
 	lb.rebuildLocked()
 	return lb, nil
 }
 
 // SetConfig applies new settings to a running load balancer. Changed health
 // check settings restart every target's checks, keeping its current state;
-// a changed algorithm takes effect for the next request. The listener port
+// a changed algorithm, idle timeout or retry setting takes effect for the
+// next request, a changed deregistration delay for the next Deregister. The listener port
 // is the listener's, given to Serve, and is not changed here.
 func (lb *LB) SetConfig(l spec.LoadBalancer) error {
 	l = withDefaults(l)
@@ -116,7 +137,9 @@ func (lb *LB) SetConfig(l spec.LoadBalancer) error {
 	lb.matcher = m
 	if hcChanged {
 		for _, t := range lb.targets {
-			lb.startCheckLocked(t)
+			if t.drain.Load() == nil {
+				lb.startCheckLocked(t)
+			}
 		}
 	}
 	lb.rebuildLocked()
@@ -130,8 +153,11 @@ func withDefaults(l spec.LoadBalancer) spec.LoadBalancer {
 	if l.Algorithm == "" {
 		l.Algorithm = AlgorithmRoundRobin
 	}
-	if l.DeregistrationDelay == 0 {
+	if l.DeregistrationDelay <= 0 {
 		l.DeregistrationDelay = 300 * time.Second
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 60 * time.Second
 	}
 	if hc.Path == "" {
 		hc.Path = "/health"
@@ -152,26 +178,6 @@ func withDefaults(l spec.LoadBalancer) spec.LoadBalancer {
 		hc.Matcher = "200"
 	}
 	return l
-}
-
-// newTransport is the connection pool to all targets: keep-alive, many idle
-// connections per target, and no transparent compression, so bodies pass
-// through unchanged.
-func newTransport() *http.Transport {
-	dialer := &net.Dialer{
-		Timeout:   10 * time.Second, // ALB's target connection timeout
-		KeepAlive: 30 * time.Second,
-	}
-	return &http.Transport{
-		Proxy:               nil,
-		DialContext:         dialer.DialContext,
-		MaxIdleConns:        0, // no total limit; per target below
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     60 * time.Second, // ALB's default idle timeout
-		DisableCompression:  true,
-		// No ResponseHeaderTimeout yet: a target may take as long as it
-		// likes. A timeout set here is answered with 504.
-	}
 }
 
 func (lb *LB) event(msg string) {

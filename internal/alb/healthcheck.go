@@ -27,8 +27,11 @@ func (lb *LB) startChecks(ctx context.Context) {
 	defer lb.mu.Unlock()
 	lb.run = ctx
 	for _, t := range lb.targets {
-		lb.startCheckLocked(t)
+		if t.drain.Load() == nil {
+			lb.startCheckLocked(t)
+		}
 	}
+	lb.rebuildLocked()
 }
 
 // stopChecks stops every health check and waits for them to end.
@@ -38,6 +41,7 @@ func (lb *LB) stopChecks() {
 	for _, t := range lb.targets {
 		lb.stopCheckLocked(t)
 	}
+	lb.metrics.hosts(0, 0)
 	lb.mu.Unlock()
 	lb.checks.Wait()
 }

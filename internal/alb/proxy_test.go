@@ -1,16 +1,11 @@
 package alb
 
 import (
-	"context"
-	"errors"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // healthyLB serves a load balancer with the given backends registered under
@@ -205,30 +200,10 @@ func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
-func TestStatusFor(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want int
-	}{
-		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, http.StatusBadGateway},
-		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, http.StatusBadGateway},
-		{"deadline", context.DeadlineExceeded, http.StatusGatewayTimeout},
-		{"net timeout", &net.OpError{Op: "read", Net: "tcp", Err: timeoutErr{}}, http.StatusGatewayTimeout},
-		{"other", errors.New("malformed HTTP response"), http.StatusBadGateway},
-	}
-	for _, tt := range tests {
-		if got := statusFor(tt.err); got != tt.want {
-			t.Errorf("%s: statusFor = %d, want %d", tt.name, got, tt.want)
-		}
-	}
-}
-
 func TestRequestIDs(t *testing.T) {
-	now := time.Unix(0x5759e988, 0)
 	seen := map[string]bool{}
 	for range 1000 {
-		id := newRequestID(now)
+		id := string(appendRequestID(nil, 0x5759e988))
 		if !requestIDPattern.MatchString(id) || !strings.HasPrefix(id, "1-5759e988-") || seen[id] {
 			t.Fatalf("bad or repeated request ID %q", id)
 		}

@@ -18,6 +18,8 @@ type faultTarget struct {
 var faultTargets = []faultTarget{
 	{kind: "region", arg: "NAME", fail: "Stop a region's load balancer and instances", recover: "Start a failed region's load balancer and instances again"},
 	{kind: "instance", arg: "ID", fail: "Kill an instance's processes (SIGKILL); its group replaces it"},
+	{kind: "az", arg: "NAME", fail: "Kill an AZ's instances and database nodes and keep launches out of it", recover: "Let launches into a failed AZ again (the group rebalances); its database nodes rejoin"},
+	{kind: "db-primary", fail: "Kill the database primary's postmaster (kill -9); with multi_az the standby takes over", recover: "Bring the killed primary back as a follower of the current primary"},
 }
 
 // newFault builds "fail" and "recover", which share their targets.

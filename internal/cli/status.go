@@ -58,42 +58,76 @@ func printStatus(w io.Writer, st stack.Status) {
 	fmt.Fprintln(w)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tROLE\tVPC\tLOOPBACK\tLOAD BALANCER\tHEALTHY TARGETS\tSTATE")
+	fmt.Fprintln(tw, "REGION\tROLE\tVPC\tLOOPBACK\tLOAD BALANCER\tHEALTHY\tCAPACITY (MIN/DESIRED/MAX)\tCPU\tALARMS\tSTATE")
 	for _, r := range st.Regions {
 		state := "running"
 		if r.Failed {
 			state = "FAILED"
+		} else if len(r.FailedAZs) > 0 {
+			state = "AZ FAILED: " + strings.Join(r.FailedAZs, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", r.Name, r.Role, r.VPC.CIDR, r.VPC.Loopback, r.LoadBalancer.Address, r.LoadBalancer.HealthyTargets, len(r.Instances), state)
+		capacity, cpu, alarms := "-", "-", "-"
+		if a := r.AutoScaling; a != nil {
+			capacity = fmt.Sprintf("%d/%d/%d", a.Min, a.Desired, a.Max)
+			cpu = fmt.Sprintf("%.0f%%", a.CPUPercent)
+			var parts []string
+			for _, al := range a.Alarms {
+				parts = append(parts, al.Name+"="+al.State)
+			}
+			alarms = strings.Join(parts, " ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Role, r.VPC.CIDR, r.VPC.Loopback, r.LoadBalancer.Address,
+			r.LoadBalancer.HealthyTargets, capacity, cpu, alarms, state)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tREGION\tAZ\tADDRESS\tSTATE\tHEALTH\tPID")
+	fmt.Fprintln(tw, "INSTANCE\tREGION\tAZ\tADDRESS\tSTATE\tHEALTH\tCPU\tPID")
 	for _, r := range st.Regions {
 		for _, in := range r.Instances {
+			if in.State == "terminated" {
+				continue
+			}
 			health := in.Health
 			if in.Reason != "" {
 				health += " (" + in.Reason + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", in.ID, r.Name, in.AZ, in.Address, in.State, health, in.PID)
+			state := in.State
+			if in.Draining {
+				state += " (draining)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%d\n", in.ID, r.Name, in.AZ, in.Address, state, health, in.CPUPercent, in.PID)
 		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "DATABASE NODE\tREGION\tAZ\tROLE\tADDRESS\tLAG\tSTATE\n")
+	fmt.Fprintf(tw, "DATABASE NODE\tREGION\tAZ\tROLE\tADDRESS\tREPLICATION\tLAG\tSTATE\n")
 	for _, n := range st.Database.Nodes {
 		state := "running"
 		if !n.Running {
 			state = "stopped"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d B\t%s\n", n.Name, n.Region, n.AZ, n.Role, n.Address, n.LagBytes, state)
+		if n.Fenced {
+			state += ", fenced"
+		}
+		lag := "-"
+		if n.Role != "primary" {
+			lag = fmt.Sprintf("%d B, %.3f s", n.LagBytes, n.LagSeconds)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Region, n.AZ, n.Role, n.Address, n.ReplicationState, lag, state)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "writer endpoint %s\n", st.Database.WriterEndpoint)
+	sync := "a synchronous standby holds every commit"
+	if !st.Database.SyncStandby {
+		sync = "NO synchronous standby: commits are acknowledged by the primary alone"
+	}
+	fmt.Fprintf(w, "writer endpoint %s; %s\n", st.Database.WriterEndpoint, sync)
+	for _, e := range st.Database.Endpoints {
+		fmt.Fprintf(w, "  %-10s writer %s  reader %s\n", e.Region, e.Writer, e.Reader)
+	}
 
 	if len(st.Events) > 0 {
 		fmt.Fprintln(w, "\nRECENT EVENTS")

@@ -5,22 +5,53 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Cluster is the running database tier.
 type Cluster struct {
-	cfg      Config
-	binDir   string
-	acct     account
-	password string
-	log      *slog.Logger
+	cfg          Config
+	binDir       string
+	acct         account
+	password     string
+	replPassword string
+	log          *slog.Logger
+	pol          policy
+	poll         time.Duration // between monitor passes
+	probe        time.Duration // bounds one node's probe
+	hold         time.Duration // how long endpoints hold clients with no working route
 
-	mu    sync.Mutex // serialises Start and Stop
-	nodes []*node
+	nodes   []*node
+	byName  map[string]*node
+	writers map[string]*endpoint // by region
+	readers map[string]*endpoint
+
+	// opMu serialises Start, Stop, the faults, the promotions, RecoverNode
+	// and the monitor's passes.
+	opMu   sync.Mutex
+	active bool
+	probes map[string]*pgx.Conn // the monitor's sessions, by node
+	// rejoins counts rebuilds of a node that has not attached since.
+	rejoins map[string]int
+
+	mu       sync.Mutex // guards the fields below
+	state    State
+	obs      observation
+	timers   timers
+	problems map[string]string // last reported problem, by subject
+
+	kick      chan struct{}
+	monCancel context.CancelFunc
+	monDone   chan struct{}
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
+	bg        sync.WaitGroup // rebuilds started by the monitor
 }
 
 // NodeStatus is what Nodes reports about one node.
@@ -32,13 +63,19 @@ type NodeStatus struct {
 	Address string `json:"address"` // "ip:port"
 	Running bool   `json:"running"`
 	// LagBytes is how far the node's replay is behind the primary's WAL
-	// (0 for the primary).
+	// (0 for the primary, and when unknown).
 	LagBytes int64 `json:"lag_bytes"`
+	// LagSeconds is the primary's last measure of the node's replay lag.
+	LagSeconds float64 `json:"lag_seconds"`
+	// ReplicationState is one of the Repl* values.
+	ReplicationState string `json:"replication_state"`
+	// Fenced: a former primary that may only return as a follower.
+	Fenced bool `json:"fenced"`
 }
 
-// New checks cfg, finds the PostgreSQL programs and loads the master
-// password, generating it on first use, so the endpoints are known
-// before Start. It starts nothing.
+// New checks cfg, finds the PostgreSQL programs and loads the master and
+// replication passwords, generating them on first use, so the endpoints
+// are known before Start. It starts nothing.
 func New(cfg Config) (*Cluster, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
@@ -56,136 +93,317 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	replPassword, err := loadOrCreatePassword(replicationPasswordPath(cfg.StateDir))
+	if err != nil {
+		return nil, fmt.Errorf("replication password: %w", err)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{cfg: cfg, binDir: binDir, acct: acct, password: password, log: log}
-	for _, nc := range cfg.Nodes {
-		c.nodes = append(c.nodes, &node{cfg: nc, port: cfg.Database.Port, layout: nodeLayout(cfg.StateDir, nc.Name)})
+	det := cfg.Database.FailoverDetection
+	c := &Cluster{
+		cfg: cfg, binDir: binDir, acct: acct, password: password, replPassword: replPassword, log: log,
+		pol: policy{
+			multiAZ:     cfg.Database.MultiAZ,
+			detection:   det,
+			rejoinAfter: max(3*time.Second, 3*det),
+		},
+		poll:     min(max(det/5, 50*time.Millisecond), time.Second),
+		probe:    min(max(det/2, 300*time.Millisecond), 2*time.Second),
+		hold:     det + 5*time.Second,
+		byName:   map[string]*node{},
+		writers:  map[string]*endpoint{},
+		readers:  map[string]*endpoint{},
+		problems: map[string]string{},
+		kick:     make(chan struct{}, 1),
 	}
+	for _, nc := range cfg.Nodes {
+		n := &node{cfg: nc, port: cfg.Database.Port, layout: nodeLayout(cfg.StateDir, nc.Name)}
+		c.nodes = append(c.nodes, n)
+		c.byName[nc.Name] = n
+	}
+	port := uint16(cfg.Database.Port)
+	for _, ep := range cfg.Endpoints {
+		c.writers[ep.Region] = newEndpoint("writer endpoint of "+ep.Region, netip.AddrPortFrom(ep.Writer, port), c.hold, log)
+		c.readers[ep.Region] = newEndpoint("reader endpoint of "+ep.Region, netip.AddrPortFrom(ep.Reader, port), c.hold, log)
+	}
+	c.state = newState(cfg.Nodes, cfg.Database.MultiAZ)
 	return c, nil
 }
 
-// Start brings every node up and returns once they accept connections
-// and the application database exists; ctx bounds the wait, not the
-// servers' lifetime. Nodes already running are left alone. On failure it
-// stops what it started and names the node in the error.
+// Start brings every node up in the role the cluster state gives it (a
+// new cluster: the configured roles), the endpoints and the Multi-AZ
+// monitor, and returns once the primary accepts writes, the followers
+// replicate and, with Multi-AZ, the standby is synchronous. A primary is
+// created with initdb, followers with pg_basebackup; existing data is
+// reused. ctx bounds the wait, not the servers' lifetime. On failure it
+// stops what it started and names the step in the error.
 func (c *Cluster) Start(ctx context.Context) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if c.active {
+		return nil
+	}
+	st, err := loadState(statePath(c.cfg.StateDir), c.cfg.Nodes, c.cfg.Database.MultiAZ)
+	if err != nil {
+		return err
+	}
+	// Commits do not wait for a standby until it streams again: the
+	// primary must come up (and set itself up) before its standby does.
+	st.Sync = Sync{}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var started []*node
+	c.state, c.timers, c.problems = st, timers{}, map[string]string{}
+	c.mu.Unlock()
+	if err := c.saveState(st); err != nil {
+		return err
+	}
+	c.rejoins = map[string]int{}
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	if err := c.startAll(ctx); err != nil {
+		c.bgCancel()
+		c.bg.Wait()
+		c.bgCancel = nil
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		c.stopAll(cleanup)
+		return err
+	}
+	c.active = true
+	mctx, cancel := context.WithCancel(context.Background())
+	c.monCancel, c.monDone = cancel, make(chan struct{})
+	go c.monitor(mctx, c.monDone)
+	return nil
+}
+
+// startAll starts the primary, then the followers, the endpoints, and
+// waits for the synchronous standby.
+func (c *Cluster) startAll(ctx context.Context) error {
+	st := c.snapshot()
+	prim := c.byName[st.Primary]
+	if err := c.startNode(ctx, prim, st); err != nil {
+		return err
+	}
 	for _, n := range c.nodes {
-		wasRunning := n.running()
-		if err := n.start(ctx, c); err != nil {
-			c.stopNodes(context.WithoutCancel(ctx), started)
-			return fmt.Errorf("starting %s %s: %w", n.cfg.Role, n.cfg.Name, err)
+		if n == prim {
+			continue
 		}
-		if !wasRunning {
-			started = append(started, n)
+		if err := c.startNode(ctx, n, c.snapshot()); err != nil {
+			return err
 		}
+	}
+	for _, region := range c.regions() {
+		if err := c.startEndpoints(region); err != nil {
+			return err
+		}
+	}
+	c.pass(ctx)
+	if c.standby(c.snapshot()) == "" {
+		return nil
+	}
+	// The standby streams; wait for the monitor's rules to make it
+	// synchronous and complete, as they will after every failover.
+	tick := time.NewTicker(c.poll)
+	defer tick.Stop()
+	for !c.snapshot().Sync.Complete {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for standby %s to become synchronous: %w", c.standby(c.snapshot()), context.Cause(ctx))
+		case <-tick.C:
+		}
+		c.pass(ctx)
 	}
 	return nil
 }
 
-// Stop shuts every node down (fast shutdown: open transactions are rolled
-// back) and waits for the servers to exit; when ctx ends first, they are
-// killed. Stopping a stopped cluster does nothing.
-func (c *Cluster) Stop(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stopNodes(ctx, c.nodes)
+// startNode starts n in its role from st: the primary first ensures its
+// replication slots; a fenced follower is rewound and its mark cleared.
+func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
+	if n.running() {
+		return nil
+	}
+	ns := st.Nodes[n.cfg.Name]
+	prim := c.byName[st.Primary]
+	plan := startPlan{conf: c.serverConf(n, st), primary: prim, allowInit: st.Epoch == 0, rejoin: ns.Fenced}
+	if n != prim && !prim.running() && (ns.Fenced || !initialized(n.layout.dataDir)) {
+		return fmt.Errorf("starting %s %s: it must be copied or rewound from primary %s, which is not running", ns.Role, n.cfg.Name, prim.cfg.Name)
+	}
+	if err := n.start(ctx, c, plan); err != nil {
+		return fmt.Errorf("starting %s %s: %w", ns.Role, n.cfg.Name, err)
+	}
+	if n == prim {
+		if err := c.ensureSlots(ctx, prim, st); err != nil {
+			return fmt.Errorf("starting primary %s: %w", n.cfg.Name, err)
+		}
+	}
+	if ns.Fenced {
+		if err := c.updateState(func(s *State) {
+			e := s.Nodes[n.cfg.Name]
+			e.Fenced = false
+			s.Nodes[n.cfg.Name] = e
+		}); err != nil {
+			return err
+		}
+		c.log.Info("fenced node rejoined as follower", "node", n.cfg.Name, "primary", prim.cfg.Name)
+	}
+	return nil
 }
 
-func (c *Cluster) stopNodes(ctx context.Context, nodes []*node) error {
-	var errs []error
-	for i := len(nodes) - 1; i >= 0; i-- {
-		n := nodes[i]
-		wasRunning := n.running()
-		if err := n.stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stopping %s %s: %w", n.cfg.Role, n.cfg.Name, err))
+// ensureSlots gives the primary one replication slot per follower.
+func (c *Cluster) ensureSlots(ctx context.Context, prim *node, st State) error {
+	conn, err := c.connect(ctx, prim, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("connecting to create replication slots: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var followers []string
+	for _, n := range c.nodes {
+		if n != prim {
+			followers = append(followers, n.cfg.Name)
 		}
-		if wasRunning {
-			c.log.Info("database node stopped", "node", n.cfg.Name)
-			c.emit(EventNodeStopped, fmt.Sprintf("database node %s stopped", n.cfg.Name))
+	}
+	return ensureSlots(ctx, conn, followers)
+}
+
+// serverConf is n's settings in its role from st.
+func (c *Cluster) serverConf(n *node, st State) serverConf {
+	sc := serverConf{addr: n.cfg.Addr, port: n.port}
+	if n.cfg.Name == st.Primary {
+		sc.syncNames = syncNames(st.Sync.Standby)
+		return sc
+	}
+	sc.follower = true
+	sc.slot = slotName(n.cfg.Name)
+	sc.primaryConninfo = c.conninfo(c.byName[st.Primary], n.passfile(), slotName(n.cfg.Name), "")
+	return sc
+}
+
+// reconfigure rewrites a running node's settings for its role in st and
+// makes it reload them.
+func (c *Cluster) reconfigure(n *node, st State) error {
+	if !n.running() || n.busy.Load() {
+		return nil
+	}
+	if err := writeConfig(n.layout, c.acct, c.serverConf(n, st)); err != nil {
+		return fmt.Errorf("configuring %s: %w", n.cfg.Name, err)
+	}
+	if err := n.reload(); err != nil {
+		return fmt.Errorf("configuring %s: %w", n.cfg.Name, err)
+	}
+	return nil
+}
+
+// Stop stops the monitor, closes the endpoints and shuts every node down
+// (fast shutdown: open transactions are rolled back; the primary first,
+// so its followers receive all of its WAL), waiting for the servers to
+// exit; when ctx ends first, they are killed. The cluster state is kept,
+// so the next Start gives every node its role back.
+func (c *Cluster) Stop(ctx context.Context) error {
+	c.stopMonitor()
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	c.active = false
+	return c.stopAll(ctx)
+}
+
+func (c *Cluster) stopMonitor() {
+	c.opMu.Lock()
+	cancel, done, bgCancel := c.monCancel, c.monDone, c.bgCancel
+	c.monCancel, c.monDone, c.bgCancel = nil, nil, nil
+	c.opMu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	if bgCancel != nil {
+		bgCancel()
+	}
+	c.bg.Wait()
+}
+
+func (c *Cluster) stopAll(ctx context.Context) error {
+	for _, ep := range c.endpoints() {
+		ep.close()
+	}
+	for name, conn := range c.probes {
+		conn.Close(ctx)
+		delete(c.probes, name)
+	}
+	prim := c.byName[c.snapshot().Primary]
+	errs := []error{c.stopNode(ctx, prim)}
+	var wg sync.WaitGroup
+	errCh := make(chan error, len(c.nodes))
+	for _, n := range c.nodes {
+		if n != prim {
+			wg.Go(func() { errCh <- c.stopNode(ctx, n) })
 		}
+	}
+	wg.Wait()
+	close(errCh)
+	for err := range errCh {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// WriterURL is the writer endpoint: the primary, with the master user's
-// credentials, e.g. postgres://hastack:PASSWORD@127.0.10.5:5432/app?sslmode=disable.
-func (c *Cluster) WriterURL() string {
-	return c.nodeURL(c.primary())
-}
-
-// ReaderURL is the reader endpoint for clients in region. For now that is
-// the primary as well.
-func (c *Cluster) ReaderURL(region string) string {
-	return c.nodeURL(c.primary())
-}
-
-// PasswordFile is the file holding the master password.
-func (c *Cluster) PasswordFile() string {
-	return passwordPath(c.cfg.StateDir)
-}
-
-// Nodes reports every node's current state.
-func (c *Cluster) Nodes() []NodeStatus {
-	out := make([]NodeStatus, 0, len(c.nodes))
-	for _, n := range c.nodes {
-		out = append(out, NodeStatus{
-			Name:    n.cfg.Name,
-			Region:  n.cfg.Region,
-			AZ:      n.cfg.AZ,
-			Role:    n.cfg.Role,
-			Address: n.addrPort().String(),
-			Running: n.running(),
-		})
+func (c *Cluster) stopNode(ctx context.Context, n *node) error {
+	wasRunning := n.running()
+	if err := n.stop(ctx); err != nil {
+		return fmt.Errorf("stopping %s: %w", n.cfg.Name, err)
 	}
-	return out
+	if wasRunning {
+		c.log.Info("database node stopped", "node", n.cfg.Name)
+		c.emit(EventNodeStopped, fmt.Sprintf("database node %s stopped", n.cfg.Name))
+	}
+	return nil
 }
 
-func (c *Cluster) primary() *node {
-	for _, n := range c.nodes {
-		if n.cfg.Role == RolePrimary {
-			return n
+// snapshot returns a copy of the cluster state.
+func (c *Cluster) snapshot() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.clone()
+}
+
+// standby names the node whose role is standby in st, if any.
+func (c *Cluster) standby(st State) string {
+	for _, n := range c.cfg.Nodes {
+		if st.Nodes[n.Name].Role == RoleStandby {
+			return n.Name
 		}
 	}
-	return c.nodes[0] // New guarantees a primary
+	return ""
 }
 
-func (c *Cluster) nodeURL(n *node) string {
-	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.UserPassword(c.cfg.Database.Username, c.password),
-		Host:     n.addrPort().String(),
-		Path:     "/" + c.cfg.Database.Name,
-		RawQuery: "sslmode=disable",
+// saveState persists st and makes it the cluster's state.
+func (c *Cluster) saveState(st State) error {
+	st.Updated = time.Now().UTC()
+	if err := st.save(statePath(c.cfg.StateDir)); err != nil {
+		return err
 	}
-	return u.String()
+	c.mu.Lock()
+	c.state = st
+	c.mu.Unlock()
+	return nil
 }
 
-func (c *Cluster) emit(kind, msg string) {
-	if c.cfg.OnEvent != nil {
-		c.cfg.OnEvent(kind, msg)
-	}
+// updateState applies change to a copy of the state and persists it.
+func (c *Cluster) updateState(change func(*State)) error {
+	st := c.snapshot()
+	change(&st)
+	return c.saveState(st)
 }
 
-// nodeExited is called when a node's server exits without being stopped.
-func (c *Cluster) nodeExited(n *node, err error) {
-	c.log.Error("database node exited unexpectedly", "node", n.cfg.Name, "err", err)
-	c.emit(EventNodeExited, fmt.Sprintf("database node %s exited unexpectedly: %v", n.cfg.Name, err))
-}
-
-// Purge deletes the cluster's data and master password under stateDir.
+// Purge deletes the cluster's data, state and passwords under stateDir.
 // The cluster must be stopped.
 func Purge(stateDir string) error {
 	if err := os.RemoveAll(filepath.Join(stateDir, "db")); err != nil {
 		return fmt.Errorf("removing database files: %w", err)
 	}
-	if err := os.Remove(passwordPath(stateDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing database password: %w", err)
+	for _, p := range []string{passwordPath(stateDir), replicationPasswordPath(stateDir)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing database password: %w", err)
+		}
 	}
 	return nil
 }

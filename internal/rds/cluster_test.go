@@ -23,8 +23,8 @@ func TestDataSurvivesRestart(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	execSQL(t, ctx, c.WriterURL(), "CREATE TABLE notes (id int PRIMARY KEY, body text)")
-	execSQL(t, ctx, c.WriterURL(), "INSERT INTO notes VALUES (1, 'kept')")
+	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE notes (id int PRIMARY KEY, body text)")
+	execSQL(t, ctx, c.WriterURL(""), "INSERT INTO notes VALUES (1, 'kept')")
 	if st := c.Nodes(); len(st) != 1 || !st[0].Running || st[0].Address != "127.0.99.5:5432" || st[0].Role != RolePrimary {
 		t.Fatalf("Nodes() = %+v", st)
 	}
@@ -49,16 +49,16 @@ func TestDataSurvivesRestart(t *testing.T) {
 
 	// A new Cluster on the same state directory, as after a hastack restart.
 	c2 := newCluster(t, testConfig(dir, "127.0.99.5", rec))
-	if c2.WriterURL() != c.WriterURL() {
+	if c2.WriterURL("") != c.WriterURL("") {
 		t.Error("password not reused across restarts")
 	}
 	if err := c2.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := queryString(t, ctx, c2.WriterURL(), "SELECT body FROM notes WHERE id = 1"); got != "kept" {
+	if got := queryString(t, ctx, c2.WriterURL(""), "SELECT body FROM notes WHERE id = 1"); got != "kept" {
 		t.Fatalf("after restart got %q, want %q", got, "kept")
 	}
-	if c2.ReaderURL("us-west-2") != c2.WriterURL() {
+	if c2.ReaderURL("us-west-2") != c2.WriterURL("") {
 		t.Error("ReaderURL differs from WriterURL with no replicas")
 	}
 	events := rec.String()
@@ -78,7 +78,7 @@ func TestPasswordIsSecret(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	execSQL(t, ctx, c.WriterURL(), "SELECT 1")
+	execSQL(t, ctx, c.WriterURL(""), "SELECT 1")
 
 	fi, err := os.Stat(c.PasswordFile())
 	if err != nil {
@@ -98,7 +98,7 @@ func TestPasswordIsSecret(t *testing.T) {
 	if len(pw) < 32 {
 		t.Fatalf("password %d characters long, want at least 32", len(pw))
 	}
-	if !strings.Contains(c.WriterURL(), pw) {
+	if !strings.Contains(c.WriterURL(""), pw) {
 		t.Error("WriterURL does not carry the stored password")
 	}
 	if err := c.Stop(ctx); err != nil {
@@ -110,6 +110,14 @@ func TestPasswordIsSecret(t *testing.T) {
 	}
 	if strings.Contains(rec.String(), pw) || strings.Contains(string(serverLog), pw) {
 		t.Error("the password appears in the log output")
+	}
+	repl, err := os.ReadFile(replicationPasswordPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rpw := strings.TrimSpace(string(repl)); len(rpw) < 32 || rpw == pw ||
+		strings.Contains(rec.String(), rpw) || strings.Contains(string(serverLog), rpw) {
+		t.Error("the replication password is missing, reused or logged")
 	}
 	if matches, _ := filepath.Glob(filepath.Join(c.nodes[0].layout.nodeDir, ".initdb-pw*")); len(matches) > 0 {
 		t.Errorf("initdb password copy left behind: %v", matches)
@@ -169,7 +177,7 @@ func TestStartAfterKill(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	execSQL(t, ctx, c.WriterURL(), "CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
+	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
 	proc := c.nodes[0].proc.Load()
 	if err := proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -190,7 +198,7 @@ func TestStartAfterKill(t *testing.T) {
 	if err := c2.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := queryString(t, ctx, c2.WriterURL(), "SELECT x::text FROM t"); got != "42" {
+	if got := queryString(t, ctx, c2.WriterURL(""), "SELECT x::text FROM t"); got != "42" {
 		t.Fatalf("got %q, want 42", got)
 	}
 }

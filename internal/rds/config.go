@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hastack/hastack/internal/spec"
 )
@@ -15,39 +16,50 @@ import (
 type Role string
 
 const (
-	// RolePrimary accepts writes; the writer endpoint points at it.
+	// RolePrimary accepts writes; the writer endpoints lead to it.
 	RolePrimary Role = "primary"
-	// RoleStandby is the synchronous Multi-AZ standby (not supported yet).
+	// RoleStandby is the synchronous Multi-AZ standby: a node in the
+	// primary's region, in another AZ, that holds every acknowledged
+	// commit and is promoted automatically when the primary fails.
 	RoleStandby Role = "standby"
-	// RoleReplica is an asynchronous cross-region read replica (not supported yet).
+	// RoleReplica is an asynchronous read replica, normally in another
+	// region; it is promoted by Promote or by WatchRegionFailover.
 	RoleReplica Role = "replica"
 )
 
-// Event kinds passed to Config.OnEvent.
+// Defaults for the spec.Database durations left zero.
 const (
-	EventNodeStarting = "db_node_starting"
-	EventNodeReady    = "db_node_ready"
-	EventNodeStopped  = "db_node_stopped"
-	// EventNodeExited reports a node that exited without being asked to.
-	EventNodeExited = "db_node_exited"
+	DefaultFailoverDetection   = 10 * time.Second
+	DefaultRegionFailoverAfter = 60 * time.Second
 )
+
+// replicationUser is the role the standby and the replicas log in as.
+const replicationUser = "replicator"
 
 // Config describes the cluster to run.
 type Config struct {
 	// StateDir holds each node's files in StateDir/db/<node> (data directory
-	// in its data subdirectory) and the master password in
-	// StateDir/secrets/db-password.
+	// in its data subdirectory), the cluster state document in
+	// StateDir/db/cluster.json, and the master and replication passwords
+	// in StateDir/secrets.
 	StateDir string
 	// Database is the stack file's database block; Engine, Port, Name and
 	// Username must be set (the spec package fills in their defaults).
+	// FailoverDetection and RegionFailoverAfter default to 10s and 60s.
 	Database spec.Database
-	// Nodes of the cluster; for now exactly one, the primary.
+	// Nodes of the cluster: exactly one primary; with Database.MultiAZ a
+	// standby in the primary's region; any number of replicas in other
+	// regions. The roles are those of a new cluster: once the cluster has
+	// failed over, the state document decides who is primary.
 	Nodes []NodeConfig
+	// Endpoints are the writer and reader endpoints, at most one pair per
+	// region. With none, WriterURL and ReaderURL lead straight to the nodes.
+	Endpoints []EndpointConfig
 	// Logger receives the cluster's log lines; nil discards them.
 	Logger *slog.Logger
 	// OnEvent, if set, is called with one of the Event kinds when a node
-	// starts, becomes ready, stops or exits on its own. It may be called
-	// from another goroutine and must not block.
+	// starts, stops or fails, and at every step of a failover. It may be
+	// called from another goroutine and must not block.
 	OnEvent func(kind, message string)
 }
 
@@ -63,7 +75,18 @@ type NodeConfig struct {
 	Addr netip.Addr
 }
 
-// validate checks cfg and returns it with StateDir made absolute.
+// EndpointConfig is one region's pair of endpoints, each a TCP proxy
+// listening on its address, on port Database.Port.
+type EndpointConfig struct {
+	Region string
+	// Writer always leads to the current primary, wherever it is.
+	Writer netip.Addr
+	// Reader leads to a healthy replica in Region, else to the primary.
+	Reader netip.Addr
+}
+
+// validate checks cfg and returns it with StateDir made absolute and the
+// durations defaulted.
 func (cfg Config) validate() (Config, error) {
 	if cfg.StateDir == "" {
 		return cfg, errors.New("no state directory given")
@@ -73,7 +96,7 @@ func (cfg Config) validate() (Config, error) {
 		return cfg, fmt.Errorf("resolving state directory: %w", err)
 	}
 	cfg.StateDir = abs
-	db := cfg.Database
+	db := &cfg.Database
 	switch {
 	case db.Engine != "postgres":
 		return cfg, fmt.Errorf("database engine %q is not supported; only \"postgres\" is", db.Engine)
@@ -83,13 +106,27 @@ func (cfg Config) validate() (Config, error) {
 		return cfg, errors.New("no database name given")
 	case db.Username == "":
 		return cfg, errors.New("no database username given")
+	case db.Username == replicationUser:
+		return cfg, fmt.Errorf("the database username %q is reserved for replication", replicationUser)
+	case db.FailoverDetection < 0 || db.RegionFailoverAfter < 0:
+		return cfg, errors.New("failover times must not be negative")
 	}
-	return cfg, validateNodes(cfg.Nodes)
+	if db.FailoverDetection == 0 {
+		db.FailoverDetection = DefaultFailoverDetection
+	}
+	if db.RegionFailoverAfter == 0 {
+		db.RegionFailoverAfter = DefaultRegionFailoverAfter
+	}
+	if err := validateNodes(cfg.Nodes, db.MultiAZ); err != nil {
+		return cfg, err
+	}
+	return cfg, validateEndpoints(cfg.Endpoints, cfg.Nodes)
 }
 
-func validateNodes(nodes []NodeConfig) error {
-	primaries := 0
+func validateNodes(nodes []NodeConfig, multiAZ bool) error {
+	primary := ""
 	seen := make(map[string]bool, len(nodes))
+	slots := make(map[string]string, len(nodes))
 	for _, n := range nodes {
 		switch {
 		case n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsAny(n.Name, `/\`):
@@ -98,19 +135,106 @@ func validateNodes(nodes []NodeConfig) error {
 			return fmt.Errorf("database node name %q is used twice", n.Name)
 		case !n.Addr.Is4() || !n.Addr.IsLoopback():
 			return fmt.Errorf("database node %s address %v is not an IPv4 loopback address", n.Name, n.Addr)
+		case n.Region == "":
+			return fmt.Errorf("database node %s has no region", n.Name)
 		}
 		seen[n.Name] = true
+		if other, ok := slots[slotName(n.Name)]; ok {
+			return fmt.Errorf("database node names %q and %q are too alike to tell their replication slots apart", other, n.Name)
+		}
+		slots[slotName(n.Name)] = n.Name
 		switch n.Role {
 		case RolePrimary:
-			primaries++
-		case RoleStandby, RoleReplica:
-			return errors.New("standby/replica nodes are not supported yet")
+			if primary != "" {
+				return fmt.Errorf("the database cluster needs exactly one primary node, got %s and %s", primary, n.Name)
+			}
+			primary = n.Name
+		case RoleStandby:
+			if !multiAZ {
+				return fmt.Errorf("database node %s is a standby, but multi_az is off", n.Name)
+			}
+		case RoleReplica:
 		default:
 			return fmt.Errorf("database node %s has unknown role %q", n.Name, n.Role)
 		}
 	}
-	if primaries != 1 {
-		return fmt.Errorf("the database cluster needs exactly one primary node, got %d", primaries)
+	if primary == "" {
+		return errors.New("the database cluster needs exactly one primary node, got 0")
+	}
+	roles := rolesFor(nodes, primary, multiAZ)
+	for _, n := range nodes {
+		if roles[n.Name] != n.Role {
+			return fmt.Errorf("database node %s is configured as %s, but next to primary %s it must be the %s (the standby is the one other node in the primary's region)",
+				n.Name, n.Role, primary, roles[n.Name])
+		}
 	}
 	return nil
+}
+
+func validateEndpoints(eps []EndpointConfig, nodes []NodeConfig) error {
+	used := make(map[netip.Addr]string)
+	for _, n := range nodes {
+		used[n.Addr] = "database node " + n.Name
+	}
+	regions := make(map[string]bool)
+	for _, ep := range eps {
+		if regions[ep.Region] {
+			return fmt.Errorf("region %q has two database endpoint pairs", ep.Region)
+		}
+		regions[ep.Region] = true
+		for _, a := range []struct {
+			kind string
+			addr netip.Addr
+		}{{"writer", ep.Writer}, {"reader", ep.Reader}} {
+			if !a.addr.Is4() || !a.addr.IsLoopback() {
+				return fmt.Errorf("database %s endpoint of region %s: address %v is not an IPv4 loopback address", a.kind, ep.Region, a.addr)
+			}
+			what := a.kind + " endpoint of region " + ep.Region
+			if other, ok := used[a.addr]; ok {
+				return fmt.Errorf("database %s has address %v, already used by the %s", what, a.addr, other)
+			}
+			used[a.addr] = what
+		}
+	}
+	return nil
+}
+
+// rolesFor gives every node its role when primary is the primary: with
+// Multi-AZ the first other node (in configuration order) in the
+// primary's region is the synchronous standby; every other node is a
+// replica.
+func rolesFor(nodes []NodeConfig, primary string, multiAZ bool) map[string]Role {
+	region := ""
+	for _, n := range nodes {
+		if n.Name == primary {
+			region = n.Region
+		}
+	}
+	roles := make(map[string]Role, len(nodes))
+	standby := !multiAZ // true once the standby is chosen (or there is none)
+	for _, n := range nodes {
+		switch {
+		case n.Name == primary:
+			roles[n.Name] = RolePrimary
+		case !standby && n.Region == region:
+			roles[n.Name] = RoleStandby
+			standby = true
+		default:
+			roles[n.Name] = RoleReplica
+		}
+	}
+	return roles
+}
+
+// slotName is the node's replication slot and application_name on the
+// primary: its name in lower case with anything but letters and digits
+// turned into underscores, as slot names require.
+func slotName(node string) string {
+	b := []byte(strings.ToLower(node))
+	for i, c := range b {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }

@@ -20,10 +20,37 @@ func TestValidate(t *testing.T) {
 		{"port", func(c *Config) { c.Database.Port = 0 }, "port 0 is out of range"},
 		{"no state dir", func(c *Config) { c.StateDir = "" }, "no state directory"},
 		{"no nodes", func(c *Config) { c.Nodes = nil }, "exactly one primary node, got 0"},
-		{"standby", func(c *Config) {
-			c.Nodes = append(c.Nodes, NodeConfig{Name: "db-b", Role: RoleStandby, Addr: netip.MustParseAddr("127.0.11.5")})
-		}, "standby/replica nodes are not supported yet"},
-		{"replica", func(c *Config) { c.Nodes[0].Role = RoleReplica }, "standby/replica nodes are not supported yet"},
+		{"standby and replica", func(c *Config) {
+			c.Database.MultiAZ = true
+			c.Nodes = append(c.Nodes,
+				NodeConfig{Name: "db-b", Region: "us-east-1", Role: RoleStandby, Addr: netip.MustParseAddr("127.0.11.5")},
+				NodeConfig{Name: "db-c", Region: "us-west-2", Role: RoleReplica, Addr: netip.MustParseAddr("127.0.12.5")})
+		}, ""},
+		{"standby without multi-AZ", func(c *Config) {
+			c.Nodes = append(c.Nodes, NodeConfig{Name: "db-b", Region: "us-east-1", Role: RoleStandby, Addr: netip.MustParseAddr("127.0.11.5")})
+		}, "db-b is a standby, but multi_az is off"},
+		{"standby in another region", func(c *Config) {
+			c.Database.MultiAZ = true
+			c.Nodes = append(c.Nodes, NodeConfig{Name: "db-b", Region: "us-west-2", Role: RoleStandby, Addr: netip.MustParseAddr("127.0.11.5")})
+		}, "db-b is configured as standby, but next to primary db-us-east-1a it must be the replica"},
+		{"replica where the standby belongs", func(c *Config) {
+			c.Database.MultiAZ = true
+			c.Nodes = append(c.Nodes, NodeConfig{Name: "db-b", Region: "us-east-1", Role: RoleReplica, Addr: netip.MustParseAddr("127.0.11.5")})
+		}, "must be the standby"},
+		{"no primary", func(c *Config) { c.Nodes[0].Role = RoleReplica }, "exactly one primary node, got 0"},
+		{"two primaries", func(c *Config) {
+			c.Nodes = append(c.Nodes, NodeConfig{Name: "db-b", Region: "us-west-2", Role: RolePrimary, Addr: netip.MustParseAddr("127.0.11.5")})
+		}, "exactly one primary node, got db-us-east-1a and db-b"},
+		{"slot names clash", func(c *Config) {
+			c.Nodes = append(c.Nodes, NodeConfig{Name: "db_us_east_1a", Region: "us-west-2", Role: RoleReplica, Addr: netip.MustParseAddr("127.0.11.5")})
+		}, "too alike"},
+		{"reserved user", func(c *Config) { c.Database.Username = "replicator" }, "reserved for replication"},
+		{"endpoint clash", func(c *Config) {
+			c.Endpoints = []EndpointConfig{{Region: "us-east-1", Writer: netip.MustParseAddr("127.0.10.5"), Reader: netip.MustParseAddr("127.0.10.7")}}
+		}, "already used by the database node db-us-east-1a"},
+		{"endpoint not loopback", func(c *Config) {
+			c.Endpoints = []EndpointConfig{{Region: "us-east-1", Writer: netip.MustParseAddr("10.0.0.6"), Reader: netip.MustParseAddr("127.0.10.7")}}
+		}, "not an IPv4 loopback address"},
 		{"not loopback", func(c *Config) { c.Nodes[0].Addr = netip.MustParseAddr("10.0.0.1") }, "not an IPv4 loopback address"},
 		{"bad name", func(c *Config) { c.Nodes[0].Name = "../x" }, "not a valid directory name"},
 	}

@@ -1,8 +1,13 @@
-// Package rds runs the stack's PostgreSQL cluster, the RDS part of the
-// architecture: it initialises each node's data directory, runs the
-// postgres server processes as children of hastack, and publishes the
-// writer and reader endpoints with the master user's credentials.
+// Package rds runs the stack's PostgreSQL tier, the RDS part of the
+// architecture: a primary, a synchronous Multi-AZ standby and
+// asynchronous cross-region replicas, real servers run as children of
+// hastack, with a writer and a reader endpoint per region, automatic
+// Multi-AZ failover, and cross-region promotion that fences the old
+// primary.
 //
-// For now a cluster is a single primary; the Multi-AZ standby and the
-// cross-region read replicas are refused by New until they are built.
+// It is built as decider, node agent and router around one typed
+// cluster-state document (State, in StateDir/db/cluster.json): decide.go
+// holds the pure decisions, monitor.go, promote.go and faults.go carry
+// them out on the nodes, and the endpoints (endpoint.go) only lead where
+// they are told.
 package rds

@@ -90,6 +90,20 @@ func mkdirOwned(dir string, a account) error {
 	return nil
 }
 
+// removeData deletes a data directory's contents, keeping the directory.
+func removeData(dataDir string) error {
+	entries, err := os.ReadDir(dataDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", dataDir, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dataDir, e.Name())); err != nil {
+			return fmt.Errorf("clearing %s: %w", dataDir, err)
+		}
+	}
+	return nil
+}
+
 // initialized reports whether initdb has completed in dataDir.
 func initialized(dataDir string) bool {
 	_, err := os.Stat(filepath.Join(dataDir, "PG_VERSION"))
@@ -141,13 +155,25 @@ func initdb(ctx context.Context, binDir string, l layout, a account, username, p
 	return nil
 }
 
-// writeConfig (re)writes the node's server settings and client
-// authentication rules. Settings live in hastack.conf, included from
-// postgresql.conf, so ALTER SYSTEM can still override them.
-func writeConfig(l layout, a account, addr netip.Addr, port int) error {
-	settings := []struct{ name, value string }{
-		{"listen_addresses", quote(addr.String())},
-		{"port", strconv.Itoa(port)},
+// serverConf is what a node's generated settings depend on.
+type serverConf struct {
+	addr netip.Addr
+	port int
+	// follower: the node replays the primary's WAL (standby.signal is
+	// written by the caller).
+	follower bool
+	// primaryConninfo and slot: where a follower streams from.
+	primaryConninfo string
+	slot            string
+	// syncNames is a primary's synchronous_standby_names.
+	syncNames string
+}
+
+// settings renders the node's server settings.
+func (sc serverConf) settings(l layout) []setting {
+	s := []setting{
+		{"listen_addresses", quote(sc.addr.String())},
+		{"port", strconv.Itoa(sc.port)},
 		{"unix_socket_directories", quote(l.sockDir)},
 		{"max_connections", "100"},
 		{"shared_buffers", "'32MB'"},
@@ -155,14 +181,40 @@ func writeConfig(l layout, a account, addr netip.Addr, port int) error {
 		{"wal_level", "replica"},
 		{"max_wal_senders", "10"},
 		{"max_replication_slots", "10"},
+		// pg_rewind needs hint bits logged to rejoin a former primary.
+		{"wal_log_hints", "on"},
+		{"wal_keep_size", "'128MB'"},
+		{"max_slot_wal_keep_size", "'1GB'"},
+		{"wal_sender_timeout", "'10s'"},
+		{"wal_receiver_timeout", "'10s'"},
+		{"wal_receiver_status_interval", "'1s'"},
+		{"wal_retrieve_retry_interval", "'200ms'"},
 		{"hot_standby", "on"},
+		{"hot_standby_feedback", "on"},
+		{"recovery_target_timeline", "'latest'"},
+		{"synchronous_commit", "on"},
+		{"synchronous_standby_names", quote(sc.syncNames)},
 		{"fsync", "on"},
 		{"logging_collector", "off"},
 		{"log_destination", "'stderr'"},
 	}
+	if sc.follower {
+		s = append(s, setting{"primary_conninfo", quote(sc.primaryConninfo)}, setting{"primary_slot_name", quote(sc.slot)})
+	}
+	return s
+}
+
+type setting struct{ name, value string }
+
+// writeConfig (re)writes the node's server settings and client
+// authentication rules. Settings live in hastack.conf, included from
+// postgresql.conf, so ALTER SYSTEM can still override them; hastack
+// itself never uses ALTER SYSTEM, whose file base backups and pg_rewind
+// would copy from node to node.
+func writeConfig(l layout, a account, sc serverConf) error {
 	var conf strings.Builder
-	conf.WriteString("# Written by hastack at every start; edits are lost.\n")
-	for _, s := range settings {
+	conf.WriteString("# Written by hastack at every start and role change; edits are lost.\n")
+	for _, s := range sc.settings(l) {
 		fmt.Fprintf(&conf, "%s = %s\n", s.name, s.value)
 	}
 	if err := writeOwned(filepath.Join(l.dataDir, "hastack.conf"), conf.String(), a); err != nil {
@@ -191,6 +243,19 @@ func writeConfig(l layout, a account, addr netip.Addr, port int) error {
 	}
 	data = append(data, "\n"+include+"\n"...)
 	return writeOwned(main, string(data), a)
+}
+
+// setStandbySignal creates or removes the file that makes a server start
+// as a standby.
+func setStandbySignal(l layout, a account, on bool) error {
+	path := filepath.Join(l.dataDir, "standby.signal")
+	if !on {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing standby.signal: %w", err)
+		}
+		return nil
+	}
+	return writeOwned(path, "", a)
 }
 
 // writeOwned atomically writes a file (mode 0600) that the account owns.

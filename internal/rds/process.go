@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 )
@@ -99,12 +100,7 @@ func (p *postmaster) stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	// Until the leader is reaped (done closes) its group id cannot be
-	// reused, so this reaches only the server's own processes.
-	if !p.exited() {
-		syscall.Kill(-p.pid(), syscall.SIGKILL)
-	}
-	<-p.done
+	p.kill(p.cmd.Dir)
 	return fmt.Errorf("fast shutdown did not finish in time, killed the server: %w", context.Cause(ctx))
 }
 
@@ -128,4 +124,44 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// kill ends the server at once: the postmaster and every process working
+// in its data directory get SIGKILL (backends call setsid, so they are
+// not in the postmaster's process group; after a crash of the
+// postmaster they linger as orphans). It waits until the postmaster is
+// reaped and reports whether it was still running.
+func (p *postmaster) kill(dataDir string) bool {
+	p.stopping.Store(true)
+	wasRunning := !p.exited()
+	if wasRunning {
+		syscall.Kill(p.pid(), syscall.SIGSTOP) // no new children meanwhile
+	}
+	for _, pid := range processesIn(dataDir) {
+		if pid != p.pid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if wasRunning {
+		syscall.Kill(p.pid(), syscall.SIGKILL)
+	}
+	<-p.done
+	return wasRunning
+}
+
+// processesIn lists the processes whose working directory is dir; every
+// PostgreSQL server process works in its data directory.
+func processesIn(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err == nil && cwd == dir {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

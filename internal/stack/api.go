@@ -9,6 +9,10 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hastack/hastack/internal/spec"
 )
 
 // listenControl binds the control socket. Only the owner may connect:
@@ -32,6 +36,18 @@ func listenControl(path string) (net.Listener, error) {
 type faultRequest struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
+}
+
+// applyRequest carries a stack file to apply (or plan, with DryRun).
+type applyRequest struct {
+	Filename string `json:"filename"`
+	Source   string `json:"source"`
+	DryRun   bool   `json:"dry_run"`
+}
+
+type applyResponse struct {
+	Changes []Change `json:"changes"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // dbURL carries a database URL with credentials; the socket is 0600.
@@ -64,6 +80,26 @@ func (st *Stack) handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, dbURL{URL: u})
 	})
+	mux.HandleFunc("POST /v1/apply", func(w http.ResponseWriter, r *http.Request) {
+		var req applyRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "the request body is not a stack file"})
+			return
+		}
+		n, diags := spec.Parse(req.Filename, []byte(req.Source))
+		if diags.HasErrors() {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: spec.FormatDiagnostics(diags)})
+			return
+		}
+		changes, err := st.Apply(n, req.DryRun)
+		if err != nil {
+			writeJSON(w, http.StatusConflict, applyResponse{Changes: changes, Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, applyResponse{Changes: changes})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(st.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /v1/promote", st.faultHandler(func(ctx context.Context, _, region string) error { return st.Promote(ctx, region) }))
 	mux.HandleFunc("POST /v1/fail", st.faultHandler(st.Fail))
 	mux.HandleFunc("POST /v1/recover", st.faultHandler(st.Recover))
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {

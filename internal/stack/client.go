@@ -122,3 +122,36 @@ func (c *Client) DatabaseURL(ctx context.Context, reader bool, region string) (s
 	err := c.do(ctx, http.MethodGet, "/v1/db-url?"+q.Encode(), nil, &u)
 	return u.URL, err
 }
+
+// Apply sends a stack file to the running stack; with dryRun it only
+// reports what would change. Changes come back even when refused.
+func (c *Client) Apply(ctx context.Context, filename string, source []byte, dryRun bool) ([]Change, error) {
+	body, _ := json.Marshal(applyRequest{Filename: filename, Source: string(source), DryRun: dryRun})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://stack/v1/apply", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("talking to the stack: %w", err)
+	}
+	defer resp.Body.Close()
+	var out applyResponse
+	if resp.StatusCode == http.StatusBadRequest {
+		var e apiError
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return nil, errors.New(e.Error)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("the stack answered %s", resp.Status)
+	}
+	if out.Error != "" {
+		return out.Changes, errors.New(out.Error)
+	}
+	return out.Changes, nil
+}
+
+// Promote promotes region's database replica to primary.
+func (c *Client) Promote(ctx context.Context, region string) error {
+	return c.do(ctx, http.MethodPost, "/v1/promote", faultRequest{Kind: "promote", Name: region}, nil)
+}

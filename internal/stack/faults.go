@@ -3,13 +3,16 @@ package stack
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Fault kinds the control API accepts. More come with later parts (az,
 // instance, db-primary); an unknown kind is refused, never faked.
 const (
-	FaultRegion   = "region"
-	FaultInstance = "instance"
+	FaultRegion    = "region"
+	FaultInstance  = "instance"
+	FaultAZ        = "az"
+	FaultDBPrimary = "db-primary"
 )
 
 // Fail injects a fault and returns once it is in place.
@@ -28,7 +31,10 @@ func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 			return fmt.Errorf("region %s is already failed", name)
 		}
 		r.stop()
-		st.events.Add("fault.inject", fmt.Sprintf("region %s failed: load balancer and instances stopped", name))
+		if err := st.db.StopRegion(ctx, name); err != nil {
+			return fmt.Errorf("stopping the database nodes of %s: %w", name, err)
+		}
+		st.events.Add("fault.inject", fmt.Sprintf("region %s failed: load balancer, instances and database nodes stopped", name))
 		return nil
 	case FaultInstance:
 		for _, r := range st.regions {
@@ -42,9 +48,44 @@ func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 			}
 		}
 		return fmt.Errorf("no running instance %q in stack %s (see hastack status)", name, st.spec.Name)
+	case FaultAZ:
+		r, err := st.azRegion(name)
+		if err != nil {
+			return err
+		}
+		if err := r.blockAZ(name); err != nil {
+			return err
+		}
+		for _, n := range st.db.Nodes() {
+			if n.AZ == name && n.Running {
+				if err := st.db.StopNode(ctx, n.Name); err != nil {
+					return fmt.Errorf("stopping database node %s: %w", n.Name, err)
+				}
+			}
+		}
+		st.events.Add("fault.inject", fmt.Sprintf("AZ %s failed: its instances and database nodes stopped, no launches there", name))
+		return nil
+	case FaultDBPrimary:
+		primary := st.primaryNode()
+		if err := st.db.KillPrimary(); err != nil {
+			return err
+		}
+		st.faultyNodes.Store(primary, true)
+		st.events.Add("fault.inject", fmt.Sprintf("database primary %s killed (kill -9 of its postmaster)", primary))
+		return nil
 	default:
-		return fmt.Errorf("unknown fault %q (supported: region, instance)", kind)
+		return fmt.Errorf("unknown fault %q (supported: region, instance, az, db-primary)", kind)
 	}
+}
+
+// primaryNode names the database node that is primary now.
+func (st *Stack) primaryNode() string {
+	for _, n := range st.db.Nodes() {
+		if n.Role == "primary" {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 // Recover undoes a fault and returns once the recovered parts are started
@@ -66,16 +107,65 @@ func (st *Stack) Recover(ctx context.Context, kind, name string) error {
 		if err != nil {
 			return err
 		}
+		// The database first: a former primary rejoins as a follower of the
+		// new one before any instance of the region can reach it.
+		if err := st.db.StartRegion(ctx, name); err != nil {
+			ln.Close()
+			return fmt.Errorf("starting the database nodes of %s: %w", name, err)
+		}
 		if err := r.start(st.runCtx, ln); err != nil {
 			return err
 		}
-		st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: load balancer and instances starting", name))
+		st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: database nodes, load balancer and instances starting", name))
 		return nil
 	case FaultInstance:
 		return fmt.Errorf("a killed instance is replaced by its group; there is nothing to recover")
+	case FaultAZ:
+		r, err := st.azRegion(name)
+		if err != nil {
+			return err
+		}
+		if err := r.unblockAZ(name); err != nil {
+			return err
+		}
+		for _, n := range st.db.Nodes() {
+			if n.AZ == name && !n.Running {
+				if err := st.db.RecoverNode(ctx, n.Name); err != nil {
+					return fmt.Errorf("recovering database node %s: %w", n.Name, err)
+				}
+			}
+		}
+		st.events.Add("fault.recover", fmt.Sprintf("AZ %s recovered: launches resume there, its database nodes rejoin", name))
+		return nil
+	case FaultDBPrimary:
+		var recovered []string
+		for node := range st.faultyNodes.Range {
+			if err := st.db.RecoverNode(ctx, node.(string)); err != nil {
+				return fmt.Errorf("recovering database node %s: %w", node, err)
+			}
+			st.faultyNodes.Delete(node)
+			recovered = append(recovered, node.(string))
+		}
+		if len(recovered) == 0 {
+			return fmt.Errorf("no killed database primary to recover")
+		}
+		st.events.Add("fault.recover", fmt.Sprintf("database node %s back, following the current primary", strings.Join(recovered, ", ")))
+		return nil
 	default:
-		return fmt.Errorf("unknown fault %q (supported: region)", kind)
+		return fmt.Errorf("unknown fault %q (supported: region, az, db-primary)", kind)
 	}
+}
+
+// azRegion finds the region an AZ belongs to.
+func (st *Stack) azRegion(az string) (*region, error) {
+	for _, r := range st.regions {
+		for _, a := range r.spec.VPC.AZs {
+			if a == az {
+				return r, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no AZ named %q in stack %s", az, st.spec.Name)
 }
 
 func (st *Stack) region(name string) *region {
@@ -85,4 +175,25 @@ func (st *Stack) region(name string) *region {
 		}
 	}
 	return nil
+}
+
+// Promote promotes the database replica in region to primary, fencing
+// the old primary: the seed's manual cross-region failover.
+func (st *Stack) Promote(ctx context.Context, region string) error {
+	if st.spec.Region(region) == nil {
+		return fmt.Errorf("no region named %q in stack %s", region, st.spec.Name)
+	}
+	return st.db.Promote(ctx, region)
+}
+
+// regionLost tells the database's automatic cross-region failover that
+// DNS no longer answers with the primary region: Route53 has failed over.
+func (st *Stack) regionLost() bool {
+	prim := st.spec.Primary()
+	for _, r := range st.regions {
+		if r.spec.Name == prim.Name {
+			return st.dns.Answer() != r.lbIP()
+		}
+	}
+	return false
 }

@@ -161,3 +161,39 @@ func snake(name string) string {
 	}
 	return sb.String()
 }
+
+// Apply changes the running stack to new settings, all or nothing: if any
+// change cannot be made live, nothing is changed and the error lists why.
+// dryRun only reports the changes.
+func (st *Stack) Apply(n *spec.Stack, dryRun bool) ([]Change, error) {
+	st.specMu.Lock()
+	defer st.specMu.Unlock()
+	changes := Diff(st.spec, n)
+	var refused []string
+	for _, c := range changes {
+		if !c.Live {
+			refused = append(refused, fmt.Sprintf("%s%s: %s", regionPrefix(c.Region), c.Path, c.Reason))
+		}
+	}
+	if len(refused) > 0 {
+		return changes, fmt.Errorf("cannot apply: %s", strings.Join(refused, "; "))
+	}
+	if dryRun || len(changes) == 0 {
+		return changes, nil
+	}
+	for i, r := range st.regions {
+		if err := r.apply(&n.Regions[i]); err != nil {
+			return changes, err
+		}
+	}
+	st.spec.Objectives = n.Objectives
+	st.events.Add("stack.apply", fmt.Sprintf("applied %d changes from %s", len(changes), n.Filename))
+	return changes, nil
+}
+
+func regionPrefix(region string) string {
+	if region == "" {
+		return ""
+	}
+	return region + " "
+}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hastack/hastack/internal/alb"
 	"github.com/hastack/hastack/internal/asg"
@@ -27,6 +30,15 @@ type region struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	failed bool
+	// capacity survives a region outage: the recovered group starts with
+	// the capacity the old one had, as an ASG's settings outlive its
+	// instances.
+	capacity *asg.Capacity
+	// blockedAZs are AZs failed with `fail az`; they stay blocked across
+	// a region outage and recovery.
+	blockedAZs map[string]bool
+	// accessLog is the load balancer's access log file, when enabled.
+	accessLog *os.File
 }
 
 func (r *region) lbAddr() string {
@@ -37,7 +49,19 @@ func (r *region) lbAddr() string {
 // at once; the parts run until stop.
 func (r *region) start(parent context.Context, ln net.Listener) error {
 	s := r.st
-	lb, err := alb.New(alb.Config{Name: r.spec.Name, LB: r.spec.LoadBalancer, Logger: s.logger.With("region", r.spec.Name, "part", "alb"), OnEvent: s.events.Add})
+	lbCfg := alb.Config{Name: r.spec.Name, LB: r.spec.LoadBalancer, Logger: s.logger.With("region", r.spec.Name, "part", "alb"), OnEvent: s.events.Add, Metrics: s.lbMetrics}
+	if r.spec.LoadBalancer.AccessLogs && r.accessLog == nil {
+		f, err := os.OpenFile(filepath.Join(s.paths.LogDir(), "alb-"+r.spec.Name+".access.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("region %s: opening the access log: %w", r.spec.Name, err)
+		}
+		r.accessLog = f
+	}
+	if r.accessLog != nil {
+		lbCfg.AccessLog = r.accessLog
+	}
+	lb, err := alb.New(lbCfg)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("region %s: load balancer: %w", r.spec.Name, err)
@@ -47,21 +71,33 @@ func (r *region) start(parent context.Context, ln net.Listener) error {
 		azs = append(azs, asg.AZ{Name: az, Addrs: r.plan.InstanceAddrs(az)})
 	}
 	cmd, args := s.launchCommand(r.spec.AutoScaling.LaunchTemplate)
+	groupSpec := r.spec.AutoScaling
+	if r.capacity != nil {
+		groupSpec.Min, groupSpec.Max, groupSpec.Desired = r.capacity.Min, r.capacity.Max, r.capacity.Desired
+	}
 	group, err := asg.New(asg.Config{
 		Region:  r.spec.Name,
-		Group:   r.spec.AutoScaling,
+		Group:   groupSpec,
 		AZs:     azs,
 		Command: cmd,
 		Args:    args,
 		Env:     s.instanceEnv(r.spec.Name),
 		LogDir:  s.paths.LogDir(),
 		Targets: lb,
-		Logger:  s.logger.With("region", r.spec.Name, "part", "asg"),
-		OnEvent: s.events.Add,
+		// Give the load balancer its whole deregistration delay to drain.
+		DrainTimeout: r.spec.LoadBalancer.DeregistrationDelay + 5*time.Second,
+		Logger:       s.logger.With("region", r.spec.Name, "part", "asg"),
+		OnEvent:      s.events.Add,
 	})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("region %s: auto scaling group: %w", r.spec.Name, err)
+	}
+	for az := range r.blockedAZs {
+		if err := group.BlockAZ(az); err != nil {
+			ln.Close()
+			return fmt.Errorf("region %s: %w", r.spec.Name, err)
+		}
 	}
 	ctx, cancel := context.WithCancel(parent)
 	r.mu.Lock()
@@ -88,11 +124,24 @@ func (r *region) stop() {
 	r.mu.Lock()
 	cancel := r.cancel
 	r.cancel = nil
+	if r.group != nil {
+		c := r.group.Status().Capacity
+		r.capacity = &c
+	}
 	r.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
 	r.wg.Wait()
+}
+
+// close releases what outlives restarts of the region (its access log).
+func (r *region) close() {
+	r.stop()
+	if r.accessLog != nil {
+		r.accessLog.Close()
+		r.accessLog = nil
+	}
 }
 
 // parts returns the running load balancer and group, nil while failed.
@@ -122,13 +171,62 @@ func (r *region) ready() bool {
 	if failed || lb == nil {
 		return false
 	}
-	inService := 0
-	for _, in := range group.Instances() {
-		if in.State == asg.InService {
-			inService++
-		}
-	}
-	return inService >= r.spec.AutoScaling.Desired && lb.HealthyCount() >= r.spec.AutoScaling.Desired
+	gs := group.Status()
+	return gs.InService >= gs.Desired && lb.HealthyCount() >= gs.Desired
 }
 
 func (r *region) lbIP() netip.Addr { return r.plan.LoadBalancer }
+
+// blockAZ fails an AZ: its instances die and no launch goes there, now and
+// after the region restarts, until unblockAZ.
+func (r *region) blockAZ(az string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.blockedAZs[az] {
+		return fmt.Errorf("AZ %s is already failed", az)
+	}
+	if r.group != nil && r.cancel != nil {
+		if err := r.group.BlockAZ(az); err != nil {
+			return err
+		}
+	}
+	if r.blockedAZs == nil {
+		r.blockedAZs = map[string]bool{}
+	}
+	r.blockedAZs[az] = true
+	return nil
+}
+
+func (r *region) unblockAZ(az string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.blockedAZs[az] {
+		return fmt.Errorf("AZ %s is not failed", az)
+	}
+	if r.group != nil && r.cancel != nil {
+		if err := r.group.UnblockAZ(az); err != nil {
+			return err
+		}
+	}
+	delete(r.blockedAZs, az)
+	return nil
+}
+
+// apply changes the running load balancer and group to new settings.
+func (r *region) apply(n *spec.Region) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.spec.LoadBalancer, r.spec.AutoScaling = n.LoadBalancer, n.AutoScaling
+	c := asg.Capacity{Min: n.AutoScaling.Min, Max: n.AutoScaling.Max, Desired: n.AutoScaling.Desired}
+	r.capacity = &c
+	if r.cancel == nil {
+		return nil // failed region: the new settings apply when it recovers
+	}
+	if err := r.lb.SetConfig(n.LoadBalancer); err != nil {
+		return fmt.Errorf("region %s: load balancer: %w", n.Name, err)
+	}
+	if err := r.group.Update(n.AutoScaling); err != nil {
+		return fmt.Errorf("region %s: %w", n.Name, err)
+	}
+	return nil
+}

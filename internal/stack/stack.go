@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hastack/hastack/internal/alb"
 	"github.com/hastack/hastack/internal/rds"
 	"github.com/hastack/hastack/internal/route53"
 	"github.com/hastack/hastack/internal/spec"
@@ -45,6 +48,13 @@ type Stack struct {
 	dns     *route53.Server
 	dnsCtl  *route53.Controller
 	regions []*region
+	// lbMetrics are every load balancer's Prometheus metrics.
+	lbMetrics *alb.Metrics
+	registry  *prometheus.Registry
+	// specMu guards spec against apply.
+	specMu sync.Mutex
+	// faultyNodes are database nodes killed by `fail db-primary`, for recover.
+	faultyNodes sync.Map
 
 	readyMu sync.Mutex
 	readyAt time.Time
@@ -73,6 +83,8 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 		return err
 	}
 	st := &Stack{spec: s, plan: plan, opts: opts, paths: Paths{Dir: opts.StateDir}, logger: opts.Logger, started: time.Now()}
+	st.registry = prometheus.NewRegistry()
+	st.lbMetrics = alb.NewMetrics(st.registry)
 	if err := st.paths.prepare(); err != nil {
 		return err
 	}
@@ -126,7 +138,7 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 		if err := r.start(ctx, ln); err != nil {
 			return err
 		}
-		stop = append(stop, r.stop)
+		stop = append(stop, r.close)
 		st.step("%-10s load balancer on %s, %d instances launching", r.spec.Name, r.lbAddr(), r.spec.AutoScaling.Desired)
 	}
 
@@ -150,6 +162,9 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 	dnsDone := st.serveDNS(ctx, socks.dnsUDP, socks.dnsTCP)
 	socks.dnsUDP, socks.dnsTCP = nil, nil
 	stop = append(stop, func() { cancel(); <-dnsDone })
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); st.db.WatchRegionFailover(ctx, st.regionLost) }()
+	stop = append(stop, func() { cancel(); <-watchDone })
 	st.markReady()
 	if opts.OnReady != nil && ctx.Err() == nil {
 		opts.OnReady()

@@ -3,6 +3,7 @@ package stack
 import (
 	"net/url"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/hastack/hastack/internal/alb"
@@ -45,9 +46,29 @@ type RegionStatus struct {
 	Name         string           `json:"name"`
 	Role         string           `json:"role"`
 	Failed       bool             `json:"failed"`
+	FailedAZs    []string         `json:"failed_azs,omitempty"`
 	VPC          VPCStatus        `json:"vpc"`
 	LoadBalancer LBStatus         `json:"load_balancer"`
+	AutoScaling  *ASGStatus       `json:"autoscaling,omitempty"`
 	Instances    []InstanceStatus `json:"instances"`
+}
+
+// ASGStatus is the group's capacity, CPU and alarms.
+type ASGStatus struct {
+	Min           int           `json:"min"`
+	Max           int           `json:"max"`
+	Desired       int           `json:"desired"`
+	InService     int           `json:"in_service"`
+	CPUPercent    float64       `json:"cpu_percent"`
+	CooldownUntil time.Time     `json:"cooldown_until,omitzero"`
+	Alarms        []AlarmStatus `json:"alarms"`
+}
+
+// AlarmStatus is one CloudWatch-style alarm.
+type AlarmStatus struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type VPCStatus struct {
@@ -70,28 +91,43 @@ type LBStatus struct {
 }
 
 type InstanceStatus struct {
-	ID      string `json:"id"`
-	AZ      string `json:"az"`
-	Address string `json:"address"`
-	State   string `json:"state"`
-	Health  string `json:"health"`
-	Reason  string `json:"reason,omitempty"`
-	PID     int    `json:"pid"`
+	ID         string  `json:"id"`
+	AZ         string  `json:"az"`
+	Address    string  `json:"address"`
+	State      string  `json:"state"`
+	Health     string  `json:"health"`
+	Reason     string  `json:"reason,omitempty"`
+	PID        int     `json:"pid"`
+	CPUPercent float64 `json:"cpu_percent"`
+	Draining   bool    `json:"draining,omitempty"`
 }
 
 type DatabaseStatus struct {
-	WriterEndpoint string       `json:"writer_endpoint"`
-	Nodes          []NodeStatus `json:"nodes"`
+	WriterEndpoint string `json:"writer_endpoint"`
+	// SyncStandby: a synchronous standby holds every commit now.
+	SyncStandby bool             `json:"sync_standby"`
+	Endpoints   []EndpointStatus `json:"endpoints"`
+	Nodes       []NodeStatus     `json:"nodes"`
+}
+
+// EndpointStatus is one region's writer and reader endpoint.
+type EndpointStatus struct {
+	Region string `json:"region"`
+	Writer string `json:"writer"`
+	Reader string `json:"reader"`
 }
 
 type NodeStatus struct {
-	Name     string `json:"name"`
-	Region   string `json:"region"`
-	AZ       string `json:"az"`
-	Role     string `json:"role"`
-	Address  string `json:"address"`
-	Running  bool   `json:"running"`
-	LagBytes int64  `json:"lag_bytes"`
+	Name             string  `json:"name"`
+	Region           string  `json:"region"`
+	AZ               string  `json:"az"`
+	Role             string  `json:"role"`
+	Address          string  `json:"address"`
+	Running          bool    `json:"running"`
+	LagBytes         int64   `json:"lag_bytes"`
+	LagSeconds       float64 `json:"lag_seconds"`
+	ReplicationState string  `json:"replication_state"`
+	Fenced           bool    `json:"fenced"`
 }
 
 // Status assembles the current status from every part.
@@ -121,11 +157,17 @@ func (st *Stack) Status() Status {
 		s.Regions = append(s.Regions, r.status())
 	}
 	if st.db != nil {
-		s.Database.WriterEndpoint = hostOfURL(st.db.WriterURL())
+		s.Database.WriterEndpoint = hostOfURL(st.db.WriterURL(""))
+		s.Database.SyncStandby = st.db.SyncStandby()
+		for _, r := range st.spec.Regions {
+			s.Database.Endpoints = append(s.Database.Endpoints, EndpointStatus{Region: r.Name,
+				Writer: hostOfURL(st.db.WriterURL(r.Name)), Reader: hostOfURL(st.db.ReaderURL(r.Name))})
+		}
 		for _, n := range st.db.Nodes() {
 			s.Database.Nodes = append(s.Database.Nodes, NodeStatus{
 				Name: n.Name, Region: n.Region, AZ: n.AZ, Role: string(n.Role),
-				Address: n.Address, Running: n.Running, LagBytes: n.LagBytes,
+				Address: n.Address, Running: n.Running, LagBytes: n.LagBytes, LagSeconds: n.LagSeconds,
+				ReplicationState: n.ReplicationState, Fenced: n.Fenced,
 			})
 		}
 	}
@@ -147,6 +189,12 @@ func (r *region) status() RegionStatus {
 	}
 	lb, group, failed := r.parts()
 	rs.Failed = failed
+	r.mu.Lock()
+	for az := range r.blockedAZs {
+		rs.FailedAZs = append(rs.FailedAZs, az)
+	}
+	r.mu.Unlock()
+	sort.Strings(rs.FailedAZs)
 	rs.LoadBalancer = LBStatus{Address: r.lbAddr(), Running: lb != nil}
 	if lb == nil {
 		return rs
@@ -156,8 +204,13 @@ func (r *region) status() RegionStatus {
 	for _, t := range lb.Targets() {
 		targets[t.ID] = t
 	}
+	gs := group.Status()
+	rs.AutoScaling = &ASGStatus{Min: gs.Min, Max: gs.Max, Desired: gs.Desired, InService: gs.InService, CPUPercent: gs.CPU, CooldownUntil: gs.CooldownUntil}
+	for _, a := range gs.Alarms {
+		rs.AutoScaling.Alarms = append(rs.AutoScaling.Alarms, AlarmStatus{Name: a.Name, State: string(a.State), Reason: a.Reason})
+	}
 	for _, in := range group.Instances() {
-		is := InstanceStatus{ID: in.ID, AZ: in.AZ, Address: in.Addr, State: string(in.State), PID: in.PID, Health: "unused"}
+		is := InstanceStatus{ID: in.ID, AZ: in.AZ, Address: in.Addr, State: string(in.State), PID: in.PID, Health: "unused", CPUPercent: in.CPU, Draining: in.Draining}
 		if t, ok := targets[in.ID]; ok {
 			is.Health, is.Reason = t.State, t.Reason
 		}

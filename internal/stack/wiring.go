@@ -14,34 +14,72 @@ import (
 	"github.com/hastack/hastack/internal/spec"
 )
 
-// startDatabase starts the primary in the primary region's first AZ.
-// (The Multi-AZ standby and the cross-region replicas are not run yet.)
+// startDatabase starts the database tier as the stack file lays it out:
+// the primary in the primary region's first AZ, with multi_az a
+// synchronous standby in its second AZ, one asynchronous replica per
+// replica region, and writer and reader endpoints in every region.
 func (st *Stack) startDatabase(ctx context.Context) error {
-	prim := st.spec.Primary()
-	plan := st.plan.Region(prim.Name)
-	az := prim.VPC.AZs[0]
-	addr, ok := plan.DatabaseAddr(az)
-	if !ok {
-		return fmt.Errorf("region %s has no room for a database node in %s", prim.Name, az)
+	nodes, endpoints, err := st.databaseLayout()
+	if err != nil {
+		return err
 	}
-	node := rds.NodeConfig{Name: "db-" + az, Region: prim.Name, AZ: az, Role: rds.RolePrimary, Addr: addr}
 	db, err := rds.New(rds.Config{
-		StateDir: st.paths.Dir,
-		Database: st.spec.Database,
-		Nodes:    []rds.NodeConfig{node},
-		Logger:   st.logger.With("part", "rds"),
-		OnEvent:  st.events.Add,
+		StateDir:  st.paths.Dir,
+		Database:  st.spec.Database,
+		Nodes:     nodes,
+		Endpoints: endpoints,
+		Logger:    st.logger.With("part", "rds"),
+		OnEvent:   st.events.Add,
 	})
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
-	st.step("%-10s starting PostgreSQL primary %s on %s:%d", "database", node.Name, addr, st.spec.Database.Port)
+	for _, n := range nodes {
+		st.step("%-10s %s %s on %s:%d", "database", n.Role, n.Name, n.Addr, st.spec.Database.Port)
+	}
 	if err := db.Start(ctx); err != nil {
 		return err
 	}
 	st.db = db
-	st.step("%-10s primary %s accepting connections", "database", node.Name)
+	st.step("%-10s writer endpoint %s ready", "database", hostOfURL(db.WriterURL("")))
 	return nil
+}
+
+// databaseLayout places the database nodes and endpoints on the address plan.
+func (st *Stack) databaseLayout() ([]rds.NodeConfig, []rds.EndpointConfig, error) {
+	place := func(region string, azIndex int, role rds.Role) (rds.NodeConfig, error) {
+		r := st.spec.Region(region)
+		az := r.VPC.AZs[azIndex]
+		addr, ok := st.plan.Region(region).DatabaseAddr(az)
+		if !ok {
+			return rds.NodeConfig{}, fmt.Errorf("region %s has no room for a database node in %s", region, az)
+		}
+		return rds.NodeConfig{Name: "db-" + az, Region: region, AZ: az, Role: role, Addr: addr}, nil
+	}
+	prim := st.spec.Primary()
+	var nodes []rds.NodeConfig
+	n, err := place(prim.Name, 0, rds.RolePrimary)
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes = append(nodes, n)
+	if st.spec.Database.MultiAZ {
+		if n, err = place(prim.Name, 1, rds.RoleStandby); err != nil {
+			return nil, nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	for _, rep := range st.spec.Database.Replicas {
+		if n, err = place(rep.Region, 0, rds.RoleReplica); err != nil {
+			return nil, nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	var endpoints []rds.EndpointConfig
+	for _, r := range st.plan.Regions {
+		endpoints = append(endpoints, rds.EndpointConfig{Region: r.Name, Writer: r.WriterEndpoint(), Reader: r.ReaderEndpoint()})
+	}
+	return nodes, endpoints, nil
 }
 
 func (st *Stack) stopDatabase() {
@@ -126,7 +164,8 @@ func (st *Stack) instanceEnv(region string) []string {
 		}
 	}
 	if st.db != nil {
-		env = append(env, "DATABASE_URL="+st.db.WriterURL(), "DATABASE_READ_URL="+st.db.ReaderURL(region))
+		// Each region's apps use their own region's endpoints, as with RDS.
+		env = append(env, "DATABASE_URL="+st.db.WriterURL(region), "DATABASE_READ_URL="+st.db.ReaderURL(region))
 	}
 	return env
 }
@@ -146,5 +185,5 @@ func (st *Stack) DatabaseURL(reader bool, region string) (string, error) {
 		}
 		return st.db.ReaderURL(region), nil
 	}
-	return st.db.WriterURL(), nil
+	return st.db.WriterURL(region), nil
 }

@@ -26,22 +26,28 @@ func (a *app) hello(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "hello from %s (%s) instance %s\n", a.region, a.az, a.instance)
 }
 
-// health answers 200 while the writer database answers SELECT 1 within
-// healthTimeout (or when no database is configured), else 503.
+// health answers 200 while the region's reader database answers SELECT 1
+// within healthTimeout (or when no database is configured), else 503.
+//
+// The reader, not the writer: a region that can serve reads is worth
+// routing users to. After the primary region is lost, the secondary stays
+// healthy on its replica, so DNS fails over at once; writes fail there
+// until the replica is promoted (by hand, as in the seed, or by hastack's
+// automatic cross-region failover).
 func (a *app) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if a.writer != nil {
+	if a.reader != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
-		err := a.writer.do(ctx, func(c *pgx.Conn) error {
+		err := a.reader.do(ctx, func(c *pgx.Conn) error {
 			var one int
 			return c.QueryRow(ctx, "SELECT 1").Scan(&one)
 		})
 		if err != nil {
-			a.log.Warn("health check failed: database unreachable", "err", a.writer.redact(err))
+			a.log.Warn("health check failed: database unreachable", "err", a.reader.redact(err))
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "unhealthy: database unreachable (%s)\n", a.writer.redactString(cause(err)))
+			fmt.Fprintf(w, "unhealthy: database unreachable (%s)\n", a.reader.redactString(cause(err)))
 			return
 		}
 	}

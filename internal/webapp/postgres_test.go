@@ -64,7 +64,7 @@ func startDatabase(t *testing.T, addr string) *rds.Cluster {
 
 func TestKVWithPostgres(t *testing.T) {
 	db := startDatabase(t, "127.0.98.5")
-	env := testEnv(map[string]string{"DATABASE_URL": db.WriterURL(), "DATABASE_READ_URL": db.ReaderURL("us-east-1")})
+	env := testEnv(map[string]string{"DATABASE_URL": db.WriterURL(""), "DATABASE_READ_URL": db.ReaderURL("us-east-1")})
 
 	// Several instances creating the table at once must all succeed.
 	var wg sync.WaitGroup
@@ -109,7 +109,7 @@ func TestKVWithPostgres(t *testing.T) {
 	// The server ends the app's pooled connections: requests still succeed.
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	terminateSessions(t, ctx, db.WriterURL())
+	terminateSessions(t, ctx, db.WriterURL(""))
 	if resp, body := do(t, srv, "GET", "/kv/greeting", ""); resp.StatusCode != 200 {
 		t.Fatalf("GET after the server closed pooled connections = %d %q", resp.StatusCode, body)
 	}

@@ -1,0 +1,444 @@
+package alb
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// This file reads and writes HTTP/1.x message heads and bodies on buffered
+// connections, without building header maps: a request head is copied into
+// the outbound head as it is parsed, dropping the hop-by-hop fields, so the
+// request path allocates nothing per request.
+
+const (
+	// maxHeadBytes bounds a request or response head, as an ALB's 64 KB.
+	maxHeadBytes = 64 << 10
+	// maxChunkLine bounds a chunk-size line, extensions included.
+	maxChunkLine = 4 << 10
+)
+
+// httpError is a request the load balancer answers itself with status.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+var (
+	errHeadTooLarge   = &httpError{431, "request head too large"}
+	errBadRequest     = &httpError{400, "malformed request"}
+	errBadFraming     = &httpError{400, "conflicting or invalid message framing"}
+	errBadVersion     = &httpError{505, "unsupported HTTP version"}
+	errUnsupportedTE  = &httpError{501, "unsupported transfer encoding"}
+	errNoHost         = &httpError{400, "missing Host header"}
+	errBadResponse    = errors.New("malformed response from target")
+	errResponseTooBig = errors.New("response head from target too large")
+	errBadChunk       = errors.New("malformed chunked body")
+)
+
+// readLine appends one line, terminator included, to dst. It fails with
+// tooLarge once dst would exceed limit.
+func readLine(br *bufio.Reader, dst []byte, limit int, tooLarge error) ([]byte, error) {
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(dst)+len(frag) > limit {
+			return dst, tooLarge
+		}
+		dst = append(dst, frag...)
+		if err == nil {
+			return dst, nil
+		}
+		if err != bufio.ErrBufferFull {
+			if err == io.EOF && len(dst) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return dst, err
+		}
+	}
+}
+
+// trimEOL removes the line terminator, CRLF or a bare LF.
+func trimEOL(line []byte) []byte {
+	line = line[:len(line)-1] // '\n'
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
+}
+
+// tcharTable tells the bytes that may appear in a token (method, field name).
+var tcharTable = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tcharTable[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether b is a field value without control bytes
+// other than tab (CR, LF and NUL included).
+func validValue(b []byte) bool {
+	for _, c := range b {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// trimOWS removes optional white space around a field value.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// equalFold compares b with the lower-case ASCII string s, ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseField splits a header line (terminator removed) into name and value.
+// A name must be a token directly followed by a colon.
+func parseField(line []byte) (name, value []byte, ok bool) {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return nil, nil, false
+	}
+	name = line[:i]
+	if !isToken(name) {
+		return nil, nil, false
+	}
+	value = trimOWS(line[i+1:])
+	if !validValue(value) {
+		return nil, nil, false
+	}
+	return name, value, true
+}
+
+// parseContentLength parses a Content-Length value: digits only.
+func parseContentLength(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// connTokens calls f with each comma-separated token of a Connection value.
+func connTokens(v []byte, f func(tok []byte)) {
+	for len(v) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			tok, v = v, nil
+		}
+		if tok = trimOWS(tok); len(tok) > 0 {
+			f(tok)
+		}
+	}
+}
+
+// lastCodingChunked reports whether a Transfer-Encoding value ends with the
+// chunked coding.
+func lastCodingChunked(v []byte) bool {
+	if i := bytes.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return equalFold(trimOWS(v), "chunked")
+}
+
+// parseStatusLine parses "HTTP/1.x SP code [SP reason]" and returns the
+// code, the minor version and the reason phrase.
+func parseStatusLine(line []byte) (code int, minor int, reason []byte, ok bool) {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return 0, 0, nil, false
+	}
+	switch line[7] {
+	case '0':
+		minor = 0
+	case '1':
+		minor = 1
+	default:
+		return 0, 0, nil, false
+	}
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, 0, nil, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 {
+		return 0, 0, nil, false
+	}
+	rest := line[12:]
+	if len(rest) > 0 {
+		if rest[0] != ' ' {
+			return 0, 0, nil, false
+		}
+		reason = rest[1:]
+		if !validValue(reason) {
+			return 0, 0, nil, false
+		}
+	}
+	return code, minor, reason, true
+}
+
+// bodyless reports whether a response with this status has no body.
+func bodyless(code int) bool {
+	return code < 200 || code == 204 || code == 304
+}
+
+// copyN copies exactly n bytes from src to dst. Before a read that would
+// wait for the network, it calls flush, so a streamed body reaches the
+// other side as it arrives. It counts the bytes it wrote.
+func copyN(dst *bufio.Writer, src *bufio.Reader, n int64, flush func() error, buf []byte) (int64, error) {
+	var done int64
+	for done < n {
+		if src.Buffered() == 0 {
+			if err := flush(); err != nil {
+				return done, err
+			}
+			if n-done >= int64(len(buf)) {
+				// Large remainder: read straight into the copy buffer.
+				m, err := src.Read(buf)
+				if m > 0 {
+					if _, werr := dst.Write(buf[:m]); werr != nil {
+						return done, werr
+					}
+					done += int64(m)
+				}
+				if err != nil {
+					return done, eofIsUnexpected(err)
+				}
+				continue
+			}
+			if _, err := src.Peek(1); err != nil {
+				return done, eofIsUnexpected(err)
+			}
+		}
+		chunk := src.Buffered()
+		if rem := n - done; int64(chunk) > rem {
+			chunk = int(rem)
+		}
+		p, _ := src.Peek(chunk)
+		if _, err := dst.Write(p); err != nil {
+			return done, err
+		}
+		_, _ = src.Discard(chunk)
+		done += int64(chunk)
+	}
+	return done, nil
+}
+
+// copyUntilEOF copies src to dst until src ends. With chunk set, it writes
+// the body with the chunked coding, the last chunk included.
+func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader, chunk bool, flush func() error, buf []byte) (int64, error) {
+	var done int64
+	for {
+		if src.Buffered() == 0 {
+			if err := flush(); err != nil {
+				return done, err
+			}
+		}
+		m, err := src.Read(buf)
+		if m > 0 {
+			var werr error
+			if chunk {
+				werr = writeChunk(dst, buf[:m])
+			} else {
+				_, werr = dst.Write(buf[:m])
+			}
+			if werr != nil {
+				return done, werr
+			}
+			done += int64(m)
+		}
+		if err == io.EOF {
+			if chunk {
+				_, err := dst.WriteString("0\r\n\r\n")
+				return done, err
+			}
+			return done, nil
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+}
+
+func writeChunk(w *bufio.Writer, p []byte) error {
+	var hex [16]byte
+	i := len(hex)
+	for n := len(p); ; {
+		i--
+		hex[i] = "0123456789abcdef"[n&0xf]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	_, _ = w.Write(hex[i:])
+	_, _ = w.WriteString("\r\n")
+	_, _ = w.Write(p)
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+// copyChunked copies a chunked body from src to dst unchanged — chunk
+// extensions and trailer fields included — checking its framing so that
+// the message ends exactly where the sender's does.
+func copyChunked(dst *bufio.Writer, src *bufio.Reader, flush func() error, buf []byte) (int64, error) {
+	var done int64
+	var line []byte
+	var lineBuf [128]byte
+	for {
+		if src.Buffered() == 0 {
+			if err := flush(); err != nil {
+				return done, err
+			}
+		}
+		var err error
+		line, err = readLine(src, lineBuf[:0], maxChunkLine, errBadChunk)
+		if err != nil {
+			return done, eofIsUnexpected(err)
+		}
+		size, ok := parseChunkSize(trimEOL(line))
+		if !ok {
+			return done, errBadChunk
+		}
+		if _, err := dst.Write(line); err != nil {
+			return done, err
+		}
+		done += int64(len(line))
+		if size == 0 {
+			break
+		}
+		n, err := copyN(dst, src, size, flush, buf)
+		done += n
+		if err != nil {
+			return done, err
+		}
+		if src.Buffered() < 2 {
+			if err := flush(); err != nil {
+				return done, err
+			}
+		}
+		crlf, err := src.Peek(2)
+		if err != nil {
+			return done, eofIsUnexpected(err)
+		}
+		if crlf[0] != '\r' || crlf[1] != '\n' {
+			return done, errBadChunk
+		}
+		_, _ = dst.Write(crlf)
+		_, _ = src.Discard(2)
+		done += 2
+	}
+	// Trailer fields, then the empty line.
+	total := 0
+	for {
+		if src.Buffered() == 0 {
+			if err := flush(); err != nil {
+				return done, err
+			}
+		}
+		var err error
+		line, err = readLine(src, lineBuf[:0], maxChunkLine, errBadChunk)
+		if err != nil {
+			return done, eofIsUnexpected(err)
+		}
+		if total += len(line); total > maxHeadBytes {
+			return done, errBadChunk
+		}
+		if _, err := dst.Write(line); err != nil {
+			return done, err
+		}
+		done += int64(len(line))
+		if len(trimEOL(line)) == 0 {
+			return done, nil
+		}
+	}
+}
+
+// parseChunkSize parses a chunk-size line: hex digits, then optional
+// extensions after ';'.
+func parseChunkSize(line []byte) (int64, bool) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		if !validValue(line[i:]) {
+			return 0, false
+		}
+		line = line[:i]
+	}
+	line = trimOWS(line)
+	if len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+	return n, true
+}
+
+func eofIsUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -1,0 +1,232 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// route is where an endpoint leads: a node, or nowhere (zero).
+type route struct {
+	node string
+	addr netip.AddrPort
+}
+
+// endpoint is a TCP proxy standing for one RDS endpoint. It is data
+// plane only: it leads wherever it was last told, keeps a registry of
+// the connections it carries, and closes those to a node it no longer
+// leads to. A client arriving while it leads nowhere, or while its node
+// refuses connections, is held up to hold for a route that works.
+type endpoint struct {
+	name string // e.g. "writer endpoint of us-east-1"
+	addr netip.AddrPort
+	hold time.Duration
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	target  route
+	changed chan struct{} // closed and replaced at every change of target
+	conns   map[*proxied]struct{}
+	ln      net.Listener
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// proxied is one client connection and its connection to a node.
+type proxied struct {
+	client, server net.Conn
+	node           string
+}
+
+func (p *proxied) close() {
+	p.client.Close()
+	if p.server != nil {
+		p.server.Close()
+	}
+}
+
+func newEndpoint(name string, addr netip.AddrPort, hold time.Duration, log *slog.Logger) *endpoint {
+	return &endpoint{name: name, addr: addr, hold: hold, log: log, changed: make(chan struct{}), conns: map[*proxied]struct{}{}}
+}
+
+// listen starts accepting clients; listening twice does nothing.
+func (e *endpoint) listen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", e.addr.String())
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("database %s: address %s is already in use", e.name, e.addr)
+	}
+	if err != nil {
+		return fmt.Errorf("database %s: listening on %s: %w", e.name, e.addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.ln, e.cancel = ln, cancel
+	e.wg.Go(func() { e.serve(ctx, ln) })
+	return nil
+}
+
+// close stops listening, closes every connection and waits for the
+// proxy's goroutines; closing a closed endpoint does nothing.
+func (e *endpoint) close() {
+	e.mu.Lock()
+	if e.ln != nil {
+		e.ln.Close()
+		e.cancel()
+		e.ln = nil
+	}
+	for p := range e.conns {
+		p.close()
+	}
+	clear(e.conns)
+	e.mu.Unlock()
+	e.wg.Wait()
+}
+
+// lead points the endpoint at r and closes the connections it carries to
+// any other node. It returns how many it closed.
+func (e *endpoint) lead(r route) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r == e.target {
+		return 0
+	}
+	e.target = r
+	close(e.changed)
+	e.changed = make(chan struct{})
+	closed := 0
+	for p := range e.conns {
+		if p.server != nil && p.node != r.node {
+			p.close()
+			delete(e.conns, p)
+			closed++
+		}
+	}
+	return closed
+}
+
+// current returns the route and a channel closed at its next change.
+func (e *endpoint) current() (route, <-chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.target, e.changed
+}
+
+func (e *endpoint) serve(ctx context.Context, ln net.Listener) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("endpoint stopped accepting", "endpoint", e.name, "err", err)
+			}
+			return
+		}
+		e.wg.Go(func() { e.handle(ctx, conn) })
+	}
+}
+
+// Dialling a node: each attempt's timeout, and the pause between attempts
+// while the node refuses.
+const (
+	dialTimeout = time.Second
+	dialRetry   = 25 * time.Millisecond
+)
+
+// handle carries one client: it connects to the route (holding the client
+// while there is none that works), then copies bytes both ways until
+// either side closes or the endpoint closes the pair.
+func (e *endpoint) handle(ctx context.Context, client net.Conn) {
+	p := &proxied{client: client}
+	if !e.register(p) {
+		client.Close()
+		return
+	}
+	defer e.unregister(p)
+	defer p.close()
+
+	deadline := time.NewTimer(e.hold)
+	defer deadline.Stop()
+	var d net.Dialer
+	for {
+		r, changed := e.current()
+		if r.node != "" {
+			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			server, err := d.DialContext(dctx, "tcp", r.addr.String())
+			cancel()
+			if err == nil {
+				ok, gone := e.attach(p, server, r)
+				if ok {
+					break
+				}
+				server.Close()
+				if gone {
+					return
+				}
+				continue // the route changed meanwhile
+			}
+		}
+		retry := time.NewTimer(dialRetry)
+		select {
+		case <-ctx.Done():
+		case <-deadline.C:
+			retry.Stop()
+			e.log.Warn("endpoint gave up on a client", "endpoint", e.name, "route", r.node, "held", e.hold)
+			return
+		case <-changed:
+		case <-retry.C:
+		}
+		retry.Stop()
+		if ctx.Err() != nil {
+			return
+		}
+	}
+
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(p.server, client); done <- struct{}{} }()
+	go func() { io.Copy(client, p.server); done <- struct{}{} }()
+	<-done
+	p.close()
+	<-done
+}
+
+// register adds a client to the registry, unless the endpoint is closed.
+func (e *endpoint) register(p *proxied) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ln == nil {
+		return false
+	}
+	e.conns[p] = struct{}{}
+	return true
+}
+
+func (e *endpoint) unregister(p *proxied) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.conns, p)
+}
+
+// attach records the client's node connection, unless the route changed
+// or the endpoint closed the client (gone) since it was dialled.
+func (e *endpoint) attach(p *proxied, server net.Conn, r route) (ok, gone bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, registered := e.conns[p]; !registered {
+		return false, true
+	}
+	if e.target != r {
+		return false, false
+	}
+	p.server, p.node = server, r.node
+	return true, false
+}

@@ -1,0 +1,151 @@
+package rds
+
+import (
+	"bufio"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// echoServer answers every line with its name and the line.
+func echoServer(t *testing.T, addr, name string) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					io.WriteString(c, name+":"+sc.Text()+"\n")
+				}
+				c.Close()
+			})
+		}
+	})
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+type client struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dial(t *testing.T, ap netip.AddrPort) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &client{conn: c, r: bufio.NewReader(c)}
+}
+
+// ask sends a line and returns the answer, or "" when the connection ends.
+func (c *client) ask(t *testing.T, line string) string {
+	t.Helper()
+	c.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c.conn, line+"\n"); err != nil {
+		return ""
+	}
+	s, err := c.r.ReadString('\n')
+	if err != nil {
+		return ""
+	}
+	return s[:len(s)-1]
+}
+
+func TestEndpoint(t *testing.T) {
+	a := echoServer(t, "127.0.96.5:0", "a")
+	b := echoServer(t, "127.0.96.15:0", "b")
+	ep := newEndpoint("writer endpoint of test", netip.MustParseAddrPort("127.0.96.6:0"), 700*time.Millisecond, slog.New(slog.DiscardHandler))
+	// Port 0 is resolved at listen time; read the real address back.
+	if err := ep.listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer ep.close()
+	addr := netip.MustParseAddrPort(ep.ln.Addr().String())
+
+	ep.lead(route{node: "a", addr: a})
+	c1 := dial(t, addr)
+	if got := c1.ask(t, "hello"); got != "a:hello" {
+		t.Fatalf("through the endpoint: %q", got)
+	}
+
+	// A role change closes connections to the old node; new ones go to the new.
+	if closed := ep.lead(route{node: "b", addr: b}); closed != 1 {
+		t.Errorf("lead closed %d connections, want 1", closed)
+	}
+	if got := c1.ask(t, "again"); got != "" {
+		t.Errorf("old connection still answers: %q", got)
+	}
+	if got := dial(t, addr).ask(t, "x"); got != "b:x" {
+		t.Errorf("after the move: %q", got)
+	}
+
+	// Leading nowhere holds new clients until there is a route.
+	ep.lead(route{})
+	held := dial(t, addr)
+	answer := make(chan string, 1)
+	go func() { answer <- held.ask(t, "wait") }()
+	time.Sleep(200 * time.Millisecond)
+	ep.lead(route{node: "a", addr: a})
+	select {
+	case got := <-answer:
+		if got != "a:wait" {
+			t.Errorf("held client got %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("held client never served")
+	}
+
+	// A node that refuses: clients are held, then given up after hold.
+	dead := netip.MustParseAddrPort("127.0.96.25:1")
+	ep.lead(route{node: "dead", addr: dead})
+	start := time.Now()
+	if got := dial(t, addr).ask(t, "x"); got != "" {
+		t.Errorf("dead route answered %q", got)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond || d > 4*time.Second {
+		t.Errorf("gave up after %s, want about the 700ms hold", d)
+	}
+
+	// Closing ends every connection and the listener.
+	ep.lead(route{node: "a", addr: a})
+	c2 := dial(t, addr)
+	if got := c2.ask(t, "y"); got != "a:y" {
+		t.Fatalf("before close: %q", got)
+	}
+	ep.close()
+	if got := c2.ask(t, "z"); got != "" {
+		t.Errorf("connection survived close: %q", got)
+	}
+	if _, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
+		t.Error("endpoint still accepts after close")
+	}
+}

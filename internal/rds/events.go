@@ -1,0 +1,72 @@
+package rds
+
+import "fmt"
+
+// Event kinds passed to Config.OnEvent.
+const (
+	EventNodeStarting = "db_node_starting"
+	EventNodeReady    = "db_node_ready"
+	EventNodeStopped  = "db_node_stopped"
+	// EventNodeExited reports a node that exited without being asked to.
+	EventNodeExited = "db_node_exited"
+	// EventNodeKilled reports a fault injected by KillPrimary.
+	EventNodeKilled = "db_node_killed"
+	// EventNodeRebuilt reports a follower made from a base backup or
+	// rewound with pg_rewind.
+	EventNodeRebuilt = "db_node_rebuilt"
+	// EventFailover starts a promotion, manual or automatic.
+	EventFailover = "db_failover"
+	// EventNodeFenced reports the old primary stopped and marked fenced.
+	EventNodeFenced = "db_node_fenced"
+	// EventPromoted reports the new primary accepting writes.
+	EventPromoted = "db_promoted"
+	// EventEndpointsMoved reports the writer endpoints leading somewhere new.
+	EventEndpointsMoved = "db_endpoints_moved"
+	// EventFailoverDone ends a promotion, with its total time.
+	EventFailoverDone = "db_failover_done"
+	// EventFailoverBlocked reports a lost primary that nothing may replace.
+	EventFailoverBlocked = "db_failover_blocked"
+	// EventSyncLost reports the cluster running without a synchronous
+	// standby; commits continue without waiting.
+	EventSyncLost = "db_sync_standby_lost"
+	// EventSyncRestored reports a synchronous standby holding every
+	// acknowledged commit again, with how long the cluster ran without one.
+	EventSyncRestored = "db_sync_standby_restored"
+	// EventRegionLost reports the primary's region lost for
+	// RegionFailoverAfter (DNS failed over, primary unreachable).
+	EventRegionLost = "db_region_lost"
+	// EventRegionStopped and EventRegionStarted report StopRegion and StartRegion.
+	EventRegionStopped = "db_region_stopped"
+	EventRegionStarted = "db_region_started"
+	// EventError reports a failed step of the monitor.
+	EventError = "db_error"
+)
+
+func (c *Cluster) emit(kind, msg string) {
+	if c.cfg.OnEvent != nil {
+		c.cfg.OnEvent(kind, msg)
+	}
+}
+
+// problem reports a monitor problem once, until it changes or clears.
+func (c *Cluster) problem(subject, kind, msg string) {
+	c.mu.Lock()
+	same := c.problems[subject] == msg
+	c.problems[subject] = msg
+	c.mu.Unlock()
+	if same || msg == "" {
+		return
+	}
+	c.log.Warn("database cluster", "subject", subject, "problem", msg)
+	c.emit(kind, msg)
+}
+
+// nodeExited is called when a node's server exits without being stopped.
+func (c *Cluster) nodeExited(n *node, err error) {
+	c.log.Error("database node exited unexpectedly", "node", n.cfg.Name, "err", err)
+	c.emit(EventNodeExited, fmt.Sprintf("database node %s exited unexpectedly: %v", n.cfg.Name, err))
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}

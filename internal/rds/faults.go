@@ -1,0 +1,149 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// KillPrimary injects the "database primary fails" fault: SIGKILL to the
+// primary's postmaster only (kill -9), as a crash would. The Multi-AZ
+// monitor sees the server gone at its next pass.
+func (c *Cluster) KillPrimary() error {
+	name := c.snapshot().Primary
+	n := c.byName[name]
+	p := n.proc.Load()
+	if p == nil || p.exited() {
+		return fmt.Errorf("primary %s is not running", name)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("killing primary %s: %w", name, err)
+	}
+	c.log.Warn("killed the database primary", "node", name, "pid", p.pid())
+	c.emit(EventNodeKilled, fmt.Sprintf("killed primary %s (kill -9 of postmaster pid %d)", name, p.pid()))
+	return nil
+}
+
+// StopNode injects the loss of one node, as of its AZ: all of its
+// processes are killed. What follows is the monitor's business (a lost
+// primary is failed over, a lost standby stops being waited for);
+// RecoverNode brings the node back.
+func (c *Cluster) StopNode(ctx context.Context, name string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	n, ok := c.byName[name]
+	if !ok {
+		return fmt.Errorf("no database node %q", name)
+	}
+	if n.kill() {
+		c.log.Warn("database node killed", "node", name)
+		c.emit(EventNodeKilled, fmt.Sprintf("killed database node %s with all its processes", name))
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// StopRegion injects a region outage into the database tier: the
+// region's nodes are killed with their whole process groups, as by a
+// power cut, and its endpoints stop listening and drop their
+// connections. Nothing is promoted here; with the primary's region down,
+// Promote or WatchRegionFailover moves the primary.
+func (c *Cluster) StopRegion(ctx context.Context, region string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if !c.known(region) {
+		return fmt.Errorf("no database node or endpoint in region %q", region)
+	}
+	for _, ep := range []*endpoint{c.writers[region], c.readers[region]} {
+		if ep != nil {
+			ep.close()
+		}
+	}
+	var stopped []string
+	for _, n := range c.nodes {
+		if n.cfg.Region == region && n.kill() {
+			stopped = append(stopped, n.cfg.Name)
+		}
+	}
+	c.log.Warn("database region stopped", "region", region, "nodes", stopped)
+	c.emit(EventRegionStopped, fmt.Sprintf("region %s is down for the database: nodes %v killed, endpoints closed", region, stopped))
+	return nil
+}
+
+// StartRegion ends a region outage: the region's endpoints listen again
+// and its nodes start in their roles from the cluster state — the
+// primary as primary if no other node was promoted meanwhile, a fenced
+// former primary rewound into a follower of the new one.
+func (c *Cluster) StartRegion(ctx context.Context, region string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if !c.active {
+		return errors.New("the database cluster is not running")
+	}
+	if !c.known(region) {
+		return fmt.Errorf("no database node or endpoint in region %q", region)
+	}
+	if err := c.startEndpoints(region); err != nil {
+		return err
+	}
+	st := c.snapshot()
+	var errs []error
+	if prim := c.byName[st.Primary]; prim.cfg.Region == region {
+		if err := c.startNode(ctx, prim, st); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.nodes {
+		if n.cfg.Region == region && n.cfg.Name != st.Primary && !n.busy.Load() {
+			if err := c.startNode(ctx, n, c.snapshot()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	c.pass(ctx)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	c.emit(EventRegionStarted, fmt.Sprintf("region %s is back for the database", region))
+	return nil
+}
+
+// RecoverNode brings a stopped or killed node back in its role from the
+// cluster state: the primary as primary; any other node as a follower of
+// the primary, a fenced former primary through pg_rewind (or a fresh
+// base backup when that fails). A running node is left alone.
+func (c *Cluster) RecoverNode(ctx context.Context, name string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if !c.active {
+		return errors.New("the database cluster is not running")
+	}
+	n, ok := c.byName[name]
+	switch {
+	case !ok:
+		return fmt.Errorf("no database node %q", name)
+	case n.busy.Load():
+		return fmt.Errorf("database node %s is being rebuilt", name)
+	}
+	if err := c.startNode(ctx, n, c.snapshot()); err != nil {
+		return err
+	}
+	c.pass(ctx)
+	return nil
+}
+
+func (c *Cluster) known(region string) bool {
+	if _, ok := c.writers[region]; ok {
+		return true
+	}
+	for _, n := range c.nodes {
+		if n.cfg.Region == region {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,145 @@
+package rds
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// observe probes every node at once, each bounded by the probe timeout,
+// reusing the monitor's sessions. The caller holds opMu.
+func (c *Cluster) observe(ctx context.Context) observation {
+	if c.probes == nil {
+		c.probes = map[string]*pgx.Conn{}
+	}
+	obs := observation{At: time.Now(), Nodes: make(map[string]nodeObs, len(c.nodes))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	conns := make([]*pgx.Conn, len(c.nodes))
+	for i, n := range c.nodes {
+		conns[i] = c.probes[n.cfg.Name]
+	}
+	for i, n := range c.nodes {
+		conn := conns[i]
+		wg.Go(func() {
+			o, conn := c.probeNode(ctx, n, conn)
+			mu.Lock()
+			defer mu.Unlock()
+			obs.Nodes[n.cfg.Name] = o
+			if conn == nil {
+				delete(c.probes, n.cfg.Name)
+			} else {
+				c.probes[n.cfg.Name] = conn
+			}
+		})
+	}
+	wg.Wait()
+	return obs
+}
+
+const (
+	probeStatusSQL = `SELECT pg_is_in_recovery(),
+	CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn) ELSE pg_current_wal_lsn() END::text,
+	current_setting('synchronous_standby_names')`
+	probeTimelineSQL    = `SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)`
+	probeReplicationSQL = `SELECT coalesce(application_name, ''), coalesce(state, ''), coalesce(sync_state, ''),
+	coalesce(flush_lsn, '0/0'::pg_lsn)::text,
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
+	coalesce(extract(epoch FROM replay_lag), 0)::float8
+FROM pg_stat_replication`
+)
+
+// probeNode observes one node through conn (opening a new session when
+// conn is nil) and returns the session to reuse, nil if it failed.
+func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeObs, *pgx.Conn) {
+	o := nodeObs{Running: n.running(), Busy: n.busy.Load()}
+	if !o.Running || o.Busy {
+		if conn != nil {
+			conn.Close(ctx)
+		}
+		return o, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, c.probe)
+	defer cancel()
+	// A session may answer while the postmaster accepts no one (hung, or
+	// stopped): the server counts as reachable only if it also takes a
+	// new connection.
+	if !acceptsConnections(pctx, n.addrPort()) {
+		return o, conn
+	}
+	if conn == nil || conn.IsClosed() {
+		var err error
+		if conn, err = c.connect(pctx, n, c.probe); err != nil {
+			return o, nil
+		}
+	}
+	fail := func() (nodeObs, *pgx.Conn) {
+		conn.Close(context.WithoutCancel(ctx))
+		return o, nil
+	}
+	var lsn string
+	if err := conn.QueryRow(pctx, probeStatusSQL).Scan(&o.InRecovery, &lsn, &o.SyncNames); err != nil {
+		return fail()
+	}
+	o.LSN, _ = parseLSN(lsn)
+	if !o.InRecovery {
+		var tli string
+		if err := conn.QueryRow(pctx, probeTimelineSQL).Scan(&tli); err != nil {
+			return fail()
+		}
+		if v, err := strconv.ParseInt(tli, 16, 64); err == nil {
+			o.Timeline = int(v)
+		}
+		rows, err := conn.Query(pctx, probeReplicationSQL)
+		if err != nil {
+			return fail()
+		}
+		o.Replicas = map[string]replicaObs{}
+		for rows.Next() {
+			var app, flush string
+			var r replicaObs
+			if err := rows.Scan(&app, &r.State, &r.SyncState, &flush, &r.LagBytes, &r.LagSeconds); err != nil {
+				rows.Close()
+				return fail()
+			}
+			r.Flush, _ = parseLSN(flush)
+			o.Replicas[app] = r
+		}
+		if rows.Err() != nil {
+			return fail()
+		}
+	}
+	o.Reachable = true
+	return o, conn
+}
+
+// sslRequest is PostgreSQL's SSLRequest packet: length 8, code 80877103.
+var sslRequest = []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
+
+// acceptsConnections reports whether the server at ap takes a new
+// connection and answers the first packet of a handshake, as pg_isready
+// does; the server forks a backend for it, which ends when the
+// connection closes and logs nothing.
+func acceptsConnections(ctx context.Context, ap netip.AddrPort) bool {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", ap.String())
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	if _, err := conn.Write(sslRequest); err != nil {
+		return false
+	}
+	var answer [1]byte
+	_, err = io.ReadFull(conn, answer[:])
+	return err == nil && (answer[0] == 'N' || answer[0] == 'S')
+}

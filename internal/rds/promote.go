@@ -1,0 +1,187 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// gracefulStop bounds the fast shutdown of a reachable old primary
+// before it is killed.
+const gracefulStop = 5 * time.Second
+
+// promote makes target the primary. The old primary is fenced first: the
+// state document records the new primary and the old one as fenced
+// before anything else happens, the writer endpoints stop leading to it
+// and close its connections, and its server is stopped — killed at once
+// (automatic failover), or, when graceful, shut down fast, which hands
+// its last WAL to the followers still connected. Then target is promoted,
+// given its replication slots, the writer endpoints lead to it and the
+// followers are re-pointed. Every step is an event with its time since
+// the start. Promoting the recorded primary finishes an interrupted
+// promotion.
+func (c *Cluster) promote(ctx context.Context, target *node, reason string, graceful bool) error {
+	begin := time.Now()
+	step := func(kind, msg string) {
+		c.log.Info(msg, "elapsed", since(begin))
+		c.emit(kind, fmt.Sprintf("%s (+%s)", msg, since(begin)))
+	}
+	prev := c.snapshot()
+	old := c.byName[prev.Primary]
+	next := prev.promoted(target.cfg.Name, c.cfg.Nodes, c.pol.multiAZ, begin)
+	if err := c.saveState(next); err != nil {
+		return fmt.Errorf("recording the promotion of %s: %w", target.cfg.Name, err)
+	}
+	if old != target {
+		step(EventFailover, fmt.Sprintf("promoting %s to primary in place of %s: %s", target.cfg.Name, old.cfg.Name, reason))
+		closed := c.leadWriters(route{})
+		how := "killed"
+		if graceful && old.running() {
+			how = "shut down"
+			stopCtx, cancel := context.WithTimeout(ctx, gracefulStop)
+			err := old.stop(stopCtx)
+			cancel()
+			if err != nil {
+				how = "killed after a slow shutdown"
+			}
+		} else if !old.kill() {
+			how = "already down"
+		}
+		step(EventNodeFenced, fmt.Sprintf("old primary %s fenced: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind", old.cfg.Name, how, closed))
+	}
+	timeline, err := c.promoteServer(ctx, target)
+	if err != nil {
+		return fmt.Errorf("promoting %s: %w", target.cfg.Name, err)
+	}
+	step(EventPromoted, fmt.Sprintf("%s promoted: it accepts writes on timeline %d", target.cfg.Name, timeline))
+
+	st := c.snapshot()
+	st.Timeline = timeline
+	if err := c.saveState(st); err != nil {
+		return err
+	}
+	var errs []error
+	if err := c.reconfigure(target, st); err != nil {
+		errs = append(errs, err)
+	}
+	c.leadWriters(route{node: target.cfg.Name, addr: target.addrPort()})
+	step(EventEndpointsMoved, fmt.Sprintf("writer endpoints lead to %s", target.cfg.Name))
+	if err := c.ensureSlots(ctx, target, st); err != nil {
+		errs = append(errs, fmt.Errorf("replication slots on %s: %w", target.cfg.Name, err))
+	}
+	for _, n := range c.nodes {
+		if n != target {
+			if err := c.reconfigure(n, st); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	step(EventFailoverDone, fmt.Sprintf("failover to %s done in %s; followers now stream from it", target.cfg.Name, since(begin)))
+	if c.standby(st) != "" && old != target {
+		c.emit(EventSyncLost, fmt.Sprintf("no synchronous standby after the promotion: commits on %s continue without waiting until a standby streams from it", target.cfg.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// promoteServer ends recovery on n, if it is still in recovery, and
+// waits until it accepts writes; it returns the new timeline.
+func (c *Cluster) promoteServer(ctx context.Context, n *node) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := c.connect(ctx, n, 2*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("connecting: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var inRecovery bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return 0, fmt.Errorf("checking recovery: %w", err)
+	}
+	if inRecovery {
+		if _, err := conn.Exec(ctx, "SELECT pg_promote(false)"); err != nil {
+			return 0, fmt.Errorf("pg_promote: %w", err)
+		}
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for inRecovery {
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("waiting for the end of recovery: %w", context.Cause(ctx))
+		case <-tick.C:
+		}
+		if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+			return 0, fmt.Errorf("checking recovery: %w", err)
+		}
+	}
+	var tli string
+	if err := conn.QueryRow(ctx, probeTimelineSQL).Scan(&tli); err != nil {
+		return 0, fmt.Errorf("reading the timeline: %w", err)
+	}
+	var timeline int
+	fmt.Sscanf(tli, "%x", &timeline)
+	return timeline, nil
+}
+
+// leadWriters points every writer endpoint at r and returns how many
+// connections that closed.
+func (c *Cluster) leadWriters(r route) int {
+	closed := 0
+	for _, region := range c.regions() {
+		closed += c.writers[region].lead(r)
+	}
+	return closed
+}
+
+// route points the endpoints where the state and the last observation
+// say: writers to the recorded primary, readers to a healthy replica of
+// their region or else the primary.
+func (c *Cluster) route(obs observation) {
+	st := c.snapshot()
+	prim := c.byName[st.Primary]
+	c.leadWriters(route{node: prim.cfg.Name, addr: prim.addrPort()})
+	for _, region := range c.regions() {
+		n := c.byName[readerFor(region, st, obs, c.cfg.Nodes)]
+		c.readers[region].lead(route{node: n.cfg.Name, addr: n.addrPort()})
+	}
+}
+
+// Promote promotes the replica in region to primary: the manual
+// cross-region failover. The old primary is fenced first (see the
+// package documentation); a reachable one is shut down fast so that
+// connected followers receive all of its WAL, which makes a promotion of
+// a healthy cluster lose nothing. It fails when region holds the primary
+// already or has no running replica.
+func (c *Cluster) Promote(ctx context.Context, region string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	return c.promoteRegion(ctx, region, "promotion of region "+region+" requested")
+}
+
+func (c *Cluster) promoteRegion(ctx context.Context, region, reason string) error {
+	if !c.active {
+		return errors.New("the database cluster is not running")
+	}
+	st := c.snapshot()
+	if c.byName[st.Primary].cfg.Region == region {
+		return fmt.Errorf("the primary %s is already in region %s", st.Primary, region)
+	}
+	c.mu.Lock()
+	obs := c.obs
+	c.mu.Unlock()
+	var target *node
+	for _, n := range c.nodes {
+		if n.cfg.Region != region || !n.running() || n.busy.Load() {
+			continue
+		}
+		if target == nil || obs.Nodes[n.cfg.Name].LSN > obs.Nodes[target.cfg.Name].LSN {
+			target = n
+		}
+	}
+	if target == nil {
+		return fmt.Errorf("region %s has no running replica to promote", region)
+	}
+	graceful := obs.Nodes[st.Primary].writable()
+	return c.promote(ctx, target, reason, graceful)
+}

@@ -1,0 +1,77 @@
+package rds
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// WatchRegionFailover runs until ctx ends. With cross_region_failover =
+// "automatic" it promotes a replica in another region once regionLost
+// has reported true, and the primary has not answered, for
+// RegionFailoverAfter without a break; the replica chosen is the first
+// running one in configuration order. With "manual" it only reports the
+// loss (EventRegionLost). regionLost is the stack's view that the
+// primary's region is lost, e.g. that DNS has failed over; it is called
+// at every poll and must be quick.
+func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func() bool) {
+	tick := time.NewTicker(c.poll)
+	defer tick.Stop()
+	automatic := c.cfg.Database.CrossRegionFailover == "automatic"
+	var since time.Time
+	reported := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		st, obs := c.state.clone(), c.obs
+		c.mu.Unlock()
+		d := decideRegion(regionInput{
+			Automatic:  automatic,
+			RegionLost: regionLost(),
+			PrimaryUp:  obs.Nodes[st.Primary].writable(),
+			Since:      since,
+			Now:        time.Now(),
+			After:      c.cfg.Database.RegionFailoverAfter,
+		})
+		since = d.Since
+		if !d.Lost {
+			reported = false
+			continue
+		}
+		region := c.byName[st.Primary].cfg.Region
+		if !reported {
+			reported = true
+			msg := fmt.Sprintf("primary region %s lost for %s: DNS has failed over and primary %s does not answer", region, c.cfg.Database.RegionFailoverAfter, st.Primary)
+			if !automatic {
+				msg += "; promote a replica's region to move the primary"
+			}
+			c.emit(EventRegionLost, msg)
+		}
+		if d.Promote {
+			if err := c.promoteElsewhere(ctx, region); err != nil {
+				c.problem("region failover", EventError, fmt.Sprintf("automatic region failover: %v", err))
+			} else {
+				since = time.Time{}
+			}
+		}
+	}
+}
+
+// promoteElsewhere promotes the first running replica outside region.
+func (c *Cluster) promoteElsewhere(ctx context.Context, region string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if c.byName[c.snapshot().Primary].cfg.Region != region {
+		return nil // moved meanwhile
+	}
+	for _, n := range c.nodes {
+		if n.cfg.Region != region && n.running() && !n.busy.Load() {
+			return c.promoteRegion(ctx, n.cfg.Region, fmt.Sprintf("primary region %s lost for %s (automatic cross-region failover)", region, c.cfg.Database.RegionFailoverAfter))
+		}
+	}
+	return fmt.Errorf("no running replica outside region %s", region)
+}

@@ -1,0 +1,230 @@
+package rds
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// replicationPasswordPath is the replication role's password file.
+func replicationPasswordPath(stateDir string) string {
+	return filepath.Join(stateDir, "secrets", "db-replication-password")
+}
+
+// passfile is the node's libpq password file for the replication role,
+// readable by the account only; the password never appears in a
+// connection string or a server setting.
+func (n *node) passfile() string { return filepath.Join(n.layout.nodeDir, "replication.pgpass") }
+
+func writePassfile(n *node, a account, password string) error {
+	return writeOwned(n.passfile(), "*:*:*:"+replicationUser+":"+password+"\n", a)
+}
+
+// conninfo is a libpq connection string to the node as the replication
+// role; app is the application_name to report.
+func (c *Cluster) conninfo(to *node, passfile, app, dbname string) string {
+	kv := [][2]string{
+		{"host", to.cfg.Addr.String()},
+		{"port", strconv.Itoa(to.port)},
+		{"user", replicationUser},
+		{"passfile", passfile},
+		{"application_name", app},
+		{"connect_timeout", "2"},
+		{"sslmode", "disable"},
+	}
+	if dbname != "" {
+		kv = append(kv, [2]string{"dbname", dbname})
+	}
+	parts := make([]string, len(kv))
+	for i, p := range kv {
+		v := strings.ReplaceAll(strings.ReplaceAll(p[1], `\`, `\\`), `'`, `\'`)
+		parts[i] = p[0] + "='" + v + "'"
+	}
+	return strings.Join(parts, " ")
+}
+
+// ensureReplicationRole creates the replication role, sets its password
+// and lets it run pg_rewind's file functions, on the primary.
+func ensureReplicationRole(ctx context.Context, conn *pgx.Conn, password string) error {
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", replicationUser).Scan(&exists); err != nil {
+		return fmt.Errorf("looking up the replication role: %w", err)
+	}
+	role := pgx.Identifier{replicationUser}.Sanitize()
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE ROLE "+role+" WITH LOGIN REPLICATION"); err != nil {
+			return fmt.Errorf("creating the replication role: %w", err)
+		}
+	}
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return fmt.Errorf("setting the replication password: %w", err)
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s WITH LOGIN REPLICATION PASSWORD '%s'", role, verifier)); err != nil {
+		return fmt.Errorf("setting the replication password: %w", err)
+	}
+	// What pg_rewind needs of a non-superuser source connection.
+	for _, fn := range []string{
+		"pg_catalog.pg_ls_dir(text, boolean, boolean)",
+		"pg_catalog.pg_stat_file(text, boolean)",
+		"pg_catalog.pg_read_binary_file(text)",
+		"pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
+	} {
+		if _, err := conn.Exec(ctx, "GRANT EXECUTE ON FUNCTION "+fn+" TO "+role); err != nil {
+			return fmt.Errorf("granting %s to the replication role: %w", fn, err)
+		}
+	}
+	return nil
+}
+
+// ensureSlots makes the primary's physical replication slots exactly one
+// per follower.
+func ensureSlots(ctx context.Context, conn *pgx.Conn, followers []string) error {
+	want := make(map[string]bool, len(followers))
+	for _, f := range followers {
+		want[slotName(f)] = true
+	}
+	rows, err := conn.Query(ctx, "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'physical'")
+	if err != nil {
+		return fmt.Errorf("listing replication slots: %w", err)
+	}
+	have := map[string]bool{}
+	var stale []string
+	for rows.Next() {
+		var name string
+		var active bool
+		if err := rows.Scan(&name, &active); err != nil {
+			return fmt.Errorf("listing replication slots: %w", err)
+		}
+		have[name] = true
+		if !want[name] && !active {
+			stale = append(stale, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("listing replication slots: %w", err)
+	}
+	for _, name := range stale {
+		if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", name); err != nil {
+			return fmt.Errorf("dropping replication slot %s: %w", name, err)
+		}
+	}
+	for _, f := range followers {
+		if have[slotName(f)] {
+			continue
+		}
+		if _, err := conn.Exec(ctx, "SELECT pg_create_physical_replication_slot($1, true)", slotName(f)); err != nil {
+			return fmt.Errorf("creating replication slot %s: %w", slotName(f), err)
+		}
+	}
+	return nil
+}
+
+// baseBackup fills the node's empty data directory with a copy of the
+// primary's, streaming the WAL written meanwhile through its slot.
+func (c *Cluster) baseBackup(ctx context.Context, n, primary *node) error {
+	if err := os.RemoveAll(n.layout.dataDir); err != nil {
+		return fmt.Errorf("clearing the data directory: %w", err)
+	}
+	if err := mkdirOwned(n.layout.dataDir, c.acct); err != nil {
+		return err
+	}
+	err := c.runTool(ctx, n, "pg_basebackup",
+		"--pgdata", n.layout.dataDir,
+		"--dbname", c.conninfo(primary, n.passfile(), "pg_basebackup", ""),
+		"--wal-method", "stream",
+		"--slot", slotName(n.cfg.Name),
+		"--checkpoint", "fast",
+		"--no-password",
+	)
+	if err != nil {
+		return fmt.Errorf("copying %s (pg_basebackup): %w", primary.cfg.Name, err)
+	}
+	return nil
+}
+
+// rewind makes a stopped node's data a follower of primary again: it
+// takes back whatever the node wrote after the two diverged.
+func (c *Cluster) rewind(ctx context.Context, n, primary *node) error {
+	// pg_rewind recovers a crashed target in single-user mode first,
+	// which refuses to run in standby mode.
+	if err := setStandbySignal(n.layout, c.acct, false); err != nil {
+		return err
+	}
+	if err := clearStale(ctx, n.layout.dataDir); err != nil {
+		return err
+	}
+	// Until the new primary's first checkpoint its control file still
+	// shows the old timeline, and pg_rewind would see nothing to do.
+	if err := c.checkpoint(ctx, primary); err != nil {
+		return err
+	}
+	err := c.runTool(ctx, n, "pg_rewind",
+		"--target-pgdata", n.layout.dataDir,
+		"--source-server", c.conninfo(primary, n.passfile(), "pg_rewind", "postgres"),
+	)
+	if err != nil {
+		return fmt.Errorf("rewinding to %s (pg_rewind): %w", primary.cfg.Name, err)
+	}
+	return clearSlots(n.layout.dataDir)
+}
+
+// clearSlots removes the replication slots a former primary kept: a
+// follower has no use for them and they would hold its WAL.
+func clearSlots(dataDir string) error {
+	dir := filepath.Join(dataDir, "pg_replslot")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading pg_replslot: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("removing replication slot %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
+
+// checkpoint runs CHECKPOINT on the node.
+func (c *Cluster) checkpoint(ctx context.Context, n *node) error {
+	conn, err := c.connect(ctx, n, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("connecting to %s for a checkpoint: %w", n.cfg.Name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint on %s: %w", n.cfg.Name, err)
+	}
+	return nil
+}
+
+// runTool runs a PostgreSQL program as the account, for node n, and
+// reports its last output lines on failure.
+func (c *Cluster) runTool(ctx context.Context, n *node, prog string, args ...string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.binDir, prog), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Dir = n.layout.nodeDir
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = childAttr(c.acct)
+	// pg_rewind may run postgres itself; cancelling kills the whole group.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w: %s", err, lastLines(out.String(), 5))
+	}
+	return nil
+}

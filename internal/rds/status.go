@@ -1,0 +1,83 @@
+package rds
+
+// Replication states reported by Nodes.
+const (
+	ReplPrimary      = "primary"      // the primary, accepting writes
+	ReplPromoting    = "promoting"    // recorded primary still finishing recovery
+	ReplUnreachable  = "unreachable"  // running but not answering
+	ReplSync         = "sync"         // streaming; the primary's commits wait for it
+	ReplAsync        = "async"        // streaming asynchronously
+	ReplDisconnected = "disconnected" // running, not attached to the primary
+	ReplRebuilding   = "rebuilding"   // being rewound or copied
+	ReplStopped      = "stopped"
+	ReplFenced       = "fenced" // stopped former primary, to rejoin via pg_rewind
+)
+
+// Nodes reports every node's role and replication as of the monitor's
+// last pass (every poll interval, a fifth of FailoverDetection).
+func (c *Cluster) Nodes() []NodeStatus {
+	c.mu.Lock()
+	st, obs := c.state.clone(), c.obs
+	c.mu.Unlock()
+	out := make([]NodeStatus, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		ns := st.Nodes[n.cfg.Name]
+		s := NodeStatus{
+			Name: n.cfg.Name, Region: n.cfg.Region, AZ: n.cfg.AZ,
+			Role: ns.Role, Address: n.addrPort().String(),
+			Running: n.running(), Fenced: ns.Fenced,
+		}
+		s.ReplicationState, s.LagBytes, s.LagSeconds = replication(n.cfg.Name, s.Running, n.busy.Load(), st, obs)
+		out = append(out, s)
+	}
+	return out
+}
+
+// replication derives a node's replication state and lag.
+func replication(name string, running, busy bool, st State, obs observation) (string, int64, float64) {
+	o := obs.Nodes[name]
+	prim := obs.Nodes[st.Primary]
+	switch {
+	case busy:
+		return ReplRebuilding, 0, 0
+	case !running && st.Nodes[name].Fenced:
+		return ReplFenced, 0, 0
+	case !running:
+		return ReplStopped, 0, 0
+	case !o.Reachable:
+		return ReplUnreachable, 0, 0
+	case name == st.Primary && o.InRecovery:
+		return ReplPromoting, 0, 0
+	case name == st.Primary:
+		return ReplPrimary, 0, 0
+	}
+	if r, ok := prim.Replicas[slotName(name)]; ok && prim.writable() {
+		state := r.State
+		if state == "streaming" {
+			state = ReplAsync
+			if r.SyncState == "sync" {
+				state = ReplSync
+			}
+		}
+		return state, r.LagBytes, r.LagSeconds
+	}
+	var lag int64
+	if prim.writable() && prim.LSN > o.LSN {
+		lag = int64(prim.LSN - o.LSN)
+	}
+	return ReplDisconnected, lag, 0
+}
+
+// SyncStandby reports whether, at the monitor's last pass, a standby was
+// streaming synchronously from the primary: commits wait for it.
+func (c *Cluster) SyncStandby() bool {
+	c.mu.Lock()
+	st, obs := c.state, c.obs
+	c.mu.Unlock()
+	prim := obs.Nodes[st.Primary]
+	if !prim.writable() || st.Sync.Standby == "" {
+		return false
+	}
+	r, ok := prim.Replicas[slotName(st.Sync.Standby)]
+	return ok && r.State == "streaming" && r.SyncState == "sync"
+}
