@@ -222,8 +222,18 @@ func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
 	if n.running() {
 		return nil
 	}
-	ns := st.Nodes[n.cfg.Name]
 	prim := c.byName[st.Primary]
+	if n == prim && st.Sync.Standby != "" && !c.byName[st.Sync.Standby].running() {
+		// A primary coming back without its standby (the whole region was
+		// down) must not wait for it: its first commit would block. It
+		// starts alone, as after a failover; the monitor restores
+		// synchronous replication once the standby has caught up.
+		var err error
+		if st, err = c.dropSyncStandby(st); err != nil {
+			return fmt.Errorf("starting primary %s: %w", n.cfg.Name, err)
+		}
+	}
+	ns := st.Nodes[n.cfg.Name]
 	plan := startPlan{conf: c.serverConf(n, st), primary: prim, allowInit: st.Epoch == 0, rejoin: ns.Fenced}
 	if n != prim && !prim.running() && (ns.Fenced || !initialized(n.layout.dataDir)) {
 		return fmt.Errorf("starting %s %s: it must be copied or rewound from primary %s, which is not running", ns.Role, n.cfg.Name, prim.cfg.Name)
@@ -247,6 +257,20 @@ func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
 		c.log.Info("fenced node rejoined as follower", "node", n.cfg.Name, "primary", prim.cfg.Name)
 	}
 	return nil
+}
+
+// dropSyncStandby records that the primary's commits wait for no standby.
+func (c *Cluster) dropSyncStandby(st State) (State, error) {
+	standby := st.Sync.Standby
+	lost := st.Sync.LostAt
+	if lost.IsZero() {
+		lost = time.Now()
+	}
+	if err := c.updateState(func(s *State) { s.Sync = Sync{LostAt: lost} }); err != nil {
+		return st, err
+	}
+	c.emit(EventSyncLost, fmt.Sprintf("primary %s starts without synchronous standby %s, which is down: commits are acknowledged by the primary alone until it catches up", st.Primary, standby))
+	return c.snapshot(), nil
 }
 
 // ensureSlots gives the primary one replication slot per follower.

@@ -536,3 +536,33 @@ func TestFrozenPrimary(t *testing.T) {
 		t.Error("a row committed before the freeze is missing")
 	}
 }
+
+// A primary region that comes back whole (no promotion happened while it
+// was down) starts its primary without waiting for the standby, which is
+// still down at that moment: the first commit must not block. The standby
+// then catches up and synchronous replication is restored.
+func TestRegionBackWithoutPromotion(t *testing.T) {
+	requirePostgres(t)
+	rec := newRecorder()
+	c := newCluster(t, haConfig(stateDir(t), 93, true, rec))
+	ctx := startCtx(t)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a synchronous standby", eventually, c.SyncStandby)
+	if err := c.StopRegion(ctx, east); err != nil {
+		t.Fatal(err)
+	}
+	back, cancel := context.WithTimeout(ctx, eventually)
+	defer cancel()
+	if err := c.StartRegion(back, east); err != nil {
+		t.Fatalf("StartRegion: %v", err)
+	}
+	if err := tryExec(back, c.WriterURL(east), "CREATE TABLE IF NOT EXISTS back (id int)"); err != nil {
+		t.Fatalf("a write after the region came back: %v", err)
+	}
+	waitFor(t, "synchronous replication restored", eventually, c.SyncStandby)
+	if s := nodeStatus(t, c, nodeA); s.Role != RolePrimary || s.Fenced {
+		t.Fatalf("primary after the region came back: %+v", s)
+	}
+}
