@@ -50,6 +50,10 @@ func TestDrillRegionFailure(t *testing.T) {
 	if rep.DNSSwitchedTo != "us-west-2" || rep.WritesAcked == 0 || rep.WritesLost != 0 {
 		t.Errorf("switched to %q, writes acked %d lost %d", rep.DNSSwitchedTo, rep.WritesAcked, rep.WritesLost)
 	}
+	// The quick example promotes by hand: the drill does it after the switch.
+	if rep.PromotionSeconds == nil || *rep.PromotionSeconds < *rep.DNSSwitchSeconds {
+		t.Errorf("promotion at %v s, want after the DNS switch at %.2fs", deref(rep.PromotionSeconds), *rep.DNSSwitchSeconds)
+	}
 	if rep.Restored == nil || !*rep.Restored {
 		t.Error("the stack was not restored after the drill")
 	}
@@ -87,4 +91,109 @@ func TestDrillObjectiveMissed(t *testing.T) {
 		t.Fatalf("objectives = %+v", rep.Objectives)
 	}
 	e.must("down", "--purge")
+}
+
+// TestDrillDBFailover: killing the database primary under load loses no
+// acknowledged write, and the standby's promotion is timed.
+func TestDrillDBFailover(t *testing.T) {
+	e := newEnv(t, "quick")
+	e.must("up", "-d")
+	rep, code := e.runDrill("db-failover")
+	t.Logf("db-failover: RTO %.2fs, promotion %v s, errors %d of %d, writes %d acked %d lost",
+		rep.RTOSeconds, deref(rep.PromotionSeconds), rep.Errors, rep.Requests, rep.WritesAcked, rep.WritesLost)
+	if code != 0 || !rep.Passed {
+		t.Fatalf("drill exit %d passed %v", code, rep.Passed)
+	}
+	if rep.WritesAcked == 0 || rep.WritesLost != 0 {
+		t.Errorf("writes acked %d lost %d, want some acked and none lost", rep.WritesAcked, rep.WritesLost)
+	}
+	// Detection (1s) + 3s, the issue's bound for writes to resume.
+	if rep.PromotionSeconds == nil || *rep.PromotionSeconds > 4 || rep.RTOSeconds > 4 {
+		t.Errorf("promotion %v s, RTO %.2fs; want both within detection + 3s", deref(rep.PromotionSeconds), rep.RTOSeconds)
+	}
+	e.must("down", "--purge")
+}
+
+// TestDrillInstanceFailure: with retry_on_connect_failure (on in the quick
+// example) losing a serving instance costs no client errors, and the
+// group is back at desired capacity.
+func TestDrillInstanceFailure(t *testing.T) {
+	e := newEnv(t, "quick")
+	e.must("up", "-d")
+	rep, code := e.runDrill("instance-failure")
+	t.Logf("instance-failure: %d requests, %d errors", rep.Requests, rep.Errors)
+	if code != 0 || !rep.Passed || rep.Errors != 0 {
+		t.Fatalf("drill exit %d passed %v errors %d (%v), want no error", code, rep.Passed, rep.Errors, rep.ErrorsByKind)
+	}
+	// Grace period (3s) + a few seconds for the replacement.
+	waitFor(t, "the group back at desired capacity", 10*time.Second, func() bool {
+		r := e.status().Regions[0]
+		return r.AutoScaling != nil && r.AutoScaling.InService == r.AutoScaling.Desired && r.LoadBalancer.HealthyTargets == r.AutoScaling.Desired
+	})
+	e.must("down", "--purge")
+}
+
+// TestDrillAZFailure: losing the AZ of the database primary and of half
+// the instances: the standby takes over, the group relaunches elsewhere,
+// nothing acknowledged is lost, and recovery rebalances.
+func TestDrillAZFailure(t *testing.T) {
+	e := newEnv(t, "quick")
+	e.must("up", "-d")
+	rep, code := e.runDrill("az-failure")
+	t.Logf("az-failure: RTO %.2fs, promotion %v s, errors %d of %d, writes %d acked %d lost",
+		rep.RTOSeconds, deref(rep.PromotionSeconds), rep.Errors, rep.Requests, rep.WritesAcked, rep.WritesLost)
+	if code != 0 || !rep.Passed || rep.WritesLost != 0 || rep.PromotionSeconds == nil {
+		t.Fatalf("drill exit %d passed %v lost %d promotion %v", code, rep.Passed, rep.WritesLost, rep.PromotionSeconds)
+	}
+	if rep.Restored == nil || !*rep.Restored {
+		t.Fatal("the stack was not restored after the AZ came back")
+	}
+	// After recovery the group spreads over both AZs again.
+	waitFor(t, "instances in both AZs again", 20*time.Second, func() bool {
+		azs := map[string]bool{}
+		for _, in := range e.status().Regions[0].Instances {
+			if in.State == "in-service" {
+				azs[in.AZ] = true
+			}
+		}
+		return len(azs) == 2
+	})
+	e.must("down", "--purge")
+}
+
+// TestDrillRegionFailureAutomatic: with cross_region_failover =
+// "automatic", hastack promotes the replica itself once DNS has failed
+// over and the primary stays unreachable for region_failover_after.
+func TestDrillRegionFailureAutomatic(t *testing.T) {
+	e := newEnv(t, "quick")
+	src, err := os.ReadFile(e.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), `cross_region_failover = "manual"`, `cross_region_failover = "automatic"`, 1)
+	if text == string(src) {
+		t.Fatal("examples/quick has no cross_region_failover = \"manual\" to change")
+	}
+	if err := os.WriteFile(e.file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.must("up", "-d")
+	rep, code := e.runDrill("region-failure-automatic")
+	t.Logf("region-failure-automatic: DNS switch %v s, promotion %v s, RTO %.2fs, writes %d acked %d lost, RPO %.3fs",
+		deref(rep.DNSSwitchSeconds), deref(rep.PromotionSeconds), rep.RTOSeconds, rep.WritesAcked, rep.WritesLost, rep.RPOSeconds)
+	if code != 0 || !rep.Passed || rep.PromotionSeconds == nil {
+		t.Fatalf("drill exit %d passed %v promotion %v", code, rep.Passed, rep.PromotionSeconds)
+	}
+	// The promotion waits for DNS to fail over and region_failover_after (3s).
+	if *rep.PromotionSeconds < 3 {
+		t.Errorf("promoted %.2fs after the fault, before region_failover_after (3s)", *rep.PromotionSeconds)
+	}
+	e.must("down", "--purge")
+}
+
+func deref(f *float64) any {
+	if f == nil {
+		return "none"
+	}
+	return *f
 }

@@ -75,9 +75,12 @@ autoscaling {
     port    = 8080
   }
 
-  # Add an instance when average CPU stays above 70% for four seconds.
+  # Add an instance when average CPU stays above 35% for four seconds. The
+  # seed scales at 70%; four instances can only pass 35% each on a
+  # two-core machine, so the quick stack scales lower to show the whole
+  # range there.
   scale_out {
-    cpu_threshold       = 70
+    cpu_threshold       = 35
     period              = "2s"
     evaluation_periods  = 2
     datapoints_to_alarm = 2
@@ -85,9 +88,9 @@ autoscaling {
     cooldown            = "5s"
   }
 
-  # Remove one when it stays below 30%.
+  # Remove one when it stays below 10%.
   scale_in {
-    cpu_threshold       = 30
+    cpu_threshold       = 10
     period              = "2s"
     evaluation_periods  = 2
     datapoints_to_alarm = 2

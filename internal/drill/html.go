@@ -47,6 +47,12 @@ func (r *Report) cards() []card {
 	if r.DNSSwitchSeconds != nil {
 		cards = append(cards, card{"DNS switch", fmt.Sprintf("%.2f s", *r.DNSSwitchSeconds), "to " + r.DNSSwitchedTo})
 	}
+	if r.PromotionSeconds != nil {
+		cards = append(cards, card{"DB promotion", fmt.Sprintf("%.2f s", *r.PromotionSeconds), "after the fault"})
+	}
+	if r.ScaleOutSeconds != nil {
+		cards = append(cards, card{"Scale-out to max", fmt.Sprintf("%.2f s", *r.ScaleOutSeconds), "from the CPU load"})
+	}
 	cards = append(cards,
 		card{"Errors", fmt.Sprintf("%d of %d", r.Errors, r.Requests), fmt.Sprintf("%.2f%% %s", 100*r.ErrorRate, r.objectiveNote("error_rate", "%.3f"))},
 		card{"Writes lost", fmt.Sprintf("%d of %d", r.WritesLost, r.WritesAcked), fmt.Sprintf("RPO %.2f s %s", r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))},
@@ -200,6 +206,7 @@ func niceTick(span time.Duration) time.Duration {
 
 var markerStyle = map[string]string{
 	"fault": "#e53e3e", "dns": "#2b6cb0", "recovered": "#2f855a", "recover": "#718096",
+	"promotion": "#805ad5", "operator": "#b7791f",
 }
 
 // markerLines draws the drill's own markers as labelled lines and stack
@@ -232,6 +239,10 @@ func shortLabel(m Marker) string {
 		return "served again"
 	case "recover":
 		return "recovered"
+	case "promotion":
+		return "DB promoted"
+	case "operator":
+		return "operator"
 	}
 	return m.Kind
 }

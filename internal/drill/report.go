@@ -39,6 +39,12 @@ type Report struct {
 
 	DNSSwitchSeconds *float64 `json:"dns_switch_seconds"`
 	DNSSwitchedTo    string   `json:"dns_switched_to,omitempty"`
+	// PromotionSeconds: from the fault to a database node's promotion
+	// (the first db_promoted event after it); nil when none happened.
+	PromotionSeconds *float64 `json:"promotion_seconds"`
+	// ScaleOutSeconds: from the start of the CPU load until the group
+	// ran at its maximum (scale-out only).
+	ScaleOutSeconds *float64 `json:"scale_out_seconds,omitempty"`
 
 	Latency    PhaseLatency `json:"latency"`
 	Objectives []Objective  `json:"objectives"`
@@ -108,6 +114,14 @@ func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, 
 		r.Markers = append(r.Markers, Marker{At: r.RecoverAt, Kind: "recover", Label: "fault recovered"})
 	}
 	r.Markers = append(r.Markers, eventMarkers(events, r.StartedAt, r.EndedAt)...)
+	for _, e := range events {
+		if e.Kind == "db_promoted" && !e.Time.Before(r.FaultAt) {
+			secs := e.Time.Sub(r.FaultAt).Seconds()
+			r.PromotionSeconds = &secs
+			r.Markers = append(r.Markers, Marker{At: e.Time, Kind: "promotion", Label: e.Message})
+			break
+		}
+	}
 	sort.SliceStable(r.Markers, func(i, j int) bool { return r.Markers[i].At.Before(r.Markers[j].At) })
 	r.Objectives = objectives(opts.Objectives, r)
 	r.Passed = r.Recovered
@@ -129,8 +143,8 @@ func eventMarkers(events []stack.Event, from, to time.Time) []Marker {
 			continue
 		}
 		switch {
-		case e.Kind == "dns.health", e.Kind == "dns.failover", strings.HasPrefix(e.Kind, "rds."),
-			strings.HasPrefix(e.Kind, "asg.scale"), e.Kind == "alarm.state":
+		case e.Kind == "dns.health", e.Kind == "dns.failover", strings.HasPrefix(e.Kind, "db_") && e.Kind != "db_promoted",
+			strings.HasPrefix(e.Kind, "asg.scale"), e.Kind == "alarm.state", e.Kind == "asg.unhealthy", e.Kind == "alb.target":
 			out = append(out, Marker{At: e.Time, Kind: e.Kind, Label: e.Message})
 		}
 	}

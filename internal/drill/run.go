@@ -3,7 +3,9 @@ package drill
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -90,22 +92,50 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 		return nil, err
 	}
 	rep.FaultAt = time.Now()
-	if err := ctl.Fail(ctx, kind, name); err != nil {
+	stopCPU, err := d.inject(runCtx, kind, name)
+	if err != nil {
 		return nil, fmt.Errorf("injecting the fault: %w", err)
 	}
-	d.phase(ctx, "fault", opts.Timeout, func() bool { return d.recovered(rep.FaultAt, sc) })
+	var opErr error
+	operatorDone := sc.Operator == nil
+	var recoveredAt time.Time
+	err = d.phase(ctx, "fault", opts.Timeout, func() bool {
+		if !operatorDone && opErr == nil {
+			operatorDone, opErr = sc.Operator(ctx, d, st, rep.FaultAt)
+		}
+		if !operatorDone || !d.recovered(ctx, rep.FaultAt, sc, st) {
+			return false
+		}
+		recoveredAt = time.Now()
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opErr != nil {
+		return nil, opErr
+	}
+	if sc.Recovered != nil && !recoveredAt.IsZero() {
+		secs := recoveredAt.Sub(rep.FaultAt).Seconds()
+		rep.ScaleOutSeconds = &secs
+	}
+	// A scenario with its own recovery test passes only if it held.
+	scenarioRecovered := sc.Recovered == nil || !recoveredAt.IsZero()
 	if err := d.phase(ctx, "settle", opts.Settle, nil); err != nil {
 		return nil, err
 	}
 	if sc.Recoverable {
 		rep.RecoverAt = time.Now()
-		if err := ctl.Recover(ctx, kind, name); err != nil {
+		if kind == faultCPU {
+			stopCPU()
+		} else if err := ctl.Recover(ctx, kind, name); err != nil {
 			return nil, fmt.Errorf("recovering the fault: %w", err)
 		}
 		err := d.phase(ctx, "restore", opts.Timeout, func() bool { return d.restored(ctx, st) })
 		restored := err == nil && d.restored(ctx, st)
 		rep.Restored = &restored
 	}
+	stopCPU()
 	stopRun()
 	wg.Wait()
 	rep.EndedAt = time.Now()
@@ -118,8 +148,75 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	if err != nil {
 		return nil, fmt.Errorf("verifying acknowledged writes: %w", err)
 	}
+	rep.Markers = d.markers()
 	rep.fill(load.Samples(), d.dnsAnswers(), events, lost, regionsByAddr(st), opts)
+	if !scenarioRecovered {
+		rep.Recovered, rep.Passed = false, false
+	}
 	return rep, nil
+}
+
+// inject puts the fault in place: the control API's, or CPU load the
+// drill drives itself. The returned function stops that load (and does
+// nothing for other faults); it may be called more than once.
+func (d *driver) inject(ctx context.Context, kind, name string) (func(), error) {
+	if kind != faultCPU {
+		return func() {}, d.ctl.Fail(ctx, kind, name)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	client := d.load.newClient()
+	url := d.load.base.JoinPath("cpu").String() + "?ms=80"
+	burn := func() {
+		pace := time.NewTicker(200 * time.Millisecond)
+		defer pace.Stop()
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if resp, err := client.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			select {
+			case <-ctx.Done():
+			case <-pace.C:
+			}
+		}
+	}
+	// Each burner keeps one instance busy 80 ms of every 200. Burners are
+	// added one a second while the group's CPU is under the scale-out
+	// threshold (plus a margin), up to eight: just the load it takes, so
+	// the database and the health checks still get CPU on a small machine.
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for n := 0; ctx.Err() == nil; {
+			if n < 8 && d.groupBelowTarget(ctx, name) {
+				n++
+				wg.Go(burn)
+			}
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+	})
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); wg.Wait() }) }, nil
+}
+
+// groupBelowTarget: region's group runs under its scale-out threshold plus
+// a margin and is not at its maximum yet.
+func (d *driver) groupBelowTarget(ctx context.Context, region string) bool {
+	st, err := d.ctl.Status(ctx)
+	if err != nil {
+		return false
+	}
+	for _, r := range st.Regions {
+		if a := r.AutoScaling; r.Name == region && a != nil {
+			return a.Desired < a.Max && a.CPUPercent < a.ScaleOutCPU+15
+		}
+	}
+	return false
 }
 
 // driver holds a running drill's moving parts.
@@ -131,6 +228,20 @@ type driver struct {
 
 	mu      sync.Mutex
 	answers []Answer
+	marks   []Marker
+}
+
+// mark records a moment of the drill's own, such as an operator action.
+func (d *driver) mark(m Marker) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.marks = append(d.marks, m)
+}
+
+func (d *driver) markers() []Marker {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Marker(nil), d.marks...)
 }
 
 // phase keeps the load running for up to d, reporting progress, and ends
@@ -170,8 +281,11 @@ func (d *driver) progress(phase string) {
 }
 
 // recovered: clients are served again, for long enough, and from another
-// region when the scenario moves traffic.
-func (d *driver) recovered(fault time.Time, sc Scenario) bool {
+// region when the scenario moves traffic — or the scenario's own test.
+func (d *driver) recovered(ctx context.Context, fault time.Time, sc Scenario, st stack.Status) bool {
+	if sc.Recovered != nil {
+		return sc.Recovered(ctx, d, st)
+	}
 	samples := d.load.Samples()
 	_, ok := RTO(samples, fault, d.opts.Sustain)
 	if !ok || time.Since(fault) < d.opts.Sustain {
@@ -191,8 +305,11 @@ func (d *driver) restored(ctx context.Context, before stack.Status) bool {
 	if err != nil {
 		return false
 	}
-	for _, r := range st.Regions {
-		if r.Failed || r.LoadBalancer.HealthyTargets == 0 {
+	for i, r := range st.Regions {
+		if r.Failed || len(r.FailedAZs) > 0 || r.LoadBalancer.HealthyTargets == 0 {
+			return false
+		}
+		if b := before.Regions[i].AutoScaling; b != nil && r.AutoScaling != nil && r.AutoScaling.Desired != b.Desired {
 			return false
 		}
 	}

@@ -27,6 +27,12 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.DNSSwitchSeconds != nil {
 		fmt.Fprintf(tw, "  DNS switch\t%.2f s\tnow answers %s\n", *r.DNSSwitchSeconds, r.DNSSwitchedTo)
 	}
+	if r.PromotionSeconds != nil {
+		fmt.Fprintf(tw, "  database promotion\t%.2f s\tafter the fault\n", *r.PromotionSeconds)
+	}
+	if r.ScaleOutSeconds != nil {
+		fmt.Fprintf(tw, "  scale-out to maximum\t%.2f s\tfrom the start of the CPU load\n", *r.ScaleOutSeconds)
+	}
 	fmt.Fprintf(tw, "  requests\t%d\terrors %d (%.1f%%)%s  %s\n", r.Requests, r.Errors, 100*r.ErrorRate, errorKinds(r.ErrorsByKind), r.objectiveNote("error_rate", "%.3f"))
 	fmt.Fprintf(tw, "  writes acknowledged\t%d\tlost %d, RPO %.2f s  %s\n", r.WritesAcked, r.WritesLost, r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))
 	if r.StaleReads > 0 {
@@ -134,10 +140,14 @@ func (r *Report) writeTimeline(w io.Writer) {
 			marks[i] = 'R'
 		case "recover":
 			marks[i] = '^'
+		case "promotion":
+			marks[i] = 'P'
+		case "operator":
+			marks[i] = 'O'
 		}
 	}
 	fmt.Fprintf(w, "  %-10s %s\n", "", string(marks))
-	fmt.Fprintf(w, "  %-10s F fault  D DNS switch  R clients served again  ^ fault recovered\n", "")
+	fmt.Fprintf(w, "  %-10s F fault  O operator acts  P database promoted  D DNS switch  R clients served again  ^ fault recovered\n", "")
 }
 
 func (r *Report) column(m Marker) int {

@@ -78,9 +78,10 @@ func TestExamples(t *testing.T) {
 		lbPort               int
 		lbInterval, dnsEvery time.Duration
 		cooldown             time.Duration
+		scaleOutCPU          float64
 	}{
-		{"../../examples/two-region/stack.hcl", "two-region", 60, 80, 30 * time.Second, 30 * time.Second, 300 * time.Second},
-		{"../../examples/quick/stack.hcl", "quick", 1, 8080, 250 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second},
+		{"../../examples/two-region/stack.hcl", "two-region", 60, 80, 30 * time.Second, 30 * time.Second, 300 * time.Second, 70},
+		{"../../examples/quick/stack.hcl", "quick", 1, 8080, 250 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second, 35},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestExamples(t *testing.T) {
 				if asg.Min != 2 || asg.Max != 4 || asg.Desired != 2 || asg.HealthCheckType != "ELB" {
 					t.Errorf("%s: autoscaling = %+v", r.Name, asg)
 				}
-				if asg.ScaleOut.CPUThreshold != 70 || asg.ScaleIn.Adjustment != -1 || asg.ScaleOut.Cooldown != tt.cooldown {
+				if asg.ScaleOut.CPUThreshold != tt.scaleOutCPU || asg.ScaleIn.Adjustment != -1 || asg.ScaleOut.Cooldown != tt.cooldown {
 					t.Errorf("%s: policies = %+v %+v", r.Name, asg.ScaleOut, asg.ScaleIn)
 				}
 				if asg.LaunchTemplate.Port != 8080 {

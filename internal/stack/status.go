@@ -55,11 +55,13 @@ type RegionStatus struct {
 
 // ASGStatus is the group's capacity, CPU and alarms.
 type ASGStatus struct {
-	Min           int           `json:"min"`
-	Max           int           `json:"max"`
-	Desired       int           `json:"desired"`
-	InService     int           `json:"in_service"`
-	CPUPercent    float64       `json:"cpu_percent"`
+	Min        int     `json:"min"`
+	Max        int     `json:"max"`
+	Desired    int     `json:"desired"`
+	InService  int     `json:"in_service"`
+	CPUPercent float64 `json:"cpu_percent"`
+	// ScaleOutCPU is the scale-out alarm's threshold, in percent.
+	ScaleOutCPU   float64       `json:"scale_out_cpu_percent"`
 	CooldownUntil time.Time     `json:"cooldown_until,omitzero"`
 	Alarms        []AlarmStatus `json:"alarms"`
 }
@@ -104,6 +106,9 @@ type InstanceStatus struct {
 
 type DatabaseStatus struct {
 	WriterEndpoint string `json:"writer_endpoint"`
+	// CrossRegionFailover is "manual" or "automatic", from the stack file.
+	CrossRegionFailover string `json:"cross_region_failover"`
+	MultiAZ             bool   `json:"multi_az"`
 	// SyncStandby: a synchronous standby holds every commit now.
 	SyncStandby bool             `json:"sync_standby"`
 	Endpoints   []EndpointStatus `json:"endpoints"`
@@ -158,6 +163,8 @@ func (st *Stack) Status() Status {
 	}
 	if st.db != nil {
 		s.Database.WriterEndpoint = hostOfURL(st.db.WriterURL(""))
+		s.Database.CrossRegionFailover = st.spec.Database.CrossRegionFailover
+		s.Database.MultiAZ = st.spec.Database.MultiAZ
 		s.Database.SyncStandby = st.db.SyncStandby()
 		for _, r := range st.spec.Regions {
 			s.Database.Endpoints = append(s.Database.Endpoints, EndpointStatus{Region: r.Name,
@@ -205,7 +212,8 @@ func (r *region) status() RegionStatus {
 		targets[t.ID] = t
 	}
 	gs := group.Status()
-	rs.AutoScaling = &ASGStatus{Min: gs.Min, Max: gs.Max, Desired: gs.Desired, InService: gs.InService, CPUPercent: gs.CPU, CooldownUntil: gs.CooldownUntil}
+	rs.AutoScaling = &ASGStatus{Min: gs.Min, Max: gs.Max, Desired: gs.Desired, InService: gs.InService, CPUPercent: gs.CPU,
+		ScaleOutCPU: r.spec.AutoScaling.ScaleOut.CPUThreshold, CooldownUntil: gs.CooldownUntil}
 	for _, a := range gs.Alarms {
 		rs.AutoScaling.Alarms = append(rs.AutoScaling.Alarms, AlarmStatus{Name: a.Name, State: string(a.State), Reason: a.Reason})
 	}
