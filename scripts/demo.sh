@@ -20,6 +20,7 @@ cleanup() { "$hastack" down -f "$stack" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 say "1. Bring up the quick two-region stack (database, two regions, DNS)"
+"$hastack" down --purge -f "$stack" >/dev/null 2>&1 || true # a fresh start: the demo promotes a replica
 run up -d -f "$stack"
 run status -f "$stack"
 
@@ -29,7 +30,7 @@ curl -sS "http://$primary:8080/"
 curl -sS -X PUT --data "written before the failover" "http://$primary:8080/kv/demo"
 echo
 
-say "3. Fail the primary region (its load balancer and instances stop)"
+say "3. Fail the primary region (its load balancer, instances and database nodes stop)"
 start=$(now)
 run fail region us-east-1 -f "$stack"
 printf '%-8s %-14s %s\n' "t(s)" "DNS answer" "served by"
@@ -43,11 +44,19 @@ while :; do
 	sleep 0.25
 done
 secondary=$a
-say "DNS failed over to $secondary after $(since "$start")s; the data written before is still there:"
+say "DNS failed over to $secondary after $(since "$start")s; the data written before is still there (read from the replica):"
 curl -sS "http://$secondary:8080/kv/demo"
 echo
+printf 'a write there fails until someone promotes the replica (cross_region_failover = "manual", as in the seed): '
+curl -sS -m 3 -X PUT --data "written after the failover" "http://$secondary:8080/kv/demo2" || true
+echo
 
-say "4. Recover the primary region; DNS fails back once its health checks pass"
+say "4. Promote the replica in us-west-2, as the seed's on-call engineer would"
+run promote us-west-2 -f "$stack"
+curl -sS -X PUT --data "written after the promotion" "http://$secondary:8080/kv/demo2"
+echo
+
+say "5. Recover the primary region: its old database primary rejoins as a replica; DNS fails back once its checks pass"
 start=$(now)
 run recover region us-east-1 -f "$stack"
 deadline=$(( $(date +%s) + 60 ))
@@ -58,6 +67,6 @@ done
 say "DNS answers the primary again after $(since "$start")s"
 run status -f "$stack"
 
-say "5. Tear down (data is kept; hastack down --purge deletes it)"
+say "6. Tear down (data is kept; hastack down --purge deletes it)"
 run down -f "$stack"
 trap - EXIT
