@@ -41,6 +41,8 @@ type Server struct {
 	ttl    uint32
 	logger *slog.Logger
 
+	fastName []byte // domain in wire form for the fast path; nil: no fast path
+
 	ns   []dns.RR // apex NS set
 	glue []dns.RR // address of nsHost; nil without NSAddr
 
@@ -52,9 +54,10 @@ type Server struct {
 // handler reads it without locks; SetAnswer replaces it whole.
 type records struct {
 	answer netip.Addr
-	a      []dns.RR // the failover record (A or AAAA); nil until an answer is set
-	soa    []dns.RR // apex SOA, as answered to SOA queries
-	neg    []dns.RR // SOA with the negative-caching TTL, for NXDOMAIN and NODATA
+	a      []dns.RR    // the failover record (A or AAAA); nil until an answer is set
+	fast   *fastAnswer // a, packed for the fast path; nil when a is
+	soa    []dns.RR    // apex SOA, as answered to SOA queries
+	neg    []dns.RR    // SOA with the negative-caching TTL, for NXDOMAIN and NODATA
 	serial uint32
 }
 
@@ -94,6 +97,7 @@ func NewServer(cfg Config) *Server {
 		ttl:    cfg.TTL,
 		logger: logger,
 	}
+	s.fastName = fastName(domain)
 	s.ns = []dns.RR{&dns.NS{
 		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: nsTTL},
 		Ns:  s.nsHost,
@@ -144,6 +148,7 @@ func (s *Server) newRecords(a netip.Addr, serial uint32) *records {
 	r := &records{answer: a, soa: []dns.RR{soa}, neg: []dns.RR{neg}, serial: serial}
 	if rr := addrRR(s.domain, a, s.ttl); rr != nil {
 		r.a = []dns.RR{rr}
+		r.fast = newFastAnswer(rr)
 	}
 	return r
 }
@@ -180,18 +185,26 @@ func addrRR(name string, a netip.Addr, ttl uint32) dns.RR {
 // ln (either may be nil, not both) until ctx is done, then shuts both down,
 // waits for in-flight queries and returns nil. It returns an error if a
 // socket fails while serving. Serve closes pc and ln.
+//
+// A UDP socket bound to one address is served by the server's own loop,
+// with the fast path for the failover record's query; a wildcard one (and
+// TCP) by miekg/dns's server, which sets each reply's source address.
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
 	var runs []*serverRun
 	if pc != nil {
-		runs = append(runs, newServerRun("udp", &dns.Server{
-			PacketConn:    pc,
-			Handler:       dns.HandlerFunc(s.serveUDP),
-			UDPSize:       maxUDPSize,
-			MsgAcceptFunc: acceptQuery,
-		}))
+		if l := newUDPLoop(s, pc); l != nil {
+			runs = append(runs, &serverRun{network: "udp", serve: l.serve, stop: l.stop, done: make(chan struct{})})
+		} else {
+			runs = append(runs, newMiekgRun("udp", &dns.Server{
+				PacketConn:    pc,
+				Handler:       dns.HandlerFunc(s.serveUDP),
+				UDPSize:       maxUDPSize,
+				MsgAcceptFunc: acceptQuery,
+			}))
+		}
 	}
 	if ln != nil {
-		runs = append(runs, newServerRun("tcp", &dns.Server{
+		runs = append(runs, newMiekgRun("tcp", &dns.Server{
 			Listener:      ln,
 			Handler:       dns.HandlerFunc(s.serveTCP),
 			MsgAcceptFunc: acceptQuery,
@@ -204,7 +217,7 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 	stopped := make(chan *serverRun, len(runs))
 	for _, r := range runs {
 		go func() {
-			r.err = r.srv.ActivateAndServe()
+			r.err = r.serve()
 			close(r.done)
 			stopped <- r
 		}()
@@ -222,38 +235,38 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 		err = fmt.Errorf("serving DNS over %s: %w", r.network, err)
 	}
 	for _, r := range runs {
-		r.shutdown()
+		r.stop()
+		<-r.done
 	}
 	s.logger.Debug("stopped serving DNS", "zone", s.zone)
 	return err
 }
 
-// serverRun is one miekg/dns server (UDP or TCP) and its lifecycle.
+// serverRun is one server (UDP or TCP) and its lifecycle.
 type serverRun struct {
 	network string
-	srv     *dns.Server
-	started chan struct{} // closed once the server accepts queries
-	done    chan struct{} // closed when ActivateAndServe has returned
-	err     error         // ActivateAndServe's result, set before done closes
+	serve   func() error  // serves until stop is called or the socket fails
+	stop    func()        // makes serve return; may be called before serve
+	done    chan struct{} // closed when serve has returned
+	err     error         // serve's result, set before done closes
 }
 
-func newServerRun(network string, srv *dns.Server) *serverRun {
-	r := &serverRun{network: network, srv: srv, started: make(chan struct{}), done: make(chan struct{})}
-	srv.NotifyStartedFunc = func() { close(r.started) }
-	return r
-}
-
-// shutdown stops the server and waits until it has returned. A server that
-// has not started yet cannot be shut down, so it waits for the start first
-// (or for the failure that prevented it).
-func (r *serverRun) shutdown() {
-	select {
-	case <-r.started:
-		// The error is "server not started" only if it already stopped.
-		_ = r.srv.Shutdown()
-	case <-r.done:
+// newMiekgRun runs srv, a miekg/dns server.
+func newMiekgRun(network string, srv *dns.Server) *serverRun {
+	r := &serverRun{network: network, serve: srv.ActivateAndServe, done: make(chan struct{})}
+	started := make(chan struct{}) // closed once the server accepts queries
+	srv.NotifyStartedFunc = func() { close(started) }
+	// A server that has not started yet cannot be shut down, so stop waits
+	// for the start first (or for the failure that prevented it).
+	r.stop = func() {
+		select {
+		case <-started:
+			// The error is "server not started" only if it already stopped.
+			_ = srv.Shutdown()
+		case <-r.done:
+		}
 	}
-	<-r.done
+	return r
 }
 
 // acceptQuery is miekg/dns's default filter, but answers NOTIFY with
