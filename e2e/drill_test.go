@@ -197,3 +197,36 @@ func deref(f *float64) any {
 	}
 	return *f
 }
+
+// TestDrillScaleOut: CPU load through the load balancer (the demo app's
+// /cpu) raises the group to its maximum, one alarm evaluation and one
+// cooldown per step, and it scales back in to its minimum once the load
+// stops; the scaling activities are in the event log.
+func TestDrillScaleOut(t *testing.T) {
+	e := newEnv(t, "quick")
+	e.must("up", "-d")
+	rep, code := e.runDrill("scale-out", "--timeout", "90s")
+	if code != 0 || !rep.Passed || rep.ScaleOutSeconds == nil {
+		t.Fatalf("drill exit %d passed %v scale-out %v", code, rep.Passed, rep.ScaleOutSeconds)
+	}
+	// Quick example: 2 -> 4 in two steps, each an evaluation window of
+	// 2 x 2s plus a 5s cooldown, plus launch time and the burners' ramp.
+	const perStep, steps, slack = 9 * time.Second, 2, 10 * time.Second
+	t.Logf("scale-out to max in %.1fs (bound %s), errors %d of %d", *rep.ScaleOutSeconds, steps*perStep+slack, rep.Errors, rep.Requests)
+	if got := time.Duration(*rep.ScaleOutSeconds * float64(time.Second)); got > steps*perStep+slack {
+		t.Errorf("scale-out took %s, want within %s", got, steps*perStep+slack)
+	}
+	if rep.Restored == nil || !*rep.Restored {
+		t.Error("the group did not scale back in to its desired capacity after the load stopped")
+	}
+	out := e.must("events", "--json")
+	for _, kind := range []string{`"kind":"asg.scale_out"`, `"kind":"asg.scale_in"`, `"kind":"alarm.state"`} {
+		if n := strings.Count(out, kind); n == 0 {
+			t.Errorf("no %s event", kind)
+		}
+	}
+	if n := strings.Count(out, `"kind":"asg.scale_out"`); n < 2 {
+		t.Errorf("%d scale-out activities, want 2 (2 -> 3 -> 4)", n)
+	}
+	e.must("down", "--purge")
+}

@@ -75,12 +75,12 @@ autoscaling {
     port    = 8080
   }
 
-  # Add an instance when average CPU stays above 35% for four seconds. The
-  # seed scales at 70%; four instances can only pass 35% each on a
-  # two-core machine, so the quick stack scales lower to show the whole
-  # range there.
+  # Add an instance when average CPU stays above 25% for four seconds. The
+  # seed scales at 70%; on a two-core machine that also runs the database,
+  # the load balancers and the load, instances cannot all pass much more
+  # than 25% each, so the quick stack scales lower to show the whole range.
   scale_out {
-    cpu_threshold       = 35
+    cpu_threshold       = 25
     period              = "2s"
     evaluation_periods  = 2
     datapoints_to_alarm = 2
@@ -88,9 +88,9 @@ autoscaling {
     cooldown            = "5s"
   }
 
-  # Remove one when it stays below 10%.
+  # Remove one when it stays below 5%.
   scale_in {
-    cpu_threshold       = 10
+    cpu_threshold       = 5
     period              = "2s"
     evaluation_periods  = 2
     datapoints_to_alarm = 2

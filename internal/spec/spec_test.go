@@ -81,7 +81,7 @@ func TestExamples(t *testing.T) {
 		scaleOutCPU          float64
 	}{
 		{"../../examples/two-region/stack.hcl", "two-region", 60, 80, 30 * time.Second, 30 * time.Second, 300 * time.Second, 70},
-		{"../../examples/quick/stack.hcl", "quick", 1, 8080, 250 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second, 35},
+		{"../../examples/quick/stack.hcl", "quick", 1, 8080, 250 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second, 25},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,7 +28,7 @@ func TestDiff(t *testing.T) {
 		{"health check interval is live", func(s *spec.Stack) { s.Regions[1].LoadBalancer.HealthCheck.Interval = time.Second },
 			[]Change{{Region: "us-west-2", Path: "load_balancer.health_check.interval", Old: "250ms", New: "1s", Live: true}}},
 		{"alarm threshold is live", func(s *spec.Stack) { s.Regions[0].AutoScaling.ScaleOut.CPUThreshold = 80 },
-			[]Change{{Region: "us-east-1", Path: "autoscaling.scale_out.cpu_threshold", Old: "35", New: "80", Live: true}}},
+			[]Change{{Region: "us-east-1", Path: "autoscaling.scale_out.cpu_threshold", Old: "25", New: "80", Live: true}}},
 		{"listener port is not", func(s *spec.Stack) { s.Regions[0].LoadBalancer.Port = 9090 },
 			[]Change{{Region: "us-east-1", Path: "load_balancer.port", Old: "8080", New: "9090",
 				Reason: "the listener port cannot change while the stack runs; restart it (hastack down, then up)"}}},
