@@ -1,14 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hastack/hastack/internal/drill"
+	"github.com/hastack/hastack/internal/stack"
 )
 
 // runDrill runs `hastack drill NAME --json` and decodes its report.
@@ -187,6 +192,32 @@ func TestDrillRegionFailureAutomatic(t *testing.T) {
 	// The promotion waits for DNS to fail over and region_failover_after (3s).
 	if *rep.PromotionSeconds < 3 {
 		t.Errorf("promoted %.2fs after the fault, before region_failover_after (3s)", *rep.PromotionSeconds)
+	}
+	// The old primary came back fenced, as a follower: a write straight to
+	// it fails.
+	var old stack.NodeStatus
+	for _, n := range e.status().Database.Nodes {
+		if n.Name == "db-us-east-1a" {
+			old = n
+		}
+	}
+	if old.Role == "primary" || !old.Running {
+		t.Fatalf("old primary after recovery: %+v", old)
+	}
+	u, err := url.Parse(strings.TrimSpace(e.must("db-url")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = old.Address
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatalf("connecting to the old primary: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE fenced_write (id int)"); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("a write on the fenced old primary: %v, want a read-only error", err)
 	}
 	e.must("down", "--purge")
 }

@@ -57,8 +57,8 @@ func TestReadRequestBuildsOutboundHead(t *testing.T) {
 	if string(r.method()) != "GET" || string(r.target()) != "/a/b?c=d" || string(r.id()) != "client-id" {
 		t.Fatalf("method %q target %q id %q", r.method(), r.target(), r.id())
 	}
-	if !r.keepAlive || r.hasBody() || !r.replayable() || r.size != int64(len(raw)) {
-		t.Fatalf("keepAlive %v body %v replayable %v size %d", r.keepAlive, r.hasBody(), r.replayable(), r.size)
+	if !r.keepAlive || r.hasBody() || !r.replayable(0) || r.size != int64(len(raw)) {
+		t.Fatalf("keepAlive %v body %v replayable %v size %d", r.keepAlive, r.hasBody(), r.replayable(0), r.size)
 	}
 }
 
@@ -275,5 +275,31 @@ func BenchmarkParse(b *testing.B) {
 		ubr.Reset(respSrc)
 		_ = readRequest(br, &r, ip, testListen, 1)
 		_ = readResponse(ubr, &p)
+	}
+}
+
+func TestReplayable(t *testing.T) {
+	tests := []struct {
+		raw      string
+		buffered int
+		want     bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, true},
+		{"DELETE /kv/a HTTP/1.1\r\nHost: a\r\n\r\n", 0, true},
+		{"PUT /kv/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 5, true},
+		{"PUT /kv/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 4, false},
+		{"PUT /kv/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 100, false},
+		{"POST /kv/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 5, false},
+		{"POST /kv/a HTTP/1.1\r\nHost: a\r\n\r\n", 0, false},
+		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 5, false},
+	}
+	for _, tt := range tests {
+		r, err := parseReq(t, tt.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.replayable(tt.buffered); got != tt.want {
+			t.Errorf("replayable(%d) of %q = %v, want %v", tt.buffered, strings.SplitN(tt.raw, "\r\n", 2)[0], got, tt.want)
+		}
 	}
 }

@@ -87,7 +87,7 @@ func (c *conn) proxy(rs *routeSet) bool {
 	if t == nil {
 		return c.answer(http.StatusServiceUnavailable, "no target registered", rs)
 	}
-	replayable := r.replayable()
+	replayable := r.replayable(c.br.Buffered())
 	fresh, redone := false, false
 	for {
 		e.target = t
@@ -99,6 +99,7 @@ func (c *conn) proxy(rs *routeSet) bool {
 		} else {
 			f = c.exchange(u, rs)
 			if f == failNone {
+				c.consumeSentBody()
 				keep := c.relay(u, t, rs)
 				t.release()
 				return keep
@@ -184,7 +185,8 @@ func (c *conn) exchange(u *upstream, rs *routeSet) failKind {
 		}
 	case !r.chunked && r.length <= int64(c.br.Buffered()):
 		// The whole body is here: send it with the head, and consume it
-		// only once sent, so a failed send can be retried.
+		// only once the target has answered (consumeSentBody), so an
+		// idempotent request can be sent again after a lost connection.
 		body, _ := c.br.Peek(int(r.length))
 		_ = u.nc.SetDeadline(time.Now().Add(rs.idle))
 		c.ubw.Reset(u)
@@ -193,9 +195,6 @@ func (c *conn) exchange(u *upstream, rs *routeSet) failKind {
 		if err := c.ubw.Flush(); err != nil {
 			return notSent(u)
 		}
-		_, _ = c.br.Discard(len(body))
-		e.received += int64(len(body))
-		r.bodyDone = true
 	default:
 		_ = u.nc.SetDeadline(time.Now().Add(rs.idle))
 		c.ubw.Reset(u)
@@ -419,6 +418,18 @@ func (c *conn) answer(code int, why string, rs *routeSet) bool {
 		return false
 	}
 	return keep
+}
+
+// consumeSentBody takes a body that exchange sent from the buffer (and
+// left there, for a retry) off the client's stream, once answered.
+func (c *conn) consumeSentBody() {
+	r := &c.req
+	if r.bodyDone || r.chunked || r.length > int64(c.br.Buffered()) {
+		return
+	}
+	_, _ = c.br.Discard(int(r.length))
+	c.entry.received += r.length
+	r.bodyDone = true
 }
 
 // skipBody makes sure the request body is no longer in the way of the

@@ -40,15 +40,17 @@ func (r *request) id() []byte     { return r.head[r.idStart:r.idEnd] }
 func (r *request) hasBody() bool { return r.chunked || r.length > 0 }
 
 // replayable reports whether the request may be sent again after it
-// reached a target that closed the connection without answering: a safe
-// method and no body, as HTTP clients retry.
-func (r *request) replayable() bool {
-	if r.hasBody() {
-		return false
-	}
+// reached a target that closed the connection without answering: an
+// idempotent method, as HTTP clients retry, with no body or one wholly
+// buffered (buffered is how many body bytes are at hand).
+func (r *request) replayable(buffered int) bool {
 	switch string(r.method()) {
 	case "GET", "HEAD", "OPTIONS", "TRACE":
-		return true
+		return !r.hasBody()
+	case "PUT", "DELETE":
+		// Idempotent too (RFC 9110 9.2.2), so sent again only when the
+		// whole body is at hand to send again: a fixed length, buffered.
+		return !r.hasBody() || (!r.chunked && r.length <= int64(buffered))
 	}
 	return false
 }

@@ -132,3 +132,41 @@ func TestNoRetryOnceSent(t *testing.T) {
 		}
 	}
 }
+
+// TestPutSentAgain: PUT is idempotent, so a PUT the target took and
+// dropped without answering goes to the other target once more, body and
+// all — what makes killing an instance cost no write under load.
+func TestPutSentAgain(t *testing.T) {
+	dropper := scriptedBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		hijack(w, "")
+	})
+	var got atomic.Value
+	good := scriptedBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(string(b))
+		_, _ = io.WriteString(w, "stored")
+	})
+	lb := newLB(t, func() (l spec.LoadBalancer) {
+		l = fastLB()
+		l.RetryOnConnectFailure = true
+		return l
+	}(), nil)
+	url := serve(t, lb)
+	lb.Register("a-dropper", dropper.Listener.Addr().String())
+	lb.Register("b-good", good.Listener.Addr().String())
+	waitFor(t, "both healthy", func() bool { return lb.HealthyCount() == 2 })
+	c := client(t)
+	for i := range 10 {
+		body := fmt.Sprintf("value %d", i)
+		req, _ := http.NewRequest(http.MethodPut, url+"/kv/a", strings.NewReader(body))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || got.Load() != body {
+			t.Fatalf("PUT %d: status %d, the good target got %q; want 200 and %q", i, resp.StatusCode, got.Load(), body)
+		}
+	}
+}

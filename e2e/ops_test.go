@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hastack/hastack/internal/drill"
+)
+
+// TestOperations covers the day-to-day commands on a running stack: psql
+// through db-url, plan and apply of a live change, a refused change, the
+// load balancers' metrics on the control socket, and a black-box probe.
+func TestOperations(t *testing.T) {
+	e := newEnv(t, "quick")
+	e.must("up", "-d")
+
+	// psql "$(hastack db-url)" just works, for the writer and a reader.
+	for _, args := range [][]string{{"db-url"}, {"db-url", "--reader", "--region", "us-west-2"}} {
+		url := strings.TrimSpace(e.must(args...))
+		out, err := exec.Command("psql", url, "-Atc", "select current_database()").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "app" {
+			t.Fatalf("psql with %v: %v %s", args, err, out)
+		}
+	}
+
+	// plan shows a live change, apply makes it, status shows it.
+	src, err := os.ReadFile(e.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := filepath.Join(filepath.Dir(e.file), "changed.hcl")
+	text := strings.Replace(string(src), "max_size         = 4", "max_size         = 5", 1)
+	if text == string(src) {
+		t.Fatal("examples/quick has no max_size = 4 to change")
+	}
+	if err := os.WriteFile(changed, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(binary, append(args, "-f", changed, "--state-dir", e.stateDir)...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return stdout.String(), stderr.String(), code
+	}
+	if out, _, code := run("plan"); code != 0 || !strings.Contains(out, "autoscaling.max") || !strings.Contains(out, "2 changes") {
+		t.Fatalf("plan: exit %d\n%s", code, out)
+	}
+	if out, stderr, code := run("apply"); code != 0 || !strings.Contains(out, "applied 2 changes") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, r := range e.status().Regions {
+		if r.AutoScaling == nil || r.AutoScaling.Max != 5 {
+			t.Fatalf("region %s after apply: %+v", r.Name, r.AutoScaling)
+		}
+	}
+	// A change that needs a restart is refused whole, with the reason.
+	text = strings.Replace(text, `listen = "`+e.dnsAddr+`"`, `listen = "127.0.0.1:1"`, 1)
+	if err := os.WriteFile(changed, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run("apply"); code != 1 || !strings.Contains(stderr, "dns.listen: DNS settings cannot change while the stack runs") {
+		t.Fatalf("apply of a DNS change: exit %d, stderr %q", code, stderr)
+	}
+
+	// The load balancers' Prometheus metrics on the control socket.
+	st := e.status()
+	if _, err := httpClient.Get("http://" + st.Regions[0].LoadBalancer.Address + "/"); err != nil {
+		t.Fatal(err)
+	}
+	sock := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(e.stateDir, "control.sock"))
+	}}, Timeout: 5 * time.Second}
+	resp, err := sock.Get("http://stack/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"hastack_alb_requests_total", `region="us-east-1"`, "hastack_alb_healthy_hosts"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	// A black-box probe of the stack's URL through its DNS server.
+	_, port, _ := net.SplitHostPort(st.Regions[0].LoadBalancer.Address)
+	out, stderr, code := e.hastack("drill", "probe", "--url", "http://app.example.com:"+port, "--resolver", e.dnsAddr, "--duration", "3s", "--json")
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("probe: exit %d, %v\n%s%s", code, err, out, stderr)
+	}
+	if rep.Requests < 50 || rep.Errors != 0 || !rep.Passed {
+		t.Fatalf("probe: %d requests, %d errors, passed %v", rep.Requests, rep.Errors, rep.Passed)
+	}
+	e.must("down", "--purge")
+}
