@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -72,7 +73,7 @@ func newEnv(t *testing.T, example string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dnsAddr := freeUDPAddr(t)
+	dnsAddr := freeDNSAddr(t)
 	text := strings.Replace(string(src), `"127.0.0.1:5353"`, fmt.Sprintf("%q", dnsAddr), 1)
 	if !strings.Contains(text, dnsAddr) {
 		t.Fatalf("examples/%s/stack.hcl has no listen = \"127.0.0.1:5353\" to move", example)
@@ -85,14 +86,27 @@ func newEnv(t *testing.T, example string) *env {
 	return e
 }
 
-func freeUDPAddr(t *testing.T) string {
+// freeDNSAddr finds a port free for both UDP and TCP on 127.0.0.1, below
+// the kernel's ephemeral range (32768 and up), so no outgoing connection
+// of another test can take it between this check and the stack binding it.
+func freeDNSAddr(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		pc.Close()
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
 	}
-	defer pc.Close()
-	return pc.LocalAddr().String()
+	t.Fatal("no free port for the DNS server")
+	return ""
 }
 
 // hastack runs the binary and returns its stdout, stderr and exit code.

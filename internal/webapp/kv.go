@@ -38,6 +38,9 @@ ON CONFLICT (key) DO UPDATE SET
 const (
 	codeUniqueViolation = "23505"
 	codeDuplicateTable  = "42P07"
+	// codeDuplicateObject: the table's row type was created by a racing
+	// CREATE TABLE IF NOT EXISTS a moment earlier.
+	codeDuplicateObject = "42710"
 	codeUndefinedTable  = "42P01"
 	codeReadOnlyTx      = "25006"
 )
@@ -130,7 +133,7 @@ func (a *app) ensureTable(ctx context.Context, c *pgx.Conn) error {
 			a.tableReady.Store(true)
 			return nil
 		}
-		if attempt < 3 && hasCode(err, codeUniqueViolation, codeDuplicateTable) {
+		if attempt < 3 && hasCode(err, codeUniqueViolation, codeDuplicateTable, codeDuplicateObject) {
 			continue
 		}
 		return fmt.Errorf("creating table hastack_kv: %w", err)
