@@ -88,7 +88,9 @@ func openLog(p stack.Paths) (*os.File, error) {
 	return f, nil
 }
 
-func upForeground(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, timeout time.Duration) error {
+// runStack runs the stack in this process until Ctrl-C, SIGTERM or down,
+// logging to the state directory; onReady is called once it is healthy.
+func runStack(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, timeout time.Duration, onReady func()) error {
 	logf, err := openLog(p)
 	if err != nil {
 		return err
@@ -100,11 +102,16 @@ func upForeground(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths,
 	if err != nil {
 		return err
 	}
-	opts.OnReady = func() {
-		fmt.Fprintf(g.stdout, "stack %s is up; press Ctrl-C to stop it (logs: %s)\n", s.Name, p.Log())
-	}
+	opts.OnReady = onReady
+	return stack.Run(ctx, s, opts)
+}
+
+func upForeground(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, timeout time.Duration) error {
 	fmt.Fprintf(g.stdout, "hastack: starting stack %s (%d regions) from %s, state in %s\n", s.Name, len(s.Regions), g.file, p.Dir)
-	if err := stack.Run(ctx, s, opts); err != nil {
+	err := runStack(ctx, g, s, p, timeout, func() {
+		fmt.Fprintf(g.stdout, "stack %s is up; press Ctrl-C to stop it (logs: %s)\n", s.Name, p.Log())
+	})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "stack %s stopped; data kept in %s\n", s.Name, p.Dir)
@@ -114,19 +121,7 @@ func upForeground(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths,
 // runDaemon is the detached stack process. Its stdout is up.out, which the
 // parent `up -d` follows; a failure ends with one "error: " line there.
 func runDaemon(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, timeout time.Duration) error {
-	logf, err := openLog(p)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	opts, err := options(p, logf, g.stdout, timeout)
-	if err != nil {
-		return err
-	}
-	opts.OnReady = func() { fmt.Fprintln(g.stdout, "ready") }
-	if err := stack.Run(ctx, s, opts); err != nil {
+	if err := runStack(ctx, g, s, p, timeout, func() { fmt.Fprintln(g.stdout, "ready") }); err != nil {
 		fmt.Fprintf(g.stdout, "error: %v\n", err)
 		return errReported
 	}

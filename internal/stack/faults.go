@@ -19,9 +19,9 @@ const (
 func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 	switch kind {
 	case FaultRegion:
-		r := st.region(name)
-		if r == nil {
-			return fmt.Errorf("no region named %q in stack %s", name, st.spec.Name)
+		r, err := st.region(name)
+		if err != nil {
+			return err
 		}
 		r.mu.Lock()
 		already := r.failed
@@ -93,9 +93,9 @@ func (st *Stack) primaryNode() string {
 func (st *Stack) Recover(ctx context.Context, kind, name string) error {
 	switch kind {
 	case FaultRegion:
-		r := st.region(name)
-		if r == nil {
-			return fmt.Errorf("no region named %q in stack %s", name, st.spec.Name)
+		r, err := st.region(name)
+		if err != nil {
+			return err
 		}
 		r.mu.Lock()
 		failed := r.failed
@@ -168,20 +168,20 @@ func (st *Stack) azRegion(az string) (*region, error) {
 	return nil, fmt.Errorf("no AZ named %q in stack %s", az, st.spec.Name)
 }
 
-func (st *Stack) region(name string) *region {
+func (st *Stack) region(name string) (*region, error) {
 	for _, r := range st.regions {
 		if r.spec.Name == name {
-			return r
+			return r, nil
 		}
 	}
-	return nil
+	return nil, fmt.Errorf("no region named %q in stack %s", name, st.spec.Name)
 }
 
 // Promote promotes the database replica in region to primary, fencing
 // the old primary: the seed's manual cross-region failover.
 func (st *Stack) Promote(ctx context.Context, region string) error {
-	if st.spec.Region(region) == nil {
-		return fmt.Errorf("no region named %q in stack %s", region, st.spec.Name)
+	if _, err := st.region(region); err != nil {
+		return err
 	}
 	return st.db.Promote(ctx, region)
 }
