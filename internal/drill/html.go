@@ -56,7 +56,7 @@ func (r *Report) cards() []card {
 	cards = append(cards,
 		card{"Errors", fmt.Sprintf("%d of %d", r.Errors, r.Requests), fmt.Sprintf("%.2f%% %s", 100*r.ErrorRate, r.objectiveNote("error_rate", "%.3f"))},
 		card{"Writes lost", fmt.Sprintf("%d of %d", r.WritesLost, r.WritesAcked), fmt.Sprintf("RPO %.2f s %s", r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))},
-		card{"p99 latency", ms(r.Latency.Before.P99) + " → " + ms(r.Latency.After.P99), "before → after"},
+		card{"p99 latency", fmt.Sprintf("%.1f → %.1f", r.Latency.Before.P99*1000, r.Latency.After.P99*1000), "ms, before → after"},
 	)
 	return cards
 }
@@ -64,7 +64,7 @@ func (r *Report) cards() []card {
 const (
 	chartW, chartH = 960.0, 260.0
 	padL, padR     = 50.0, 20.0
-	padT, padB     = 64.0, 28.0
+	padT, padB     = 74.0, 28.0
 )
 
 var regionColors = []string{"#2b6cb0", "#2f855a", "#805ad5", "#b7791f"}
@@ -211,21 +211,34 @@ var markerStyle = map[string]string{
 
 // markerLines draws the drill's own markers as labelled lines and stack
 // events (health flips, promotions, scaling) as short ticks at the top.
-// Labels sit in the band above the plot, in rows, so they never cover bars.
+// Labels sit in the band above the plot, in up to four rows, each label
+// in the first row where it clears the one before it.
 func (r *Report) markerLines(sb *strings.Builder, height float64) {
-	row := 0
+	var rowEnd [4]float64
 	for _, m := range r.Markers {
 		x := r.x(m.At)
-		if color, ok := markerStyle[m.Kind]; ok {
-			labelY := 34 + 11*float64(row%3)
-			row++
-			fmt.Fprintf(sb, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="2" stroke-dasharray="5 3"><title>%s</title></line>`,
-				x, x, labelY+2, height-padB, color, html.EscapeString(m.Label))
-			fmt.Fprintf(sb, `<text x="%.1f" y="%.0f" class="mark" fill="%s">%s</text>`, x+3, labelY, color, html.EscapeString(shortLabel(m)))
+		color, ok := markerStyle[m.Kind]
+		if !ok {
+			fmt.Fprintf(sb, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#d69e2e" stroke-width="3"><title>%s</title></line>`,
+				x, x, padT-8, padT, html.EscapeString(m.Label))
 			continue
 		}
-		fmt.Fprintf(sb, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#d69e2e" stroke-width="3"><title>%s</title></line>`,
-			x, x, padT-8, padT, html.EscapeString(m.Label))
+		label := shortLabel(m)
+		row := 0
+		for i := range rowEnd {
+			if x+3 >= rowEnd[i] {
+				row = i
+				break
+			}
+			if rowEnd[i] < rowEnd[row] {
+				row = i
+			}
+		}
+		rowEnd[row] = x + 6 + 7*float64(len(label))
+		labelY := 30 + 11*float64(row)
+		fmt.Fprintf(sb, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="2" stroke-dasharray="5 3"><title>%s</title></line>`,
+			x, x, labelY+2, height-padB, color, html.EscapeString(m.Label))
+		fmt.Fprintf(sb, `<text x="%.1f" y="%.0f" class="mark" fill="%s">%s</text>`, x+3, labelY, color, html.EscapeString(label))
 	}
 }
 
@@ -256,8 +269,8 @@ h1{font-size:22px;margin:0 0 4px} .sub{color:#4a5568;margin-bottom:16px}
 .badge{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff;font-weight:600;margin-left:8px}
 .PASSED{background:#2f855a}.FAILED{background:#c53030}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
-.card{border:1px solid #e2e8f0;border-radius:6px;padding:10px 14px;min-width:150px}
-.card .v{font-size:22px;font-weight:600}.card .l,.card .n{color:#4a5568;font-size:12px}
+.card{border:1px solid #e2e8f0;border-radius:6px;padding:10px 14px;flex:1;min-width:110px}
+.card .v{font-size:20px;font-weight:600;white-space:nowrap}.card .l,.card .n{color:#4a5568;font-size:12px}
 h2{font-size:16px;margin:22px 0 6px}
 svg{width:100%;height:auto;border:1px solid #e2e8f0;border-radius:6px;background:#fff}
 .grid{stroke:#edf2f7}.tick{font-size:11px;fill:#718096}.legend{font-size:12px;fill:#2d3748}.mark{font-size:11px;font-weight:600}

@@ -135,20 +135,32 @@ func timelineStep(span time.Duration) time.Duration {
 	return max(100*time.Millisecond, (span / 120).Round(100*time.Millisecond))
 }
 
-// eventMarkers picks the stack events a timeline reader wants to see.
+// eventMarkers picks the stack events a timeline reader wants to see:
+// health flips, failovers, database role changes and scaling — not
+// routine registrations or alarm states (scaling shows what alarms did).
 func eventMarkers(events []stack.Event, from, to time.Time) []Marker {
 	var out []Marker
 	for _, e := range events {
-		if e.Time.Before(from) || e.Time.After(to) {
+		if e.Time.Before(from) || e.Time.After(to) || !notable(e) {
 			continue
 		}
-		switch {
-		case e.Kind == "dns.health", e.Kind == "dns.failover", strings.HasPrefix(e.Kind, "db_") && e.Kind != "db_promoted",
-			strings.HasPrefix(e.Kind, "asg.scale"), e.Kind == "alarm.state", e.Kind == "asg.unhealthy", e.Kind == "alb.target":
-			out = append(out, Marker{At: e.Time, Kind: e.Kind, Label: e.Message})
-		}
+		out = append(out, Marker{At: e.Time, Kind: e.Kind, Label: e.Message})
 	}
 	return out
+}
+
+func notable(e stack.Event) bool {
+	switch {
+	case e.Kind == "dns.health", e.Kind == "dns.failover", e.Kind == "asg.unhealthy", strings.HasPrefix(e.Kind, "asg.scale"):
+		return true
+	case e.Kind == "alb.target":
+		return strings.HasSuffix(e.Message, " unhealthy") || strings.Contains(e.Message, " unhealthy ")
+	case strings.HasPrefix(e.Kind, "db_"):
+		return e.Kind != "db_promoted" && e.Kind != "db_node_starting" && e.Kind != "db_node_ready"
+	case strings.HasPrefix(e.Kind, "fault."):
+		return false // the drill marks its own fault and recovery
+	}
+	return false
 }
 
 // objectives compares the results with the stack file's objectives.

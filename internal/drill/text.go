@@ -125,10 +125,15 @@ func (r *Report) writeTimeline(w io.Writer) {
 		row(reg, func(b Bucket) int { return b.OK[reg] })
 	}
 	row("errors", func(b Bucket) int { return b.Errors })
+	// The drill's own moments first: a later one never hides the fault,
+	// the DNS switch or the recovery in a shared column.
 	marks := []rune(strings.Repeat(" ", len(r.Timeline)))
-	for _, m := range r.Markers {
+	ordered := slices.Clone(r.Markers)
+	rank := map[string]int{"fault": 0, "dns": 1, "recovered": 2, "recover": 3, "promotion": 4, "operator": 5}
+	slices.SortStableFunc(ordered, func(a, b Marker) int { return rank[a.Kind] - rank[b.Kind] })
+	for _, m := range ordered {
 		i := r.column(m)
-		if i < 0 {
+		if i < 0 || marks[i] != ' ' {
 			continue
 		}
 		switch m.Kind {
