@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 const (
@@ -179,29 +180,10 @@ func (e *logEntry) appendJSON(b []byte) []byte {
 	return append(b, "}\n"...)
 }
 
+// appendJSONString is appendJSONBytes for a string, without copying it:
+// the bytes are only read.
 func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = appendEscaped(b, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
+	return appendJSONBytes(b, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 func appendJSONBytes(b, s []byte) []byte {
