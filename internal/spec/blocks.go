@@ -100,6 +100,7 @@ func (d *decoder) loadBalancer(sec *section) LoadBalancer {
 		IdleTimeout:           get(d, sec, "idle_timeout", 60*time.Second, asDuration, positive),
 		RetryOnConnectFailure: get(d, sec, "retry_on_connect_failure", false, asBool),
 		AccessLogs:            get(d, sec, "access_logs", false, asBool),
+		MaxConnections:        get(d, sec, "max_connections", 10000, asInt, atLeast(1)),
 		HealthCheck:           d.targetHealthCheck(sec.block("health_check")),
 	}
 }
@@ -136,6 +137,7 @@ func (d *decoder) launchTemplate(sec *section) LaunchTemplate {
 		Args:    get(d, sec, "args", nil, asStrings),
 		Env:     get(d, sec, "env", nil, asStringMap, envNames),
 		Port:    get(d, sec, "port", 8080, asInt, port),
+		User:    get(d, sec, "user", "", asString),
 	}
 }
 

@@ -30,10 +30,10 @@ var (
 		"path", "port", "interval", "timeout", "healthy_threshold", "unhealthy_threshold", "matcher",
 	}}
 	loadBalancerSchema = &schema{name: "load_balancer", attrs: []string{
-		"port", "algorithm", "deregistration_delay", "idle_timeout", "retry_on_connect_failure", "access_logs",
+		"port", "algorithm", "deregistration_delay", "idle_timeout", "retry_on_connect_failure", "access_logs", "max_connections",
 	}, blocks: []*schema{targetHealthCheckSchema}}
 
-	launchTemplateSchema = &schema{name: "launch_template", attrs: []string{"command", "args", "env", "port"}}
+	launchTemplateSchema = &schema{name: "launch_template", attrs: []string{"command", "args", "env", "port", "user"}}
 	policyAttrs          = []string{
 		"cpu_threshold", "period", "evaluation_periods", "datapoints_to_alarm", "adjustment", "cooldown",
 	}

@@ -137,7 +137,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("dns = %+v, want %+v", s.DNS, want)
 	}
 	wantLB := spec.LoadBalancer{
-		Port: 80, Algorithm: "round_robin", DeregistrationDelay: 300 * time.Second, IdleTimeout: 60 * time.Second,
+		Port: 80, Algorithm: "round_robin", DeregistrationDelay: 300 * time.Second, IdleTimeout: 60 * time.Second, MaxConnections: 10000,
 		HealthCheck: spec.TargetHealthCheck{
 			Path: "/health", Port: 0, Interval: 30 * time.Second, Timeout: 5 * time.Second,
 			HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200",

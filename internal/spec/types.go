@@ -113,6 +113,11 @@ type LoadBalancer struct {
 	RetryOnConnectFailure bool
 	// AccessLogs writes one JSON line per request (default false, as ALB).
 	AccessLogs bool
+	// MaxConnections caps the client connections the listener holds open
+	// at once; further connections wait in the kernel's accept queue
+	// (default 10000). ALB scales instead; a local stack must not run out
+	// of file descriptors.
+	MaxConnections int
 }
 
 // TargetHealthCheck is the target group's active health check.
@@ -157,6 +162,11 @@ type LaunchTemplate struct {
 	Env map[string]string
 	// Port every instance listens on, on its own address (default 8080).
 	Port int
+	// User the instances run as when hastack runs as root: "" (default)
+	// is the unprivileged system user "hastack", created if missing;
+	// "root" or another existing user name runs them as that user.
+	// Ignored when hastack does not run as root.
+	User string
 }
 
 // ScalingPolicy is a simple scaling policy fired by a CPU alarm.
