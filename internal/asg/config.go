@@ -68,6 +68,10 @@ type Config struct {
 	Env []string
 	// LogDir holds each instance's stdout and stderr in <instance-id>.log.
 	LogDir string
+	// BinDir is where hastack's own executable is copied (root-owned, mode
+	// 0755) when it is the Command and the instances' user cannot reach it
+	// where it is, e.g. under /root. Empty: such a Command is refused.
+	BinDir string
 	// Targets is told about instances entering and leaving service; may be
 	// nil, except with health check type ELB.
 	Targets Targets

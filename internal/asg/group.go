@@ -60,6 +60,8 @@ type Group struct {
 	drainTimeout   time.Duration
 	healthInterval time.Duration
 	cpu            CPU
+	account        account  // who the instances run as
+	baseEnv        []string // Config.Env and the account's variables
 	wake           chan struct{}
 	wg             sync.WaitGroup // every goroutine the group starts
 
@@ -81,6 +83,7 @@ type Group struct {
 	failures    int
 	lastFailure time.Time
 	notBefore   time.Time // no launch before this
+	exe         string    // the program as resolved for the account, once it was
 }
 
 // member is the group's record of one instance that has not been reaped.
@@ -105,6 +108,10 @@ func New(cfg Config) (*Group, error) {
 	}
 	cfg.Args, cfg.Env = slices.Clone(cfg.Args), slices.Clone(cfg.Env)
 	cfg.Group.LaunchTemplate.Env = maps.Clone(cfg.Group.LaunchTemplate.Env)
+	acct, err := resolveAccount(cfg.Group.LaunchTemplate.User)
+	if err != nil {
+		return nil, fmt.Errorf("configuring auto scaling group %q: %w", cfg.Region, err)
+	}
 	a := cfg.Group
 	g := &Group{
 		cfg:            cfg,
@@ -116,6 +123,8 @@ func New(cfg Config) (*Group, error) {
 		drainTimeout:   orDefault(cfg.DrainTimeout, defaultDrainTimeout),
 		healthInterval: orDefault(cfg.HealthCheckInterval, defaultHealthCheckInterval),
 		cpu:            cfg.CPU,
+		account:        acct,
+		baseEnv:        append(slices.Clone(cfg.Env), acct.env()...),
 		wake:           make(chan struct{}, 1),
 		capacity:       Capacity{Min: a.Min, Max: a.Max, Desired: a.Desired},
 		health:         HealthCheck{Type: a.HealthCheckType, GracePeriod: a.HealthCheckGracePeriod},
@@ -452,6 +461,19 @@ func (g *Group) noteFailure(now time.Time) time.Duration {
 	return d
 }
 
+// program resolves the command for the instances' user once it can be
+// run; until then each launch tries again (and fails with the reason).
+func (g *Group) program() (string, error) {
+	if g.exe == "" {
+		exe, err := program(g.cfg.Command, g.account, g.cfg.BinDir)
+		if err != nil {
+			return "", err
+		}
+		g.exe = exe
+	}
+	return g.exe, nil
+}
+
 // launch starts an instance in the action's AZ, unless launches are
 // backing off or the AZ has no free address.
 func (g *Group) launch(ctx context.Context, a Action) {
@@ -473,12 +495,17 @@ func (g *Group) launch(ctx context.Context, a Action) {
 	}
 
 	addr := netip.AddrPortFrom(ip, g.port)
-	proc, err := startProcess(launchSpec{
-		command: g.cfg.Command,
-		args:    g.cfg.Args,
-		env:     instanceEnv(g.cfg.Env, g.cfg.Group.LaunchTemplate.Env, g.cfg.Region, az, id, addr),
-		logPath: filepath.Join(g.cfg.LogDir, id+".log"),
-	})
+	exe, err := g.program()
+	var proc *process
+	if err == nil {
+		proc, err = startProcess(launchSpec{
+			command: exe,
+			args:    g.cfg.Args,
+			env:     instanceEnv(g.baseEnv, g.cfg.Group.LaunchTemplate.Env, g.cfg.Region, az, id, addr),
+			logPath: filepath.Join(g.cfg.LogDir, id+".log"),
+			cred:    g.account.credential(),
+		})
+	}
 	if err != nil {
 		d := g.noteFailure(now)
 		g.emit(slog.LevelError, EventLaunchFailed, fmt.Sprintf("%s could not launch an instance in %s: %v; retrying in %s",

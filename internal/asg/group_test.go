@@ -167,6 +167,22 @@ func addrs(prefix string) []netip.Addr {
 	return out
 }
 
+// openDir returns a new directory every user may enter (0755), unlike
+// t.TempDir's: instances run as an unprivileged user when the tests run as
+// root, and must reach the files a test shares with them.
+func openDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hastack-asg-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // start runs a group with desired 2 (min 1, max 3) over AZs a (127.0.77.x)
 // and b (127.0.78.x); edit adjusts the config first.
 func start(t *testing.T, edit func(*Config)) *harness {
@@ -183,6 +199,7 @@ func start(t *testing.T, edit func(*Config)) *harness {
 		Command:      os.Args[0],
 		Env:          []string{"HASTACK_ASG_TEST_HELPER=1", "BASE_VAR=from-base"},
 		LogDir:       h.logDir,
+		BinDir:       filepath.Join(openDir(t), "bin"), // the test binary's directory is closed to others
 		Targets:      h.targets,
 		OnEvent:      h.events.record,
 		StopTimeout:  2 * time.Second,

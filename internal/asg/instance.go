@@ -42,6 +42,7 @@ type launchSpec struct {
 	args    []string
 	env     []string
 	logPath string
+	cred    *syscall.Credential // nil: hastack's own user
 }
 
 // startProcess starts the instance process with stdout and stderr appended
@@ -59,7 +60,8 @@ func startProcess(s launchSpec) (*process, error) {
 	cmd := exec.Command(s.command, s.args...)
 	cmd.Env = s.env
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Go sets Pdeathsig after changing the credentials, which would clear it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.cred}
 	if err := cmd.Start(); err != nil {
 		_ = os.Remove(s.logPath)
 		return nil, fmt.Errorf("starting %s: %w", s.command, err)

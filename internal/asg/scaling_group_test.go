@@ -19,15 +19,16 @@ func fastPolicy(threshold float64, adjustment int, cooldown time.Duration) spec.
 // TestGroupScalesOnMeasuredCPU: the instances burn CPU, the group's
 // measured CPU crosses the scale-out threshold and it scales out one
 // instance per cooldown up to max; when the burn stops it scales back in to
-// min. The thresholds sit far from both the burn (60% of a core per
-// instance) and idle, as the machine is shared.
+// min. The thresholds sit far from both idle and the burn (a core per
+// instance, or its share of the machine: still 18% at a load of 11 on two
+// cores), as the machine is shared.
 func TestGroupScalesOnMeasuredCPU(t *testing.T) {
 	const cooldown = 800 * time.Millisecond
-	burn := filepath.Join(t.TempDir(), "burn")
+	burn := filepath.Join(openDir(t), "burn") // the instances must see it
 	h := start(t, func(c *Config) {
 		c.Group.Min, c.Group.Max, c.Group.Desired = 1, 3, 1
-		c.Group.ScaleOut = fastPolicy(20, 1, cooldown)
-		c.Group.ScaleIn = fastPolicy(8, -1, cooldown)
+		c.Group.ScaleOut = fastPolicy(12, 1, cooldown)
+		c.Group.ScaleIn = fastPolicy(4, -1, cooldown)
 		c.Env = append(c.Env, "HASTACK_ASG_TEST_BURN_FILE="+burn)
 		c.StopTimeout = 500 * time.Millisecond
 	})
@@ -50,7 +51,7 @@ func TestGroupScalesOnMeasuredCPU(t *testing.T) {
 		t.Errorf("scaled out again %s after the first, within the %s cooldown", gap, cooldown)
 	}
 	for _, e := range outs {
-		if !strings.Contains(e.msg, "alarm test-1-cpu-high is in ALARM (group CPU ") || !strings.Contains(e.msg, ">= 20.0%") {
+		if !strings.Contains(e.msg, "alarm test-1-cpu-high is in ALARM (group CPU ") || !strings.Contains(e.msg, ">= 12.0%") {
 			t.Errorf("scale-out event lacks its numbers: %s", e.msg)
 		}
 	}
@@ -61,9 +62,12 @@ func TestGroupScalesOnMeasuredCPU(t *testing.T) {
 	if last, ok := st.LastActivity(); !ok || last.Cause != PolicyScaleOut || last.To != 3 || !last.CooldownUntil.Equal(st.CooldownUntil) {
 		t.Errorf("last activity %+v, cooldown until %s", last, st.CooldownUntil)
 	}
-	if !st.HaveCPU || st.Alarms[0].State != metrics.StateAlarm {
-		t.Errorf("status while burning: CPU %.1f (%v), high alarm %s", st.CPU, st.HaveCPU, st.Alarms[0].State)
-	}
+	// At max no policy fires, but the alarm stays in ALARM while the burn
+	// goes on (polled: on a busy machine a datapoint may dip for a moment).
+	eventually(t, "status showing the burn", func() bool {
+		st := h.g.Status()
+		return st.HaveCPU && st.CPU >= 12 && st.Alarms[0].State == metrics.StateAlarm
+	})
 	busy := 0
 	for _, in := range inState(h.g, InService) {
 		if in.CPU > 5 {
@@ -85,7 +89,7 @@ func TestGroupScalesOnMeasuredCPU(t *testing.T) {
 	})
 	ins := h.events.of(EventScaleIn)
 	if len(ins) != 2 || !strings.Contains(ins[0].msg, "desired 3 -> 2") || !strings.Contains(ins[1].msg, "desired 2 -> 1") ||
-		!strings.Contains(ins[0].msg, "< 8.0%") {
+		!strings.Contains(ins[0].msg, "< 4.0%") {
 		t.Errorf("scale-in events %v", ins)
 	}
 	if !hasAlarmEvent(h, "test-1-cpu-high", "ALARM -> OK") || !hasAlarmEvent(h, "test-1-cpu-low", "-> ALARM") {
