@@ -83,6 +83,7 @@ func (r *region) start(parent context.Context, ln net.Listener) error {
 		Args:    args,
 		Env:     s.instanceEnv(r.spec.Name),
 		LogDir:  s.paths.LogDir(),
+		BinDir:  filepath.Join(s.paths.Dir, "bin"),
 		Targets: lb,
 		// Give the load balancer its whole deregistration delay to drain.
 		DrainTimeout: r.spec.LoadBalancer.DeregistrationDelay + 5*time.Second,
