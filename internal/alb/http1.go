@@ -168,6 +168,31 @@ func parseContentLength(b []byte) (int64, bool) {
 	return n, true
 }
 
+// framingField reports whether a field name is one that says where a
+// message ends or where it goes: Content-Length, Transfer-Encoding, Host.
+// These are never hop-by-hop, whatever a Connection field names: dropping
+// one while the body it frames is still forwarded would make the next hop
+// read the body as another message.
+func framingField(name []byte) bool {
+	return equalFold(name, "content-length") || equalFold(name, "transfer-encoding") || equalFold(name, "host")
+}
+
+// framingLookalike reports whether name has an underscore and reads as Content-Length or Transfer-Encoding once underscores become
+// dashes, as CGI-style servers map them.
+func framingLookalike(name []byte) bool {
+	var buf [17]byte
+	if (len(name) != 14 && len(name) != 17) || bytes.IndexByte(name, '_') < 0 {
+		return false
+	}
+	for i, c := range name {
+		if c == '_' {
+			c = '-'
+		}
+		buf[i] = c
+	}
+	return framingField(buf[:len(name)])
+}
+
 // connTokens calls f with each comma-separated token of a Connection value.
 func connTokens(v []byte, f func(tok []byte)) {
 	for len(v) > 0 {
@@ -181,15 +206,6 @@ func connTokens(v []byte, f func(tok []byte)) {
 			f(tok)
 		}
 	}
-}
-
-// lastCodingChunked reports whether a Transfer-Encoding value ends with the
-// chunked coding.
-func lastCodingChunked(v []byte) bool {
-	if i := bytes.LastIndexByte(v, ','); i >= 0 {
-		v = v[i+1:]
-	}
-	return equalFold(trimOWS(v), "chunked")
 }
 
 // parseStatusLine parses "HTTP/1.x SP code [SP reason]" and returns the
@@ -312,29 +328,22 @@ func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader, chunk bool, flush func()
 }
 
 func writeChunk(w *bufio.Writer, p []byte) error {
-	var hex [16]byte
-	i := len(hex)
-	for n := len(p); ; {
-		i--
-		hex[i] = "0123456789abcdef"[n&0xf]
-		n >>= 4
-		if n == 0 {
-			break
-		}
-	}
-	_, _ = w.Write(hex[i:])
-	_, _ = w.WriteString("\r\n")
+	writeChunkSize(w, int64(len(p)))
 	_, _ = w.Write(p)
 	_, err := w.WriteString("\r\n")
 	return err
 }
 
-// copyChunked copies a chunked body from src to dst unchanged — chunk
-// extensions and trailer fields included — checking its framing so that
-// the message ends exactly where the sender's does.
+// copyChunked copies a chunked body from src to dst, checking its framing
+// so that the message ends exactly where the sender's does. What it writes
+// is the canonical form of what it read: each chunk-size line becomes the
+// size in hex and CRLF (chunk extensions, which belong to one hop, are
+// dropped), trailer fields pass through but for the framing ones. Every
+// line of the coding must end in CRLF (RFC 9112 7.1; a bare LF is how
+// parsers that tolerate it are made to disagree). It returns the bytes it
+// read.
 func copyChunked(dst *bufio.Writer, src *bufio.Reader, flush func() error, buf []byte) (int64, error) {
-	var done int64
-	var line []byte
+	var done, excess int64
 	var lineBuf [128]byte
 	for {
 		if src.Buffered() == 0 {
@@ -342,19 +351,23 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, flush func() error, buf [
 				return done, err
 			}
 		}
-		var err error
-		line, err = readLine(src, lineBuf[:0], maxChunkLine, errBadChunk)
+		line, err := readLine(src, lineBuf[:0], maxChunkLine, errBadChunk)
 		if err != nil {
 			return done, eofIsUnexpected(err)
 		}
-		size, ok := parseChunkSize(trimEOL(line))
+		done += int64(len(line))
+		size, ok := parseChunkSize(line)
 		if !ok {
 			return done, errBadChunk
 		}
-		if _, err := dst.Write(line); err != nil {
-			return done, err
+		// As net/http's reader: chunk-size lines and CRLFs may cost 16
+		// bytes per chunk plus twice the data, with 16 KB of slack, so
+		// that extensions cannot make a body mostly overhead.
+		excess = max(excess+int64(len(line))-16-2*size, 0)
+		if excess > 16<<10 {
+			return done, errBadChunk
 		}
-		done += int64(len(line))
+		writeChunkSize(dst, size)
 		if size == 0 {
 			break
 		}
@@ -387,53 +400,99 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, flush func() error, buf [
 				return done, err
 			}
 		}
-		var err error
-		line, err = readLine(src, lineBuf[:0], maxChunkLine, errBadChunk)
+		line, err := readLine(src, lineBuf[:0], maxHeadBytes-total, errBadChunk)
 		if err != nil {
 			return done, eofIsUnexpected(err)
 		}
-		if total += len(line); total > maxHeadBytes {
+		total += len(line)
+		done += int64(len(line))
+		if !endsCRLF(line) {
 			return done, errBadChunk
 		}
-		if _, err := dst.Write(line); err != nil {
+		field := line[:len(line)-2]
+		if len(field) == 0 {
+			_, err := dst.Write(line)
 			return done, err
 		}
-		done += int64(len(line))
-		if len(trimEOL(line)) == 0 {
-			return done, nil
+		name, _, ok := parseField(field)
+		if !ok {
+			return done, errBadChunk // obsolete line folding included
+		}
+		if !framingField(name) {
+			_, _ = dst.Write(line)
 		}
 	}
 }
 
-// parseChunkSize parses a chunk-size line: hex digits, then optional
-// extensions after ';'.
+// endsCRLF reports whether line ends in CRLF and has no other CR.
+func endsCRLF(line []byte) bool {
+	n := len(line)
+	return n >= 2 && line[n-2] == '\r' && line[n-1] == '\n' && bytes.IndexByte(line[:n-2], '\r') < 0
+}
+
+// parseChunkSize parses a chunk-size line, CRLF included: hex digits from
+// the start, then either optional white space or a chunk extension right
+// after them (";..."). It accepts no more than net/http's reader does.
 func parseChunkSize(line []byte) (int64, bool) {
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		if !validValue(line[i:]) {
-			return 0, false
-		}
-		line = line[:i]
-	}
-	line = trimOWS(line)
-	if len(line) == 0 || len(line) > 15 {
+	if !endsCRLF(line) {
 		return 0, false
 	}
+	line = line[:len(line)-2]
 	var n int64
-	for _, c := range line {
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
+	i := 0
+	for ; i < len(line); i++ {
+		d, ok := hexDigit(line[i])
+		if !ok {
+			break
+		}
+		if i == 15 {
+			return 0, false // past 2^60: no body is that long
 		}
 		n = n<<4 | int64(d)
 	}
+	if i == 0 {
+		return 0, false
+	}
+	switch ext := line[i:]; {
+	case len(ext) == 0:
+	case ext[0] == ';':
+		if !validValue(ext) {
+			return 0, false
+		}
+	default:
+		if len(trimOWS(ext)) != 0 {
+			return 0, false
+		}
+	}
 	return n, true
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// writeChunkSize writes a chunk-size line: the size in hex, CRLF.
+func writeChunkSize(w *bufio.Writer, size int64) {
+	var b [18]byte
+	i := len(b) - 2
+	b[i], b[i+1] = '\r', '\n'
+	for {
+		i--
+		b[i] = "0123456789abcdef"[size&0xf]
+		size >>= 4
+		if size == 0 {
+			break
+		}
+	}
+	_, _ = w.Write(b[i:])
 }
 
 func eofIsUnexpected(err error) error {

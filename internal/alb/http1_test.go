@@ -211,23 +211,54 @@ func TestReadResponse(t *testing.T) {
 
 func TestCopyChunked(t *testing.T) {
 	noFlush := func() error { return nil }
-	good := "5;ext=1\r\nhello\r\n1A\r\n" + strings.Repeat("x", 26) + "\r\n0\r\nX-Trailer: t\r\n\r\nNEXT"
-	var out bytes.Buffer
-	w := bufio.NewWriter(&out)
-	src := bufio.NewReaderSize(strings.NewReader(good), 16)
-	n, err := copyChunked(w, src, noFlush, make([]byte, 8))
-	_ = w.Flush()
-	if err != nil || out.String() != strings.TrimSuffix(good, "NEXT") || n != int64(out.Len()) {
-		t.Fatalf("copyChunked = %d, %v, %q", n, err, out.String())
+	tests := []struct {
+		name, in string
+		out      string // "" when the body must be refused
+	}{
+		{"extensions dropped, sizes canonical", "5;ext=1\r\nhello\r\n1A\r\n" + strings.Repeat("x", 26) + "\r\n0\r\nX-Trailer: t\r\n\r\n",
+			"5\r\nhello\r\n1a\r\n" + strings.Repeat("x", 26) + "\r\n0\r\nX-Trailer: t\r\n\r\n"},
+		{"leading zeros", "0005\r\nhello\r\n000\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n"},
+		{"white space after the size", "5 \t\r\nhello\r\n0\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n"},
+		{"quoted extension", "5;a=\"b; c\"\r\nhello\r\n0\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n"},
+		{"framing trailers dropped", "0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nHost: x\r\nX-T: 1\r\n\r\n", "0\r\nX-T: 1\r\n\r\n"},
+		{"bad digit", "zz\r\n", ""},
+		{"no digits", ";x\r\n0\r\n\r\n", ""},
+		{"sign", "-1\r\n", ""},
+		{"white space before the size", " 5\r\nhello\r\n0\r\n\r\n", ""},
+		{"white space before an extension", "5 ;x\r\nhello\r\n0\r\n\r\n", ""},
+		{"16 digits", "1234567890123456\r\n", ""},
+		{"16 digits, leading zeros", "0000000000000005\r\nhello\r\n0\r\n\r\n", ""},
+		{"data longer than the size", "5\r\nhelloXX0\r\n\r\n", ""},
+		{"truncated", "5\r\nhel", ""},
+		{"bare LF size line", "5\nhello\r\n0\r\n\r\n", ""},
+		{"bare LF last chunk", "0\n\r\n", ""},
+		{"bare CR in extension", "5;a\rb\r\nhello\r\n0\r\n\r\n", ""},
+		{"bare LF in trailers", "0\r\nX-T: 1\n\r\n", ""},
+		{"bare LF ending trailers", "0\r\n\n", ""},
+		{"folded trailer", "0\r\nX-T: 1\r\n 2\r\n\r\n", ""},
+		{"malformed trailer", "0\r\nX T: 1\r\n\r\n", ""},
+		{"extensions outweigh data", strings.Repeat("1;"+strings.Repeat("e", 1000)+"\r\nx\r\n", 20) + "0\r\n\r\n", ""},
 	}
-	if rest, _ := io.ReadAll(src); string(rest) != "NEXT" {
-		t.Fatalf("left %q after the body, want NEXT", rest)
-	}
-	for _, bad := range []string{"zz\r\n", "5\r\nhelloXX0\r\n\r\n", "5\r\nhel", "-1\r\n", "1234567890123456\r\n"} {
-		w := bufio.NewWriter(io.Discard)
-		if _, err := copyChunked(w, bufio.NewReader(strings.NewReader(bad)), noFlush, make([]byte, 8)); err == nil {
-			t.Errorf("copyChunked accepted %q", bad)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w := bufio.NewWriter(&out)
+			src := bufio.NewReaderSize(strings.NewReader(tt.in+"NEXT"), 16)
+			n, err := copyChunked(w, src, noFlush, make([]byte, 8))
+			_ = w.Flush()
+			if tt.out == "" {
+				if err == nil {
+					t.Fatalf("accepted, wrote %q", out.String())
+				}
+				return
+			}
+			if err != nil || out.String() != tt.out || n != int64(len(tt.in)) {
+				t.Fatalf("copyChunked = %d, %v, %q; want %d, nil, %q", n, err, out.String(), len(tt.in), tt.out)
+			}
+			if rest, _ := io.ReadAll(src); string(rest) != "NEXT" {
+				t.Fatalf("left %q after the body, want NEXT", rest)
+			}
+		})
 	}
 }
 

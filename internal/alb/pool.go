@@ -24,6 +24,10 @@ var errTargetGone = errors.New("target deregistered")
 type upstream struct {
 	nc  net.Conn
 	raw syscall.RawConn // for the liveness check; nil if not a TCP connection
+	// peek is the liveness check's system call, made once per connection
+	// so that a check allocates nothing; it leaves its verdict in idleOK.
+	peek   func(fd uintptr) bool
+	idleOK bool
 	// written counts the bytes written for the current request, and werr
 	// keeps its write error.
 	written int64
@@ -54,16 +58,19 @@ func (u *upstream) alive() bool {
 	}
 	// The last request's deadline may have passed; the check must not see it.
 	_ = u.nc.SetReadDeadline(time.Time{})
+	u.idleOK = false
+	err := u.raw.Read(u.peek)
+	return err == nil && u.idleOK
+}
+
+// peekIdle is upstream.peek: it peeks at the connection without waiting.
+func (u *upstream) peekIdle(fd uintptr) bool {
 	var buf [1]byte
-	ok := true
-	err := u.raw.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// EAGAIN: nothing to read, the connection is idle and open.
-		// n == 0 with no error: the target closed it. n > 0: stray bytes.
-		ok = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
-		return true
-	})
-	return err == nil && ok
+	_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	// EAGAIN: nothing to read, the connection is idle and open.
+	// n == 0 with no error: the target closed it. n > 0: stray bytes.
+	u.idleOK = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+	return true
 }
 
 // pool is a target's keep-alive connections: idle ones ready for the next
@@ -83,10 +90,12 @@ func newPool(addr string, dialer *net.Dialer) *pool {
 }
 
 // get returns an idle connection, or a new one when there is none or when
-// fresh is set. A returned pooled connection is checked with alive first
-// when check is set. dialed reports a new connection; a dial failure comes
-// back as a *net.OpError with Op "dial".
-func (p *pool) get(fresh, check bool) (u *upstream, dialed bool, err error) {
+// fresh is set. A pooled connection is checked with alive first: one the
+// target closed, or sent bytes on that no request asked for, is never
+// used again, as the next response read on it would not be the next
+// request's. dialed reports a new connection; a dial failure comes back as
+// a *net.OpError with Op "dial".
+func (p *pool) get(fresh bool) (u *upstream, dialed bool, err error) {
 	for !fresh {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -98,7 +107,7 @@ func (p *pool) get(fresh, check bool) (u *upstream, dialed bool, err error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if !check || u.alive() {
+		if u.alive() {
 			return u, false, nil
 		}
 		p.discard(u)
@@ -110,6 +119,7 @@ func (p *pool) get(fresh, check bool) (u *upstream, dialed bool, err error) {
 	u = &upstream{nc: nc}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		u.raw, _ = tc.SyscallConn()
+		u.peek = u.peekIdle
 	}
 	p.mu.Lock()
 	if p.closed {

@@ -91,7 +91,7 @@ func (c *conn) proxy(rs *routeSet) bool {
 	fresh, redone := false, false
 	for {
 		e.target = t
-		u, dialed, err := t.pool.get(fresh, !replayable)
+		u, dialed, err := t.pool.get(fresh)
 		var f failKind
 		if err != nil {
 			c.lb.metrics.connError()
@@ -196,6 +196,7 @@ func (c *conn) exchange(u *upstream, rs *routeSet) failKind {
 			return notSent(u)
 		}
 	default:
+		r.bodyBegun = true
 		_ = u.nc.SetDeadline(time.Now().Add(rs.idle))
 		c.ubw.Reset(u)
 		_, _ = c.ubw.Write(r.head)
@@ -439,7 +440,7 @@ func (c *conn) skipBody() bool {
 	if r.bodyDone {
 		return true
 	}
-	if !r.chunked && r.length <= int64(c.br.Buffered()) {
+	if !r.chunked && !r.bodyBegun && r.length <= int64(c.br.Buffered()) {
 		_, _ = c.br.Discard(int(r.length))
 		r.bodyDone = true
 		return true

@@ -24,6 +24,9 @@ type request struct {
 	expect    bool // Expect: 100-continue, with a body
 	// bodyDone: the body, if any, has been read from the client.
 	bodyDone bool
+	// bodyBegun: reading the body from the client began, so what is left
+	// of it is no longer its length from here.
+	bodyBegun bool
 	// idStart and idEnd locate the X-Request-Id value in head.
 	idStart, idEnd int
 
@@ -69,7 +72,7 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 	// The request line; a few empty lines before it are ignored (RFC 9112 2.2).
 	var line []byte
 	for empty := 0; ; empty++ {
-		head, err = readLine(br, head[:0], maxHeadBytes, errHeadTooLarge)
+		head, err = readLine(br, head[:0], maxHeadBytes-int(r.size), errHeadTooLarge)
 		if err != nil {
 			r.head = head
 			return err
@@ -120,8 +123,10 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 	)
 	r.idStart, r.idEnd = 0, 0
 	for {
+		// The limit counts the head as the client sent it, fields the
+		// load balancer drops included.
 		start := len(head)
-		head, err = readLine(br, head, maxHeadBytes, errHeadTooLarge)
+		head, err = readLine(br, head, start+maxHeadBytes-int(r.size), errHeadTooLarge)
 		if err != nil {
 			r.head = head
 			return err
@@ -180,6 +185,7 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 						connKeep = true
 					case equalFold(tok, "upgrade"):
 						connUpgrade = true
+					case framingField(tok):
 					default:
 						r.drop = append(append(r.drop, tok...), 0)
 					}
@@ -205,6 +211,8 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 					keep = false // a repeated, equal value
 				}
 				r.length = n
+			} else if framingLookalike(name) {
+				return errBadFraming
 			}
 		case 15:
 			if equalFold(name, "x-forwarded-for") {
@@ -227,6 +235,8 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 				keep = false
 			} else if equalFold(name, "x-forwarded-proto") {
 				keep = false
+			} else if framingLookalike(name) {
+				return errBadFraming
 			}
 		case 19:
 			if equalFold(name, "proxy-authorization") {

@@ -28,6 +28,7 @@ type response struct {
 func readResponse(br *bufio.Reader, r *response) error {
 	*r = response{head: r.head[:0], drop: r.drop[:0], length: -1}
 	head, err := readLine(br, r.head, maxHeadBytes, errResponseTooBig)
+	size := len(head) // the head as the target sent it
 	r.got = len(head) > 0
 	if err != nil {
 		r.head = head
@@ -45,11 +46,12 @@ func readResponse(br *bufio.Reader, r *response) error {
 	connClose, connKeep, hasTE := false, false, false
 	for {
 		start := len(head)
-		head, err = readLine(br, head, maxHeadBytes, errResponseTooBig)
+		head, err = readLine(br, head, start+maxHeadBytes-size, errResponseTooBig)
 		if err != nil {
 			r.head = head
 			return eofIsUnexpected(err)
 		}
+		size += len(head) - start
 		line := trimEOL(head[start:])
 		if len(line) == 0 {
 			head = head[:start]
@@ -79,7 +81,7 @@ func readResponse(br *bufio.Reader, r *response) error {
 						connClose = true
 					case equalFold(tok, "keep-alive"):
 						connKeep = true
-					case equalFold(tok, "upgrade"):
+					case equalFold(tok, "upgrade"), framingField(tok):
 					default:
 						r.drop = append(append(r.drop, tok...), 0)
 					}
@@ -103,7 +105,11 @@ func readResponse(br *bufio.Reader, r *response) error {
 			keep = !equalFold(name, "proxy-connection")
 		case 17:
 			if equalFold(name, "transfer-encoding") {
-				if hasTE || !lastCodingChunked(value) {
+				// Only chunked, alone, and only from HTTP/1.1, as net/http
+				// reads it: a coding list or an HTTP/1.0 message with
+				// Transfer-Encoding is framed differently by different
+				// clients.
+				if hasTE || !equalFold(value, "chunked") || minor == 0 {
 					return errBadResponse
 				}
 				hasTE, r.chunked = true, true
@@ -121,11 +127,8 @@ func readResponse(br *bufio.Reader, r *response) error {
 		return errBadResponse
 	}
 	if len(r.drop) > 0 {
-		keptTE := r.chunked
+		keptTE := r.chunked // never dropped: framingField
 		head = dropFields(head, 0, r.drop, &keptTE, &r.teStart, &r.teEnd)
-		if r.chunked && !keptTE {
-			return errBadResponse // the framing field named as hop-by-hop
-		}
 	}
 	r.head = head
 	if minor == 1 {
