@@ -300,6 +300,26 @@ const (
 	bodyEOFChunks // until the target closes, sent chunked to an HTTP/1.1 client
 )
 
+// framing decides how the body of response p goes to the client: head
+// tells a response to HEAD, minor is the client's HTTP/1.minor and keep
+// whether its connection may stay open so far. It returns the body mode
+// and whether the connection stays open after this response.
+func framing(head bool, minor int, keep bool, p *response) (mode int, keepAfter bool) {
+	switch {
+	case head || bodyless(p.code):
+		return bodyNone, keep
+	case p.chunked && minor == 0:
+		return bodyDechunk, false
+	case p.chunked:
+		return bodyChunked, keep
+	case p.length >= 0:
+		return bodyLength, keep
+	case minor == 1 && keep:
+		return bodyEOFChunks, true
+	}
+	return bodyEOF, false
+}
+
 // relay writes the response whose head is in c.resp to the client,
 // followed by its body from u, then returns u to the pool when it can
 // carry another request. It reports whether the client's connection may
@@ -313,22 +333,12 @@ func (c *conn) relay(u *upstream, t *target, rs *routeSet) bool {
 	if p.code == 101 {
 		return c.tunnel(u, t, rs)
 	}
-	keep := r.keepAlive && !c.closeAfter && !c.srv.shutting.Load()
-	mode := bodyNone
-	switch {
-	case r.isHead() || bodyless(p.code):
-	case p.chunked && r.minor == 0:
+	mode, keep := framing(r.isHead(), r.minor, r.keepAlive && !c.closeAfter && !c.srv.shutting.Load(), p)
+	switch mode {
+	case bodyDechunk:
 		p.withoutTE()
-		mode, keep = bodyDechunk, false
-	case p.chunked:
-		mode = bodyChunked
-	case p.length >= 0:
-		mode = bodyLength
-	case r.minor == 1 && keep:
-		mode = bodyEOFChunks
+	case bodyEOFChunks:
 		p.head = append(p.head, "Transfer-Encoding: chunked\r\n"...)
-	default:
-		mode, keep = bodyEOF, false
 	}
 	switch {
 	case !keep:

@@ -94,10 +94,8 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 	if sp2 <= 0 {
 		return errBadRequest
 	}
-	for _, c := range rest[:sp2] {
-		if c <= ' ' || c == 0x7f {
-			return errBadRequest
-		}
+	if !validTarget(rest[:sp2]) {
+		return errBadRequest
 	}
 	switch v := rest[sp2+1:]; string(v) {
 	case "HTTP/1.1":
@@ -306,6 +304,35 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 	}
 	r.head = append(head, '\r', '\n')
 	return nil
+}
+
+// validTarget reports whether a request target has one of the forms a
+// proxy takes (RFC 9112 3.2): a path ("/..."), an absolute URI
+// ("scheme:..."), or "*"; and no white space or control bytes.
+func validTarget(t []byte) bool {
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	switch {
+	case len(t) == 0:
+		return false
+	case t[0] == '/' || (len(t) == 1 && t[0] == '*'):
+		return true
+	}
+	// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ":".
+	for i, c := range t {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // dropFields removes from head (fields from offset from on, each ending in
