@@ -2,11 +2,14 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // dns decodes the dns block; start is where to report that it is missing.
@@ -135,20 +138,50 @@ func (d *decoder) launchTemplate(sec *section) LaunchTemplate {
 	return LaunchTemplate{
 		Command: get(d, sec, "command", "", asString),
 		Args:    get(d, sec, "args", nil, asStrings),
-		Env:     get(d, sec, "env", nil, asStringMap, envNames),
+		Env:     d.env(sec),
 		Port:    get(d, sec, "port", 8080, asInt, port),
 		User:    get(d, sec, "user", "", asString),
 	}
 }
 
-// envNames rejects variable names that cannot be put in an environment.
-func envNames(name string, env map[string]string) string {
-	for key := range env {
-		if key == "" || strings.ContainsAny(key, "=\x00") {
-			return fmt.Sprintf("%s has an invalid variable name %q.", name, key)
+// env decodes a launch template's environment. Its names must be shell
+// identifiers: they become `export NAME=...` lines of the exported boot
+// script, where anything else could run as a command.
+func (d *decoder) env(sec *section) map[string]string {
+	env := get(d, sec, "env", nil, asStringMap)
+	for _, key := range slices.Sorted(maps.Keys(env)) {
+		if !shellIdentifier(key) {
+			d.errorf(envKeyRange(sec.attr("env"), key), "env has an invalid variable name %q: use letters, digits and \"_\", not starting with a digit.", key)
+			d.invalid[sec.attr("env")] = true
+			return nil
 		}
 	}
-	return ""
+	return env
+}
+
+// envKeyRange is where key is written in the env map, or the whole map.
+func envKeyRange(attr *hclsyntax.Attribute, key string) hcl.Range {
+	if obj, ok := attr.Expr.(*hclsyntax.ObjectConsExpr); ok {
+		for _, item := range obj.Items {
+			if k, diags := item.KeyExpr.Value(nil); !diags.HasErrors() && k.Type() == cty.String && k.IsKnown() && !k.IsNull() && k.AsString() == key {
+				return item.KeyExpr.Range()
+			}
+		}
+	}
+	return attr.Expr.Range()
+}
+
+// shellIdentifier accepts [A-Za-z_][A-Za-z0-9_]*.
+func shellIdentifier(s string) bool {
+	if s == "" || isDigit(s[0]) {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !isLower(c|0x20) && !isDigit(c) && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 var (

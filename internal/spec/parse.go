@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,7 +13,13 @@ import (
 // does not validate yields an *Error listing every problem, each as
 // FILE:LINE:COL: SENTENCE with FILE as given.
 func Load(filename string) (*Stack, error) {
-	src, err := os.ReadFile(filename)
+	f, err := os.Open(filename)
+	if err != nil {
+		return nil, fmt.Errorf("reading stack file: %w", err)
+	}
+	defer f.Close()
+	// One byte over the limit is enough for Parse to refuse the file.
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading stack file: %w", err)
 	}
@@ -27,8 +34,12 @@ func Load(filename string) (*Stack, error) {
 // applies defaults and validates the result. It reports every problem it
 // finds, ordered by position; when there is an error the stack is nil.
 // Syntax errors are reported alone, since what follows them cannot be
-// trusted.
+// trusted. A file over MaxFileSize, nested too deep or with an expression
+// that expands too far is refused with one sentence, never evaluated.
 func Parse(filename string, src []byte) (*Stack, hcl.Diagnostics) {
+	if diags := checkSource(filename, src); diags.HasErrors() {
+		return nil, diags
+	}
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		return nil, tidy(diags)

@@ -712,22 +712,3 @@ func TestPackageDoc(t *testing.T) {
 		t.Errorf("package doc comments in %v, want only doc.go", documented)
 	}
 }
-
-func FuzzParse(f *testing.F) {
-	for _, file := range []string{"../../examples/two-region/stack.hcl", "../../examples/quick/stack.hcl"} {
-		src, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(src)
-	}
-	f.Add([]byte(withBase("autoscaling {\n  min_size = 5\n}")))
-	f.Add([]byte("region {\n}\nregion \"a\" \"b\" {\n  vpc {\n    azs = [1, null]\n  }\n}"))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		s, diags := spec.Parse("fuzz.hcl", src)
-		if diags.HasErrors() != (s == nil) {
-			t.Fatalf("stack %v with diagnostics %v", s, diags)
-		}
-		_ = spec.FormatDiagnostics(diags)
-	})
-}

@@ -60,6 +60,11 @@ func get[T any](d *decoder, sec *section, name string, def T, conv conv[T], chec
 	if attr == nil {
 		return def
 	}
+	if diag := tooExpensive(name, attr.Expr); diag != nil {
+		d.diags = append(d.diags, diag)
+		d.invalid[attr] = true
+		return def
+	}
 	v, diags := attr.Expr.Value(nil)
 	if diags.HasErrors() {
 		d.diags = append(d.diags, diags...)
