@@ -30,14 +30,14 @@ func (v Verdict) String() string {
 }
 
 // Rule is one nftables rule: a packet from Src to Dst (and, when Port is
-// set, TCP to that port) gets the verdict. With NewOnly, packets of
-// established or related connections are not matched.
+// set, TCP to that port) gets the verdict. With Opening, only packets that
+// open a TCP connection (SYN without ACK) are matched.
 type Rule struct {
 	Comment string
 	Src     AddrSet
 	Dst     AddrSet
 	Port    uint16
-	NewOnly bool
+	Opening bool
 	Verdict Verdict
 }
 
@@ -139,7 +139,7 @@ func compileGroup(sg SecurityGroup) (Rule, error) {
 		Src:     allowed.Complement(),
 		Dst:     dest,
 		Port:    sg.Port,
-		NewOnly: true,
+		Opening: true,
 		Verdict: Drop,
 	}, nil
 }

@@ -143,8 +143,8 @@ func render(p Plan) string {
 		if r.Port != 0 {
 			fmt.Fprintf(&b, " tcp dport %d", r.Port)
 		}
-		if r.NewOnly {
-			b.WriteString(" new")
+		if r.Opening {
+			b.WriteString(" syn")
 		}
 		b.WriteString("\n")
 	}
@@ -194,7 +194,7 @@ func TestCompile(t *testing.T) {
 				Name: "instance", Dest: pfx("127.1.1.20/32"), Port: 8080,
 				Allow: []Domain{Prefixes(pfx("127.1.0.5/32")...)},
 			}}},
-			"drop 0.0.0.0-127.1.0.4,127.1.0.6-255.255.255.255 -> 127.1.1.20/32 tcp dport 8080 new\n",
+			"drop 0.0.0.0-127.1.0.4,127.1.0.6-255.255.255.255 -> 127.1.1.20/32 tcp dport 8080 syn\n",
 		},
 		{
 			"security group: database from its VPC, a peer and the operator",
@@ -202,12 +202,12 @@ func TestCompile(t *testing.T) {
 				Name: "db", Dest: pfx("127.1.1.30/32", "127.1.2.30/32"), Port: 5432,
 				Allow: []Domain{east, Prefixes(pfx("127.2.1.30/32", "127.0.0.1/32")...)},
 			}}},
-			"drop 0.0.0.0-127.0.0.0,127.0.0.2-127.0.255.255,127.2.0.0-127.2.1.29,127.2.1.31-255.255.255.255 -> 127.1.1.30/32,127.1.2.30/32 tcp dport 5432 new\n",
+			"drop 0.0.0.0-127.0.0.0,127.0.0.2-127.0.255.255,127.2.0.0-127.2.1.29,127.2.1.31-255.255.255.255 -> 127.1.1.30/32,127.1.2.30/32 tcp dport 5432 syn\n",
 		},
 		{
 			"security group allowing nothing drops every new connection",
 			State{SecurityGroups: []SecurityGroup{{Name: "closed", Dest: pfx("127.1.1.20/32"), Port: 22}}},
-			"drop 0.0.0.0/0 -> 127.1.1.20/32 tcp dport 22 new\n",
+			"drop 0.0.0.0/0 -> 127.1.1.20/32 tcp dport 22 syn\n",
 		},
 		{
 			"security group allowing everything drops nothing",
@@ -237,7 +237,7 @@ func TestCompile(t *testing.T) {
 				Partitions:     []Partition{{A: east, B: internet, OneWay: true}},
 			},
 			"drop 127.1.0.0/16 -> 127.0.0.0/16,127.3.0.0-127.255.255.255\n" +
-				"drop 0.0.0.0-127.0.255.255,127.2.0.0-255.255.255.255 -> 127.1.1.1/32 tcp dport 1 new\n" +
+				"drop 0.0.0.0-127.0.255.255,127.2.0.0-255.255.255.255 -> 127.1.1.1/32 tcp dport 1 syn\n" +
 				"impair 127.1.0.0/16 -> 127.2.0.0/16\nimpair 127.2.0.0/16 -> 127.1.0.0/16\n",
 		},
 	}

@@ -20,6 +20,12 @@ const TablePrefix = "hastack_"
 
 const chainName = "input"
 
+// TCP header flags.
+const (
+	tcpSYN = 0x02
+	tcpACK = 0x10
+)
+
 // nftMu serialises batches: google/nftables numbers sets from one global
 // counter that its connections do not guard against each other.
 var nftMu sync.Mutex
@@ -123,12 +129,12 @@ func ruleExprs(c *nftables.Conn, t *nftables.Table, r Rule, queueNum uint16) ([]
 			&expr.Lookup{SourceRegister: 1, SetName: s.Name, SetID: s.ID},
 		)
 	}
-	if r.NewOnly {
-		notEstablished := binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
+	if r.Opening {
+		// tcp flags & (syn|ack) == syn
 		exprs = append(exprs,
-			&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: notEstablished, Xor: make([]byte, 4)},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{tcpSYN | tcpACK}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{tcpSYN}},
 		)
 	}
 	exprs = append(exprs, &expr.Counter{})

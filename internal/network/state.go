@@ -23,9 +23,11 @@ type Partition struct {
 
 // SecurityGroup lets TCP to Port on the Dest addresses in only from the
 // Allow domains, as an AWS security group's inbound rule does: a new
-// connection from anywhere else is dropped (the client times out). Packets
-// of connections already established, and replies, always pass, since
-// security groups are stateful.
+// connection from anywhere else is dropped (the client times out). Like a
+// stateful security group, it never cuts a connection already open, nor
+// its replies: only the packet that opens a connection (SYN without ACK)
+// is judged, so this holds even for connections opened before the group,
+// which the kernel's connection tracker may not have seen.
 type SecurityGroup struct {
 	Name  string // shown in rule comments, e.g. "instances us-east-1"
 	Dest  []netip.Prefix
