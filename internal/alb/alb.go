@@ -63,6 +63,9 @@ type LB struct {
 	// grace bounds the graceful shutdown when Serve's context ends.
 	grace   time.Duration
 	serving atomic.Bool
+	// connFreed wakes an accept loop held at the connection limit: a
+	// client connection closed, or the limit changed.
+	connFreed chan struct{}
 
 	mu       sync.Mutex
 	cfg      spec.LoadBalancer
@@ -102,6 +105,8 @@ func New(cfg Config) (*LB, error) {
 		matcher:  m,
 		selector: sel,
 		targets:  make(map[string]*target),
+
+		connFreed: make(chan struct{}, 1),
 	}
 	if cfg.AccessLog != nil {
 		lb.access = newAccessLog(cfg.AccessLog, lb.log)
@@ -115,8 +120,9 @@ func New(cfg Config) (*LB, error) {
 // SetConfig applies new settings to a running load balancer. Changed health
 // check settings restart every target's checks, keeping its current state;
 // a changed algorithm, idle timeout or retry setting takes effect for the
-// next request, a changed deregistration delay for the next Deregister. The listener port
-// is the listener's, given to Serve, and is not changed here.
+// next request, a changed deregistration delay for the next Deregister, a
+// changed connection limit for the next connection accepted. The listener
+// port is the listener's, given to Serve, and is not changed here.
 func (lb *LB) SetConfig(l spec.LoadBalancer) error {
 	l = withDefaults(l)
 	m, err := health.ParseMatcher(l.HealthCheck.Matcher)
@@ -143,7 +149,16 @@ func (lb *LB) SetConfig(l spec.LoadBalancer) error {
 		}
 	}
 	lb.rebuildLocked()
+	lb.wakeAccept()
 	return nil
+}
+
+// wakeAccept makes an accept loop held at the connection limit look again.
+func (lb *LB) wakeAccept() {
+	select {
+	case lb.connFreed <- struct{}{}:
+	default:
+	}
 }
 
 // withDefaults fills zero settings with the stack file's defaults, so a
@@ -158,6 +173,9 @@ func withDefaults(l spec.LoadBalancer) spec.LoadBalancer {
 	}
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = 60 * time.Second
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 10000
 	}
 	if hc.Path == "" {
 		hc.Path = "/health"

@@ -102,6 +102,23 @@ func TestReadRequestFraming(t *testing.T) {
 		{name: "upgrade without connection token", raw: "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n", keepAlive: true, absent: []string{"Upgrade"}},
 		{name: "expect continue", raw: "PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", keepAlive: true, length: 1, absent: []string{"Expect"}},
 		{name: "proxy authorization dropped", raw: "GET / HTTP/1.1\r\nHost: h\r\nProxy-Authorization: x\r\n\r\n", keepAlive: true, absent: []string{"Proxy-Authorization"}},
+		{name: "connection names content-length", raw: "POST / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Content-Length, Host, Transfer-Encoding\r\nContent-Length: 5\r\n\r\n",
+			keepAlive: true, length: 5, contains: []string{"Content-Length: 5\r\n", "Host: h\r\n"}},
+		{name: "connection names transfer-encoding", raw: "POST / HTTP/1.1\r\nHost: h\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n",
+			keepAlive: true, chunked: true, contains: []string{"Transfer-Encoding: chunked\r\n"}},
+		{name: "content-length lookalike", raw: "POST / HTTP/1.1\r\nHost: h\r\nContent_Length: 5\r\n\r\n", status: 400},
+		{name: "transfer-encoding lookalike", raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer_encoding: chunked\r\n\r\n", status: 400},
+		{name: "other underscores", raw: "GET / HTTP/1.1\r\nHost: h\r\nX_Custom_Field: 1\r\n\r\n", keepAlive: true, contains: []string{"X_Custom_Field: 1\r\n"}},
+		{name: "chunked, identity", raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n", status: 501},
+		{name: "xchunked", raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n", status: 501},
+		{name: "chunked with white space", raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \tchunked \r\n\r\n", keepAlive: true, chunked: true},
+		{name: "chunked in http/1.0", raw: "POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", status: 400},
+		{name: "comma-separated lengths", raw: "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n", status: 400},
+		{name: "bare CR", raw: "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", status: 400},
+		{name: "absolute target", raw: "GET http://h/x HTTP/1.1\r\nHost: h\r\n\r\n", keepAlive: true, contains: []string{"GET http://h/x HTTP/1.1\r\n"}},
+		{name: "asterisk target", raw: "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", keepAlive: true},
+		{name: "target not a path", raw: "GET x HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
+		{name: "target without scheme", raw: "GET :x HTTP/1.1\r\nHost: h\r\n\r\n", status: 400},
 		{name: "connection names request id", raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: mine\r\nConnection: x-request-id\r\n\r\n", keepAlive: true, absent: []string{"mine"}, contains: []string{"X-Request-Id: 1-5759e988-"}},
 	}
 	for _, tt := range tests {
@@ -146,6 +163,17 @@ func TestReadRequestLimits(t *testing.T) {
 	if _, err := parseReq(t, huge); err != errHeadTooLarge {
 		t.Fatalf("huge head: %v, want %v", err, errHeadTooLarge)
 	}
+	// Fields the load balancer drops count too: they must not grow a
+	// head, or memory, without bound.
+	for _, field := range []string{"X-Forwarded-For: 203.0.113.7", "Keep-Alive: 5", "Connection: x-a", "Proxy-Connection: keep-alive"} {
+		dropped := "GET / HTTP/1.1\r\nHost: h\r\n" + strings.Repeat(field+"\r\n", maxHeadBytes/len(field)+1) + "\r\n"
+		if _, err := parseReq(t, dropped); err != errHeadTooLarge {
+			t.Fatalf("64 KB of %q fields: %v, want %v", field, err, errHeadTooLarge)
+		}
+	}
+	if _, err := parseReq(t, strings.Repeat("\r\n", 4)+"GET /"+strings.Repeat("a", maxHeadBytes)+" HTTP/1.1\r\n\r\n"); err != errHeadTooLarge {
+		t.Fatalf("huge request line: %v, want %v", err, errHeadTooLarge)
+	}
 	long := "GET / HTTP/1.1\r\nHost: h\r\nCookie: " + strings.Repeat("c", 20000) + "\r\n\r\n"
 	r, err := parseReq(t, long)
 	if err != nil || !strings.Contains(string(r.head), strings.Repeat("c", 20000)) {
@@ -180,6 +208,17 @@ func TestReadResponse(t *testing.T) {
 		{name: "chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", code: 200, length: -1, chunked: true, reusable: true,
 			head: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"},
 		{name: "length and chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", bad: true},
+		{name: "connection names framing", raw: "HTTP/1.1 200 OK\r\nConnection: Content-Length, X-B\r\nX-B: 1\r\nContent-Length: 5\r\n\r\n", code: 200, length: 5, reusable: true,
+			head: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"},
+		{name: "connection names transfer-encoding", raw: "HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: transfer-encoding, x-a\r\nTransfer-Encoding: chunked\r\n\r\n", code: 200, length: -1, chunked: true, reusable: true,
+			head: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"},
+		{name: "coding list", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", bad: true},
+		{name: "identity", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", bad: true},
+		{name: "two codings fields", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", bad: true},
+		{name: "chunked from http/1.0", raw: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", bad: true},
+		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", bad: true},
+		{name: "folded", raw: "HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\n\r\n", bad: true},
+		{name: "huge head of dropped fields", raw: "HTTP/1.1 200 OK\r\n" + strings.Repeat("Keep-Alive: 5\r\n", maxHeadBytes/15+1) + "\r\n", bad: true},
 		{name: "bad status", raw: "HTTP/1.1 2000 OK\r\n\r\n", bad: true},
 		{name: "not http", raw: "SSH-2.0-OpenSSH\r\n\r\n", bad: true},
 		{name: "bad field", raw: "HTTP/1.1 200 OK\r\nX A: 1\r\n\r\n", bad: true},

@@ -123,14 +123,21 @@ type server struct {
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup
+	// limitLogged is when the connection limit was last logged (coarse
+	// clock); only the accept loop uses it.
+	limitLogged int64
 }
 
 // accept runs the accept loop until ln fails or shutdown. Like an HTTP
 // server, it backs off on errors that pass, such as running out of file
-// descriptors.
+// descriptors. At the connection limit it stops accepting until a client
+// connection closes; new ones wait in the listen queue meanwhile.
 func (s *server) accept(ln net.Listener) error {
 	var delay time.Duration
 	for {
+		if !s.admit() {
+			return nil
+		}
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.shutting.Load() {
@@ -157,12 +164,44 @@ func (s *server) accept(ln net.Listener) error {
 	}
 }
 
+// admit waits until fewer client connections are open than the limit. It
+// reports false once shutting down.
+func (s *server) admit() bool {
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		limit := s.lb.routes.Load().maxConns
+		if n < limit {
+			return true
+		}
+		// Logged at most once a minute: a load balancer at its limit
+		// meets it again every time a connection closes.
+		if now := s.lb.clock.Load(); now-s.limitLogged >= 60 {
+			s.limitLogged = now
+			s.lb.log.Warn("connection limit reached: new connections wait until one closes", "max_connections", limit)
+		}
+		select {
+		case <-s.lb.connFreed:
+		case <-s.done:
+			return false
+		}
+	}
+}
+
+// temporary reports whether an accept error passes: the listener can
+// accept again later. These are the errors accept(2) says to retry, and
+// running out of descriptors or memory.
 func temporary(err error) bool {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
 	}
-	for _, e := range []error{syscall.ECONNABORTED, syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
+	for _, e := range []syscall.Errno{
+		syscall.ECONNABORTED, syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.EPROTO, syscall.ENETDOWN, syscall.ENOPROTOOPT, syscall.EHOSTDOWN, syscall.ENONET,
+		syscall.EHOSTUNREACH, syscall.EOPNOTSUPP, syscall.ENETUNREACH, syscall.EPERM, syscall.EINTR,
+	} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -188,6 +227,7 @@ func (s *server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.lb.wakeAccept()
 	s.wg.Done()
 }
 

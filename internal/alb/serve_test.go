@@ -1,13 +1,19 @@
 package alb
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hastack/hastack/internal/spec"
 )
 
 // hangingBackend holds requests until released or cancelled. Its /health
@@ -180,5 +186,132 @@ func TestServeFailsWhenListenerDies(t *testing.T) {
 	ln.Close()
 	if err := waitServe(t, done); err == nil {
 		t.Fatal("Serve returned nil after its listener was closed")
+	}
+}
+
+// TestConnectionLimit holds MaxConnections client connections open and
+// checks that the next one is not served until one of them closes, or the
+// limit is raised.
+func TestConnectionLimit(t *testing.T) {
+	srv := scriptedBackend(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.URL.Path) })
+	lb, url := lbWith(t, func(l *spec.LoadBalancer) { l.MaxConnections = 2 }, srv)
+	get := func(c net.Conn, br *bufio.Reader, path string) {
+		t.Helper()
+		if resp, body := roundTrip(t, c, br, "GET "+path+" HTTP/1.1\r\nHost: h\r\n\r\n", "GET"); resp.StatusCode != 200 || body != path {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	c1, br1 := dialLB(t, url)
+	get(c1, br1, "/1")
+	c2, br2 := dialLB(t, url)
+	get(c2, br2, "/2")
+
+	// The third connection is made (the listen queue holds it) but not
+	// accepted: its request is not answered while the others stay open.
+	c3, br3 := dialLB(t, url)
+	if _, err := io.WriteString(c3, "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c3.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := br3.Peek(1); err == nil {
+		t.Fatal("a third connection was served with max_connections = 2")
+	}
+	c1.Close()
+	_ = c3.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(br3, nil)
+	if err != nil {
+		t.Fatalf("third connection, after one closed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("third connection, after one closed: %d", resp.StatusCode)
+	}
+
+	// Raising the limit lets the waiting connection in at once.
+	c4, br4 := dialLB(t, url)
+	if _, err := io.WriteString(c4, "GET /4 HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	s := fastLB()
+	s.MaxConnections = 3
+	if err := lb.SetConfig(s); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(br4, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("fourth connection, after the limit was raised: %v", err)
+	}
+	get(c2, br2, "/2again")
+}
+
+// flakyListener fails its first accepts with a temporary error, as a
+// process out of file descriptors sees, and records when each was made.
+type flakyListener struct {
+	net.Listener
+	fails int
+	mu    sync.Mutex
+	calls []time.Time
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	l.calls = append(l.calls, time.Now())
+	fail := len(l.calls) <= l.fails
+	l.mu.Unlock()
+	if fail {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+func TestAcceptErrorsBackOff(t *testing.T) {
+	srv := scriptedBackend(t, func(w http.ResponseWriter, r *http.Request) {})
+	lb := newLB(t, fastLB(), nil)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &flakyListener{Listener: inner, fails: 4}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- lb.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := waitServe(t, done); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	lb.Register("t1", srv.Listener.Addr().String())
+	waitFor(t, "t1 healthy", func() bool { return lb.HealthyCount() == 1 })
+
+	if code, _ := get(t, client(t), "http://"+inner.Addr().String()+"/"); code != 200 {
+		t.Fatalf("after failed accepts: status %d", code)
+	}
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	// Waits of 5, 10, 20 and 40 ms between the attempts, as net/http's.
+	for i, want := range []time.Duration{5, 10, 20, 40} {
+		if got := ln.calls[i+1].Sub(ln.calls[i]); got < want*time.Millisecond {
+			t.Errorf("accept %d came %v after a failed one, want at least %v", i+2, got, want*time.Millisecond)
+		}
+	}
+}
+
+func TestTemporary(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&net.OpError{Op: "accept", Err: os.NewSyscallError("accept4", syscall.EMFILE)}, true},
+		{&net.OpError{Op: "accept", Err: os.NewSyscallError("accept4", syscall.ENFILE)}, true},
+		{&net.OpError{Op: "accept", Err: os.NewSyscallError("accept4", syscall.ECONNABORTED)}, true},
+		{&net.OpError{Op: "accept", Err: os.NewSyscallError("accept4", syscall.ENOBUFS)}, true},
+		{&net.OpError{Op: "accept", Err: timeoutErr{}}, true},
+		{net.ErrClosed, false},
+		{&net.OpError{Op: "accept", Err: os.NewSyscallError("accept4", syscall.EINVAL)}, false},
+		{&net.OpError{Op: "accept", Err: os.NewSyscallError("accept4", syscall.EBADF)}, false},
+	} {
+		if got := temporary(tt.err); got != tt.want {
+			t.Errorf("temporary(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

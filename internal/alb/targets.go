@@ -100,6 +100,8 @@ type routeSet struct {
 	idle time.Duration
 	// retry is RetryOnConnectFailure.
 	retry bool
+	// maxConns is MaxConnections: the client connections held at once.
+	maxConns int
 }
 
 // candidates is the list a request picks from: the healthy targets, or
@@ -289,7 +291,7 @@ func (lb *LB) HealthyCount() int {
 // updates the host count metrics, and logs when the load balancer starts
 // or stops failing open.
 func (lb *LB) rebuildLocked() {
-	rs := &routeSet{sel: lb.selector, idle: lb.cfg.IdleTimeout, retry: lb.cfg.RetryOnConnectFailure}
+	rs := &routeSet{sel: lb.selector, idle: lb.cfg.IdleTimeout, retry: lb.cfg.RetryOnConnectFailure, maxConns: lb.cfg.MaxConnections}
 	unhealthy := 0
 	for _, t := range lb.targets {
 		if t.drain.Load() != nil {

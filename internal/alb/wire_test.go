@@ -469,6 +469,7 @@ func TestMalformedRequestsAnswered(t *testing.T) {
 		{"GET / HTTP/3.0\r\nHost: h\r\n\r\n", 505},
 		{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
 		{"GET / HTTP/1.1\r\nHost: h\r\nX: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", 431},
+		{"GET / HTTP/1.1\r\nHost: h\r\n" + strings.Repeat("X-Forwarded-For: 203.0.113.7\r\n", 3000) + "\r\n", 431},
 		{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
 	}
 	for _, tt := range tests {
