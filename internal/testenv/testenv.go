@@ -1,0 +1,109 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Variables that turn a missing requirement from a skip into a failure.
+const (
+	EnvPostgres = "HASTACK_REQUIRE_POSTGRES"
+	EnvChromium = "HASTACK_REQUIRE_CHROMIUM"
+	EnvNetAdmin = "HASTACK_REQUIRE_NETADMIN"
+)
+
+// Require skips t with the reason err (nil: the requirement is met), or
+// fails it when the environment variable env is 1.
+func Require(t testing.TB, env string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv(env) == "1" {
+		t.Fatalf("%s=1, but %v", env, err)
+	}
+	t.Skipf("skipping: %v (%s=1 makes this a failure)", err, env)
+}
+
+// RequirePostgres needs a PostgreSQL server installed where hastack looks
+// for one: $HASTACK_PG_BINDIR, /usr/lib/postgresql/*/bin, or beside pg_ctl
+// on the PATH.
+func RequirePostgres(t testing.TB) {
+	t.Helper()
+	Require(t, EnvPostgres, findPostgres())
+}
+
+func findPostgres() error {
+	var dirs []string
+	if d := os.Getenv("HASTACK_PG_BINDIR"); d != "" {
+		dirs = append(dirs, d)
+	} else {
+		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+		dirs = append(dirs, found...)
+		if ctl, err := exec.LookPath("pg_ctl"); err == nil {
+			dirs = append(dirs, filepath.Dir(ctl))
+		}
+	}
+	for _, d := range dirs {
+		if isFile(filepath.Join(d, "postgres")) && isFile(filepath.Join(d, "initdb")) {
+			return nil
+		}
+	}
+	return errors.New("PostgreSQL is not installed (apt-get install -y postgresql)")
+}
+
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// RequireChromium needs Chromium on the PATH and returns its path.
+func RequireChromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	Require(t, EnvChromium, errors.New("Chromium is not installed (apt-get install -y chromium)"))
+	return ""
+}
+
+// RequireNetAdmin needs the right to change the host's packet filter and
+// network devices (CAP_NET_ADMIN, which root has).
+func RequireNetAdmin(t testing.TB) {
+	t.Helper()
+	Require(t, EnvNetAdmin, netAdmin("/proc/self/status"))
+}
+
+const capNetAdmin = 12 // linux/capability.h
+
+// netAdmin reports why the process lacks CAP_NET_ADMIN, read from the
+// CapEff line of status (a /proc/PID/status file), or nil.
+func netAdmin(status string) error {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return fmt.Errorf("cannot tell whether the process may change the packet filter: %w", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		v, ok := strings.CutPrefix(line, "CapEff:")
+		if !ok {
+			continue
+		}
+		caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			return fmt.Errorf("cannot read the capabilities %q: %w", strings.TrimSpace(v), err)
+		}
+		if caps&(1<<capNetAdmin) == 0 {
+			return errors.New("changing the packet filter needs CAP_NET_ADMIN (run as root)")
+		}
+		return nil
+	}
+	return fmt.Errorf("%s has no CapEff line", status)
+}
