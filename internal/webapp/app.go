@@ -44,7 +44,8 @@ func (a *app) close() {
 	}
 }
 
-// handler routes requests and stamps every response with who answered.
+// handler routes requests, bounds their bodies and stamps every response
+// with who answered.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.hello)
@@ -53,6 +54,8 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("PUT /kv/{key}", a.putKV)
 	mux.HandleFunc("GET /kv/{key}", a.getKV)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No handler needs more: a larger body is refused, not buffered.
+		r.Body = http.MaxBytesReader(w, r.Body, maxValueBytes)
 		h := w.Header()
 		h.Set("X-Hastack-Region", a.region)
 		h.Set("X-Hastack-AZ", a.az)

@@ -16,7 +16,10 @@ import (
 )
 
 const (
-	maxValueBytes = 64 << 10
+	// maxKeyBytes bounds keys as S3 does; PostgreSQL's index would refuse
+	// keys of about 2.7 kB with an error, not a clear answer.
+	maxKeyBytes   = 1024
+	maxValueBytes = 64 << 10 // also the bound on any request body
 	kvTimeout     = 5 * time.Second
 
 	createTableSQL = `CREATE TABLE IF NOT EXISTS hastack_kv (
@@ -45,9 +48,24 @@ const (
 	codeReadOnlyTx      = "25006"
 )
 
+// badKey says what is wrong with a key, or "" when it is fine.
+func badKey(key string) string {
+	switch {
+	case len(key) > maxKeyBytes:
+		return fmt.Sprintf("key longer than %d bytes", maxKeyBytes)
+	case !isText(key):
+		return "key must be UTF-8 text without NUL bytes"
+	}
+	return ""
+}
+
 // putKV stores the request body under the key through the writer.
 func (a *app) putKV(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
+	if msg := badKey(key); msg != "" {
+		http.Error(w, msg, http.StatusBadRequest)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxValueBytes))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -57,8 +75,8 @@ func (a *app) putKV(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		http.Error(w, "reading the value failed", http.StatusBadRequest)
 		return
-	case !isText(key) || !isText(string(body)):
-		http.Error(w, "key and value must be UTF-8 text without NUL bytes", http.StatusBadRequest)
+	case !isText(string(body)):
+		http.Error(w, "value must be UTF-8 text without NUL bytes", http.StatusBadRequest)
 		return
 	case a.writer == nil:
 		http.Error(w, "no database configured", http.StatusServiceUnavailable)
@@ -82,6 +100,10 @@ func (a *app) putKV(w http.ResponseWriter, r *http.Request) {
 // getKV returns the key's value read through the reader.
 func (a *app) getKV(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
+	if msg := badKey(key); msg != "" {
+		http.Error(w, msg, http.StatusBadRequest)
+		return
+	}
 	if a.reader == nil {
 		http.Error(w, "no database configured", http.StatusServiceUnavailable)
 		return

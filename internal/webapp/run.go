@@ -11,8 +11,12 @@ import (
 	"time"
 )
 
-// shutdownTimeout bounds the graceful shutdown once ctx is done.
-const shutdownTimeout = 5 * time.Second
+const (
+	// shutdownTimeout bounds the graceful shutdown once ctx is done.
+	shutdownTimeout = 5 * time.Second
+	// maxHeaderBytes bounds a request's head: a longer one gets 431.
+	maxHeaderBytes = 64 << 10
+)
 
 // settings are read from the environment:
 //
@@ -76,6 +80,7 @@ func Run(ctx context.Context, env func(string) string, logOut io.Writer) error {
 	srv := &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)

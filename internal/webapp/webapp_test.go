@@ -203,13 +203,31 @@ func TestKVWithoutDatabase(t *testing.T) {
 	}
 }
 
-func TestPutRejectsBadValues(t *testing.T) {
+// TestKVRejectsBadInput: bad keys and values are refused before the
+// database is asked (it is unreachable here, so reaching it means 503).
+func TestKVRejectsBadInput(t *testing.T) {
 	srv, _ := serve(t, testEnv(map[string]string{"DATABASE_URL": closedPortURL(t)}))
-	if resp, _ := do(t, srv, "PUT", "/kv/big", strings.Repeat("x", maxValueBytes+1)); resp.StatusCode != 413 {
-		t.Errorf("oversized value: %d, want 413", resp.StatusCode)
+	long := strings.Repeat("k", maxKeyBytes)
+	tests := []struct {
+		name, method, key, body string
+		want                    int
+		wantBody                string
+	}{
+		{"value one byte too big", "PUT", "big", strings.Repeat("x", maxValueBytes+1), 413, "value larger than 65536 bytes"},
+		{"value at the limit", "PUT", "big", strings.Repeat("x", maxValueBytes), 503, "database unavailable"},
+		{"binary value", "PUT", "bin", "\xff\x00", 400, "value must be UTF-8"},
+		{"key at the limit", "PUT", long, "v", 503, "database unavailable"},
+		{"key one byte too long", "PUT", long + "k", "v", 400, "key longer than 1024 bytes"},
+		{"key far too long", "PUT", strings.Repeat("k", 8000), "v", 400, "key longer than 1024 bytes"},
+		{"read with a key one byte too long", "GET", long + "k", "", 400, "key longer than 1024 bytes"},
+		{"read with a key at the limit", "GET", long, "", 503, "database unavailable"},
+		{"binary key", "PUT", "%FF", "v", 400, "key must be UTF-8"},
 	}
-	if resp, _ := do(t, srv, "PUT", "/kv/bin", "\xff\x00"); resp.StatusCode != 400 {
-		t.Errorf("binary value: %d, want 400", resp.StatusCode)
+	for _, tt := range tests {
+		resp, body := do(t, srv, tt.method, "/kv/"+tt.key, tt.body)
+		if resp.StatusCode != tt.want || !strings.Contains(body, tt.wantBody) {
+			t.Errorf("%s: %s = %d %q, want %d %q", tt.name, tt.method, resp.StatusCode, body, tt.want, tt.wantBody)
+		}
 	}
 }
 
@@ -267,6 +285,14 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET / = %d", resp.StatusCode)
+	}
+	// An over-long head is refused, not read into memory.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	req.Header.Set("X-Padding", strings.Repeat("p", 2*maxHeaderBytes))
+	if resp, err := client.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("GET with a %d-byte head = %d, want 431", 2*maxHeaderBytes, resp.StatusCode)
 	}
 	cancel()
 	if err := <-done; err != nil {
