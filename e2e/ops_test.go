@@ -3,17 +3,22 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hastack/hastack/internal/drill"
+	"github.com/hastack/hastack/internal/stack"
 )
 
 // TestOperations covers the day-to-day commands on a running stack: psql
@@ -22,6 +27,7 @@ import (
 func TestOperations(t *testing.T) {
 	e := newEnv(t, "quick")
 	e.must("up", "-d")
+	checkInstanceUsers(t, e.status())
 
 	// psql "$(hastack db-url)" just works, for the writer and a reader.
 	for _, args := range [][]string{{"db-url"}, {"db-url", "--reader", "--region", "us-west-2"}} {
@@ -107,4 +113,46 @@ func TestOperations(t *testing.T) {
 		t.Fatalf("probe: %d requests, %d errors, passed %v", rep.Requests, rep.Errors, rep.Passed)
 	}
 	e.must("down", "--purge")
+}
+
+// checkInstanceUsers: with hastack as root, every instance runs as an
+// unprivileged user (the launch template names none), with that user's
+// HOME, not root's; otherwise as hastack's own user.
+func checkInstanceUsers(t *testing.T, st stack.Status) {
+	t.Helper()
+	n := 0
+	for _, r := range st.Regions {
+		for _, in := range r.Instances {
+			if in.State == "terminated" {
+				continue
+			}
+			n++
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", in.PID))
+			if err != nil {
+				t.Fatalf("instance %s: %v", in.ID, err)
+			}
+			m := regexp.MustCompile(`(?m)^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$`).FindStringSubmatch(string(b))
+			if m == nil {
+				t.Fatalf("instance %s: no Uid line in /proc/%d/status", in.ID, in.PID)
+			}
+			for _, uid := range m[1:] {
+				switch {
+				case os.Geteuid() == 0 && uid == "0":
+					t.Errorf("instance %s (pid %d) runs as root: Uid %v", in.ID, in.PID, m[1:])
+				case os.Geteuid() != 0 && uid != strconv.Itoa(os.Geteuid()):
+					t.Errorf("instance %s (pid %d) runs as uid %s, not as hastack's uid %d", in.ID, in.PID, uid, os.Geteuid())
+				}
+			}
+			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.PID))
+			if err != nil {
+				t.Fatalf("instance %s: %v", in.ID, err)
+			}
+			if os.Geteuid() == 0 && slices.Contains(strings.Split(string(env), "\x00"), "HOME=/root") {
+				t.Errorf("instance %s runs with root's HOME", in.ID)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no running instance to check")
+	}
 }
