@@ -2,7 +2,9 @@ package terraform
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +90,9 @@ func refusals(s *spec.Stack, opts Options) []string {
 	}
 	return ps.sentences()
 }
+
+// shellName is a name bash can export.
+var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
@@ -176,6 +181,11 @@ func refuseLoadBalancer(ps *problems, r *spec.Region, https bool) {
 
 func refuseAutoScaling(ps *problems, r *spec.Region) {
 	as := r.AutoScaling
+	for _, k := range slices.Sorted(maps.Keys(as.LaunchTemplate.Env)) {
+		if !shellName.MatchString(k) {
+			ps.say("launch_template.env has the name %q in %s, but the boot script can only export shell identifiers.", k, r.Name)
+		}
+	}
 	if _, ok := whole(as.HealthCheckGracePeriod); !ok {
 		ps.bad(r.Name, "autoscaling.health_check_grace_period", duration(as.HealthCheckGracePeriod),
 			"an Auto Scaling group counts it in whole seconds")

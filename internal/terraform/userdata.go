@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -27,7 +28,7 @@ func (l *layout) userData(r *spec.Region) string {
 		b.WriteString("# answers the health checks. Replace it with your program, which must\n")
 		b.WriteString("# listen on port " + port + " and serve the health check paths.\n")
 	} else {
-		b.WriteString("# The stack file's launch template. Install " + lt.Command + " on the AMI\n")
+		b.WriteString("# The stack file's launch template. Install " + shellQuote(lt.Command) + " on the AMI\n")
 		b.WriteString("# (or add the steps that install it here).\n")
 	}
 	b.WriteString("set -euo pipefail\n")
@@ -86,12 +87,38 @@ func splitPath(p string) (dir, name string) {
 	return p[:i], p[i+1:]
 }
 
+// shellQuote is s as one bash word that stands for s verbatim and spans
+// one line: bare when it is only safe characters, in single quotes
+// (' as '\'') when it has no control characters, else in ANSI-C quotes
+// ($'...') with every control character escaped, so no value can end a
+// line of the script, start a command or expand anything.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,@%+") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	if !strings.ContainsFunc(s, isControl) {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == '\'':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
+
+// isControl reports the characters single quotes would keep raw: ASCII
+// controls, line ends among them.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // heredoc is s as a heredoc string, its template sequences escaped.
 func heredoc(s string) hclwrite.Tokens {
