@@ -88,10 +88,11 @@ func splitPath(p string) (dir, name string) {
 }
 
 // shellQuote is s as one bash word that stands for s verbatim and spans
-// one line: bare when it is only safe characters, in single quotes
-// (' as '\”) when it has no control characters, else in ANSI-C quotes
-// ($'...') with every control character escaped, so no value can end a
-// line of the script, start a command or expand anything.
+// one line: bare when it is only safe characters; in single quotes, each
+// quote in it closed, escaped and reopened, when it has no control
+// characters; else in ANSI-C quotes ($'...') with every control character
+// escaped. No value can end a line of the script, start a command or
+// expand anything.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,@%+") == "" {
 		return s
