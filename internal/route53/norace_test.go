@@ -1,0 +1,5 @@
+//go:build !race
+
+package route53
+
+const raceEnabled = false
