@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -460,10 +461,13 @@ func TestNoNetAdminMessage(t *testing.T) {
 	if strings.ContainsAny(msg, "\n") || strings.Count(msg, ". ") > 0 {
 		t.Errorf("%q is not one sentence", msg)
 	}
-	for _, err := range []error{permission(fmt.Errorf("x: %w", errEPERM())), permission(errEPERM())} {
+	for _, err := range []error{step("listing", fmt.Errorf("netlink receive: %w", errEPERM())), step("listing", errEPERM())} {
 		if err != ErrNoNetAdmin {
-			t.Errorf("permission(EPERM) = %v, want ErrNoNetAdmin", err)
+			t.Errorf("step(EPERM) = %v, want ErrNoNetAdmin itself", err)
 		}
+	}
+	if err := step("listing nftables tables", errors.New("boom")); err.Error() != "listing nftables tables: boom" {
+		t.Errorf("step(other) = %v", err)
 	}
 }
 
@@ -550,5 +554,22 @@ func TestInterRegion(t *testing.T) {
 	fixed := InterRegion(regions, FixedRTT(40*time.Millisecond))
 	if len(fixed) != 3 || fixed[0].Delay != 20*time.Millisecond {
 		t.Errorf("fixed 40ms: %v", fixed)
+	}
+}
+
+func TestRTTTableIsComplete(t *testing.T) {
+	regions := map[string]bool{}
+	for pair := range rttMillis {
+		regions[pair[0]], regions[pair[1]] = true, true
+	}
+	for a := range regions {
+		for b := range regions {
+			if _, known := RTT(a, b); !known {
+				t.Errorf("no round trip for %s <-> %s", a, b)
+			}
+		}
+	}
+	if len(regions) != 16 {
+		t.Errorf("%d regions in the table, the README says 16", len(regions))
 	}
 }

@@ -57,7 +57,7 @@ type queuedPacket struct {
 func openQueue(first uint16, tries int) (*queue, error) {
 	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
-		return nil, fmt.Errorf("opening a netfilter netlink socket: %w", permission(err))
+		return nil, step("opening a netfilter netlink socket", err)
 	}
 	_ = conn.SetOption(netlink.NoENOBUFS, true)
 	if err := conn.SetReadBuffer(nfqReadBuffer); err != nil {
@@ -69,15 +69,17 @@ func openQueue(first uint16, tries int) (*queue, error) {
 	for i := 0; i < tries; i++ {
 		num := first + uint16(i)
 		q := &queue{conn: conn, num: num}
+		// The kernel answers EPERM, not EBUSY, for a number another
+		// socket holds: try the next one.
 		if last = q.bind(); last == nil {
 			return q, nil
 		}
-		if errors.Is(last, os.ErrPermission) {
-			break
-		}
 	}
 	_ = conn.Close()
-	return nil, fmt.Errorf("binding a netfilter queue (numbers %d to %d): %w", first, int(first)+tries-1, permission(last))
+	if errors.Is(last, os.ErrPermission) && CheckNetAdmin() == nil {
+		return nil, fmt.Errorf("binding a netfilter queue: numbers %d to %d are all taken by other processes", first, int(first)+tries-1)
+	}
+	return nil, step(fmt.Sprintf("binding a netfilter queue (numbers %d to %d)", first, int(first)+tries-1), last)
 }
 
 // forceReadBuffer raises the socket's buffer past net.core.rmem_max, which
@@ -183,10 +185,11 @@ func be32(v uint32) []byte {
 	return b
 }
 
-// permission turns a refusal by the kernel into ErrNoNetAdmin.
-func permission(err error) error {
+// step names the step that failed, except that a refusal by the kernel is
+// ErrNoNetAdmin alone: one sentence naming the missing capability.
+func step(what string, err error) error {
 	if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) {
 		return ErrNoNetAdmin
 	}
-	return err
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -64,7 +64,7 @@ func writeRules(table string, rules []Rule, queueNum uint16) error {
 	defer nftMu.Unlock()
 	c, err := nftables.New()
 	if err != nil {
-		return fmt.Errorf("opening nftables: %w", permission(err))
+		return step("opening nftables", err)
 	}
 	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: table})
 	policy := nftables.ChainPolicyAccept
@@ -90,7 +90,7 @@ func writeRules(table string, rules []Rule, queueNum uint16) error {
 		})
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("writing nftables table %s: %w", table, permission(err))
+		return step(fmt.Sprintf("writing nftables table %s", table), err)
 	}
 	return nil
 }
@@ -185,17 +185,17 @@ func removeTable(name string) error {
 	defer nftMu.Unlock()
 	c, err := nftables.New()
 	if err != nil {
-		return fmt.Errorf("opening nftables: %w", permission(err))
+		return step("opening nftables", err)
 	}
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
 	if err != nil {
-		return fmt.Errorf("listing nftables tables: %w", permission(err))
+		return step("listing nftables tables", err)
 	}
 	for _, t := range tables {
 		if t.Name == name {
 			c.DelTable(t)
 			if err := c.Flush(); err != nil {
-				return fmt.Errorf("deleting nftables table %s: %w", name, permission(err))
+				return step(fmt.Sprintf("deleting nftables table %s", name), err)
 			}
 		}
 	}
@@ -209,11 +209,11 @@ func Leftovers() ([]string, error) {
 	defer nftMu.Unlock()
 	c, err := nftables.New()
 	if err != nil {
-		return nil, fmt.Errorf("opening nftables: %w", permission(err))
+		return nil, step("opening nftables", err)
 	}
 	tables, err := c.ListTables()
 	if err != nil {
-		return nil, fmt.Errorf("listing nftables tables: %w", permission(err))
+		return nil, step("listing nftables tables", err)
 	}
 	var out []string
 	for _, t := range tables {

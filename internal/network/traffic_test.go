@@ -588,3 +588,28 @@ func TestApplyIsAtomicUnderTraffic(t *testing.T) {
 		t.Errorf("plan %+v", e.Plan())
 	}
 }
+
+func TestQueueNumberTaken(t *testing.T) {
+	requireNetAdmin(t)
+	first, err := openQueue(queueBase+queueRange+7, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.close()
+	second, err := openQueue(first.num, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.close()
+	if second.num != first.num+1 {
+		t.Errorf("second queue bound %d, want the next free one, %d", second.num, first.num+1)
+	}
+	q, err := openQueue(first.num, 2)
+	if err == nil {
+		q.close()
+		t.Fatal("bound a queue although both numbers were taken")
+	}
+	if !strings.Contains(err.Error(), "are all taken") {
+		t.Errorf("no free queue: error %q", err)
+	}
+}
