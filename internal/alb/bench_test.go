@@ -1,7 +1,9 @@
 package alb
 
 import (
+	"bufio"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -28,4 +30,35 @@ func BenchmarkProxy(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// BenchmarkProxyRaw measures the load balancer alone: one keep-alive
+// client and a target that allocate nothing, so allocs/op are the load
+// balancer's.
+func BenchmarkProxyRaw(b *testing.B) {
+	rc := newRawClient(b, rawLB(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rc.get(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCopyChunked measures relaying a small chunked body with an
+// extension and a trailer.
+func BenchmarkCopyChunked(b *testing.B) {
+	const body = "5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: t\r\n\r\n"
+	src := strings.NewReader(body)
+	br := bufio.NewReader(src)
+	bw := bufio.NewWriter(io.Discard)
+	buf := make([]byte, 32<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Reset(body)
+		br.Reset(src)
+		if _, err := copyChunked(bw, br, noFlush, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -344,14 +344,14 @@ func writeChunk(w *bufio.Writer, p []byte) error {
 // read.
 func copyChunked(dst *bufio.Writer, src *bufio.Reader, flush func() error, buf []byte) (int64, error) {
 	var done, excess int64
-	var lineBuf [128]byte
+	// Lines are read into buf, which holds no data between copyN calls.
 	for {
 		if src.Buffered() == 0 {
 			if err := flush(); err != nil {
 				return done, err
 			}
 		}
-		line, err := readLine(src, lineBuf[:0], maxChunkLine, errBadChunk)
+		line, err := readLine(src, buf[:0], maxChunkLine, errBadChunk)
 		if err != nil {
 			return done, eofIsUnexpected(err)
 		}
@@ -400,7 +400,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, flush func() error, buf [
 				return done, err
 			}
 		}
-		line, err := readLine(src, lineBuf[:0], maxHeadBytes-total, errBadChunk)
+		line, err := readLine(src, buf[:0], maxHeadBytes-total, errBadChunk)
 		if err != nil {
 			return done, eofIsUnexpected(err)
 		}
@@ -481,18 +481,14 @@ func hexDigit(c byte) (byte, bool) {
 
 // writeChunkSize writes a chunk-size line: the size in hex, CRLF.
 func writeChunkSize(w *bufio.Writer, size int64) {
-	var b [18]byte
-	i := len(b) - 2
-	b[i], b[i+1] = '\r', '\n'
-	for {
-		i--
-		b[i] = "0123456789abcdef"[size&0xf]
-		size >>= 4
-		if size == 0 {
-			break
-		}
+	shift := 0
+	for s := size >> 4; s > 0; s >>= 4 {
+		shift += 4
 	}
-	_, _ = w.Write(b[i:])
+	for ; shift >= 0; shift -= 4 {
+		_ = w.WriteByte("0123456789abcdef"[size>>shift&0xf])
+	}
+	_, _ = w.WriteString("\r\n")
 }
 
 func eofIsUnexpected(err error) error {

@@ -304,6 +304,7 @@ func TestCopyChunked(t *testing.T) {
 // TestParsingAllocatesNothing guards the request path: parsing a request
 // and a response head into reused buffers allocates nothing.
 func TestParsingAllocatesNothing(t *testing.T) {
+	skipUnderRace(t)
 	const rawReq = "GET /api/items?id=7 HTTP/1.1\r\nHost: app.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"
 	const rawResp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Wed, 25 Nov 2026 10:00:00 GMT\r\nContent-Length: 5\r\n\r\nhello"
 	reqSrc, respSrc := strings.NewReader(rawReq), strings.NewReader(rawResp)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package alb
+
+const raceEnabled = false
