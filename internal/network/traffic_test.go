@@ -14,6 +14,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/userdata"
+	"github.com/hastack/hastack/internal/testenv"
 )
 
 // These tests change the kernel's packet filter for addresses in
@@ -36,25 +40,13 @@ const (
 	healed = 5 * time.Second
 )
 
-// requireNetAdmin skips a test that needs CAP_NET_ADMIN when the process
-// lacks it, unless HASTACK_REQUIRE_NETADMIN=1, where that is a failure.
-func requireNetAdmin(t *testing.T) {
-	t.Helper()
-	if err := CheckNetAdmin(); err != nil {
-		if os.Getenv("HASTACK_REQUIRE_NETADMIN") == "1" {
-			t.Fatalf("HASTACK_REQUIRE_NETADMIN=1: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 var stackSeq atomic.Int64
 
 // startEnforcer runs an enforcer for a stack named after the test, and on
 // cleanup stops it and checks it left no table behind.
 func startEnforcer(t *testing.T) *Enforcer {
 	t.Helper()
-	requireNetAdmin(t)
+	testenv.RequireNetAdmin(t)
 	stack := fmt.Sprintf("nettest-%d-%d-%s", os.Getpid(), stackSeq.Add(1), t.Name())
 	e, err := New(Config{Stack: stack})
 	if err != nil {
@@ -454,7 +446,7 @@ func TestPartialLoss(t *testing.T) {
 }
 
 func TestRemoveLeavesNothing(t *testing.T) {
-	requireNetAdmin(t)
+	testenv.RequireNetAdmin(t)
 	stack := fmt.Sprintf("nettest-%d-remove", os.Getpid())
 	e, err := New(Config{Stack: stack})
 	if err != nil {
@@ -491,7 +483,7 @@ func TestRemoveLeavesNothing(t *testing.T) {
 }
 
 func TestNewClearsWhatAKilledStackLeft(t *testing.T) {
-	requireNetAdmin(t)
+	testenv.RequireNetAdmin(t)
 	stack := fmt.Sprintf("nettest-%d-restart", os.Getpid())
 	first, err := New(Config{Stack: stack})
 	if err != nil {
@@ -521,7 +513,7 @@ func TestNewClearsWhatAKilledStackLeft(t *testing.T) {
 }
 
 func TestQueueBypassWithoutListener(t *testing.T) {
-	requireNetAdmin(t)
+	testenv.RequireNetAdmin(t)
 	stack := fmt.Sprintf("nettest-%d-bypass", os.Getpid())
 	e, err := New(Config{Stack: stack})
 	if err != nil {
@@ -590,7 +582,7 @@ func TestApplyIsAtomicUnderTraffic(t *testing.T) {
 }
 
 func TestQueueNumberTaken(t *testing.T) {
-	requireNetAdmin(t)
+	testenv.RequireNetAdmin(t)
 	first, err := openQueue(queueBase+queueRange+7, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -612,4 +604,76 @@ func TestQueueNumberTaken(t *testing.T) {
 	if !strings.Contains(err.Error(), "are all taken") {
 		t.Errorf("no free queue: error %q", err)
 	}
+}
+
+// kernelRules reads back the comments of the rules in the stack's chain.
+func kernelRules(t *testing.T, table string) []string {
+	t.Helper()
+	nftMu.Lock()
+	defer nftMu.Unlock()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: table}
+	rules, err := c.GetRules(tab, &nftables.Chain{Name: chainName, Table: tab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rules {
+		comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+		out = append(out, comment)
+	}
+	return out
+}
+
+func TestApplyReplacesTheRuleSet(t *testing.T) {
+	e := startEnforcer(t)
+	s := State{
+		Partitions:     []Partition{{A: domA, B: domB, OneWay: true}},
+		SecurityGroups: []SecurityGroup{{Name: "db", Dest: pfx(hostA + "/32"), Port: 5432, Allow: []Domain{domB}}},
+		Shapes:         []Shape{{A: domA, B: &domB, Delay: time.Millisecond}},
+	}
+	want := []string{
+		"partition a -> b",
+		"security group db port 5432",
+		"shape a <-> b delay 1ms jitter 0s loss 0%",
+		"shape a <-> b delay 1ms jitter 0s loss 0%",
+	}
+	for range 3 { // applying the same state again changes nothing
+		apply(t, e, s)
+		if got := kernelRules(t, e.Table()); !slices.Equal(got, want) {
+			t.Fatalf("kernel rules %q, want %q", got, want)
+		}
+	}
+	if n := kernelSets(t, e.Table()); n != 8 { // a source and a destination set per rule
+		t.Errorf("%d address sets for the full state, want 8", n)
+	}
+	apply(t, e, State{Partitions: s.Partitions})
+	if got := kernelRules(t, e.Table()); !slices.Equal(got, want[:1]) {
+		t.Fatalf("kernel rules %q after removing the group and the shape", got)
+	}
+	apply(t, e, State{})
+	if got := kernelRules(t, e.Table()); len(got) != 0 {
+		t.Fatalf("kernel rules %q for an empty state", got)
+	}
+	if n := kernelSets(t, e.Table()); n != 0 {
+		t.Errorf("%d address sets outlived their rules", n)
+	}
+}
+
+func kernelSets(t *testing.T, table string) int {
+	t.Helper()
+	nftMu.Lock()
+	defer nftMu.Unlock()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets, err := c.GetSets(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(sets)
 }
