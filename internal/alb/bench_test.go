@@ -3,6 +3,7 @@ package alb
 import (
 	"bufio"
 	"io"
+	"net"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,36 @@ func BenchmarkCopyChunked(b *testing.B) {
 		br.Reset(src)
 		if _, err := copyChunked(bw, br, noFlush, buf); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLivenessCheck measures the check a pooled target connection
+// gets before each reuse.
+func BenchmarkLivenessCheck(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	p := newPool(ln.Addr().String(), &net.Dialer{})
+	u, _, err := p.get(true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.close()
+	if peer := <-accepted; peer != nil {
+		defer peer.Close()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !u.alive() {
+			b.Fatal("idle connection not alive")
 		}
 	}
 }

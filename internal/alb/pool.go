@@ -56,8 +56,8 @@ func (u *upstream) alive() bool {
 	if u.raw == nil {
 		return true
 	}
-	// The last request's deadline may have passed; the check must not see it.
-	_ = u.nc.SetReadDeadline(time.Time{})
+	// A connection whose last read deadline (the idle timeout) has passed
+	// fails the check too: it was about to be closed as idle.
 	u.idleOK = false
 	err := u.raw.Read(u.peek)
 	return err == nil && u.idleOK
