@@ -32,16 +32,26 @@ func instance(g *Group, id string) (Instance, bool) {
 }
 
 func TestGroupELBHealthHonoursGracePeriod(t *testing.T) {
-	const grace = 2 * time.Second
+	// The grace period leaves a loaded machine time to start the instance:
+	// the test needs it in service while the grace period still runs.
+	const grace = 3 * time.Second
 	h := start(t, func(c *Config) {
 		c.Group.Desired = 1
 		c.Group.HealthCheckType = HealthCheckELB
 		c.Group.HealthCheckGracePeriod = grace
 		c.HealthCheckInterval = 50 * time.Millisecond
 	})
+	// Unhealthy in the load balancer's eyes from the start.
+	var id string
+	eventually(t, "an instance launched", func() bool {
+		if insts := h.g.Instances(); len(insts) == 1 {
+			id = insts[0].ID
+		}
+		return id != ""
+	})
+	h.targets.setVerdict(id, "unhealthy")
 	first := h.waitInService(t, 1)[0]
-	h.targets.setVerdict(first.ID, "unhealthy")
-	if left := time.Until(first.LaunchedAt.Add(grace)); left < 500*time.Millisecond {
+	if left := time.Until(first.LaunchedAt.Add(grace)); first.ID != id || left < 500*time.Millisecond {
 		t.Fatalf("the instance took until %s before the end of its grace period to come into service; too little left to test", left)
 	}
 
@@ -51,7 +61,7 @@ func TestGroupELBHealthHonoursGracePeriod(t *testing.T) {
 	})
 	unhealthy := h.events.of(EventUnhealthy)
 	if len(unhealthy) != 1 || !strings.Contains(unhealthy[0].msg, first.ID) ||
-		!strings.Contains(unhealthy[0].msg, "load balancer reports it unhealthy") || !strings.Contains(unhealthy[0].msg, "grace period 2s") {
+		!strings.Contains(unhealthy[0].msg, "load balancer reports it unhealthy") || !strings.Contains(unhealthy[0].msg, "grace period 3s") {
 		t.Fatalf("unhealthy events %v", unhealthy)
 	}
 	if end := first.LaunchedAt.Add(grace); unhealthy[0].at.Before(end) {
