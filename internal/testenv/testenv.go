@@ -71,7 +71,7 @@ func RequireChromium(t testing.TB) string {
 			return path
 		}
 	}
-	Require(t, EnvChromium, errors.New("Chromium is not installed (apt-get install -y chromium)"))
+	Require(t, EnvChromium, errors.New("chromium is not installed (apt-get install -y chromium)"))
 	return ""
 }
 
