@@ -130,8 +130,9 @@ func TestDrillInstanceFailure(t *testing.T) {
 	if code != 0 || !rep.Passed || rep.Errors != 0 {
 		t.Fatalf("drill exit %d passed %v errors %d (%v), want no error", code, rep.Passed, rep.Errors, rep.ErrorsByKind)
 	}
-	// Grace period (3s) + a few seconds for the replacement.
-	waitFor(t, "the group back at desired capacity", 10*time.Second, func() bool {
+	// Grace period (3s) + the replacement's launch: a deadline, not a
+	// measurement, generous for a loaded machine.
+	waitFor(t, "the group back at desired capacity", 30*time.Second, func() bool {
 		r := e.status().Regions[0]
 		return r.AutoScaling != nil && r.AutoScaling.InService == r.AutoScaling.Desired && r.LoadBalancer.HealthyTargets == r.AutoScaling.Desired
 	})
@@ -154,7 +155,7 @@ func TestDrillAZFailure(t *testing.T) {
 		t.Fatal("the stack was not restored after the AZ came back")
 	}
 	// After recovery the group spreads over both AZs again.
-	waitFor(t, "instances in both AZs again", 20*time.Second, func() bool {
+	waitFor(t, "instances in both AZs again", time.Minute, func() bool {
 		azs := map[string]bool{}
 		for _, in := range e.status().Regions[0].Instances {
 			if in.State == "in-service" {
@@ -241,8 +242,10 @@ func TestDrillScaleOut(t *testing.T) {
 		t.Fatalf("drill exit %d passed %v scale-out %v", code, rep.Passed, rep.ScaleOutSeconds)
 	}
 	// Quick example: 2 -> 4 in two steps, each an evaluation window of
-	// 2 x 2s plus a 5s cooldown, plus launch time and the burners' ramp.
-	const perStep, steps, slack = 9 * time.Second, 2, 10 * time.Second
+	// 2 x 2s plus a 5s cooldown, plus launch time and the burners' ramp:
+	// the slack is generous, as both depend on how busy the machine is.
+	// The steps and their order are checked in the events below.
+	const perStep, steps, slack = 9 * time.Second, 2, 30 * time.Second
 	t.Logf("scale-out to max in %.1fs (bound %s), errors %d of %d", *rep.ScaleOutSeconds, steps*perStep+slack, rep.Errors, rep.Requests)
 	if got := time.Duration(*rep.ScaleOutSeconds * float64(time.Second)); got > steps*perStep+slack {
 		t.Errorf("scale-out took %s, want within %s", got, steps*perStep+slack)

@@ -144,7 +144,7 @@ func TestRegionFailover(t *testing.T) {
 	}
 	pids = append(pids, postmasterPIDs(t, e.stateDir)...)
 	e.must("down")
-	waitFor(t, "every process of the stack exits", 10*time.Second, func() bool {
+	waitFor(t, "every process of the stack exits", 30*time.Second, func() bool {
 		for _, pid := range pids {
 			if alive(pid) {
 				return false

@@ -67,7 +67,7 @@ func TestKilledStackTakesEverythingWithIt(t *testing.T) {
 	}
 	pids = e.stackPIDs()
 	e.must("down", "--purge")
-	waitFor(t, "every process exits after down", 10*time.Second, allGone(pids))
+	waitFor(t, "every process exits after down", 30*time.Second, allGone(pids))
 }
 
 // TestPortInUse: a taken address is named in one sentence, and nothing is
@@ -128,7 +128,7 @@ func TestForegroundInterrupt(t *testing.T) {
 	if !strings.Contains(out.String(), "stack quick stopped; data kept in") {
 		t.Fatalf("no goodbye line; output:\n%s", out.String())
 	}
-	waitFor(t, "every process exits after Ctrl-C", 10*time.Second, allGone(pids))
+	waitFor(t, "every process exits after Ctrl-C", 30*time.Second, allGone(pids))
 }
 
 // syncBuffer is a bytes.Buffer safe for a writing process and a reading test.

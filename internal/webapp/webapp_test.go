@@ -168,7 +168,8 @@ func TestHealthWithoutDatabase(t *testing.T) {
 	srv, logs := serve(t, testEnv(map[string]string{"DATABASE_URL": url}))
 	start := time.Now()
 	resp, body := do(t, srv, "GET", "/health", "")
-	if took := time.Since(start); took > 1500*time.Millisecond {
+	// Bounded by its 1s timeout; the bound catches a hang, not slowness.
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("/health took %v", took)
 	}
 	if resp.StatusCode != 503 || !strings.HasPrefix(body, "unhealthy: database unreachable") {
