@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,6 +115,27 @@ func TestHTTPProbe(t *testing.T) {
 	r := NewHTTPProbe("http://"+addr+"/health", time.Second, time.Second, MustMatcher("200")).Check(context.Background())
 	if r.Passed || r.Status != 0 || r.Err == nil {
 		t.Fatalf("check of closed port = %+v", r)
+	}
+}
+
+func TestHTTPProbeFrom(t *testing.T) {
+	remote := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		remote <- r.RemoteAddr
+	}))
+	defer srv.Close()
+	for _, from := range []string{"127.0.53.7", "127.9.0.1"} {
+		p := NewHTTPProbe(srv.URL, time.Second, time.Second, MustMatcher("200"), From(netip.MustParseAddr(from)))
+		if r := p.Check(context.Background()); !r.Passed {
+			t.Fatalf("check from %s = %+v", from, r)
+		}
+		got, err := netip.ParseAddrPort(<-remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Addr().String() != from {
+			t.Errorf("probe with From(%s) connected from %s", from, got.Addr())
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -42,31 +43,51 @@ type HTTPProbe struct {
 	Matcher Matcher
 	// Host overrides the Host header (Route53 sends the record's name).
 	Host string
+	// Source is the address checks connect from; invalid: the kernel's
+	// choice. Set it with From.
+	Source netip.Addr
 
 	client *http.Client
 }
 
+// ProbeOption changes how NewHTTPProbe builds a probe.
+type ProbeOption func(*HTTPProbe)
+
+// From makes every check connect from addr, so the check leaves from an
+// address of the checker's own failure domain and a packet filter between
+// domains cuts it as it would cut a real checker.
+func From(addr netip.Addr) ProbeOption {
+	return func(p *HTTPProbe) { p.Source = addr }
+}
+
 // NewHTTPProbe builds a probe; a zero ConnectTimeout means Timeout.
-func NewHTTPProbe(url string, connectTimeout, timeout time.Duration, m Matcher) *HTTPProbe {
+func NewHTTPProbe(url string, connectTimeout, timeout time.Duration, m Matcher, opts ...ProbeOption) *HTTPProbe {
 	if connectTimeout <= 0 || connectTimeout > timeout {
 		connectTimeout = timeout
 	}
-	dialer := &net.Dialer{Timeout: connectTimeout}
-	return &HTTPProbe{
+	p := &HTTPProbe{
 		URL:            url,
 		ConnectTimeout: connectTimeout,
 		Timeout:        timeout,
 		Matcher:        m,
-		client: &http.Client{
-			Transport: &http.Transport{
-				DialContext:       dialer.DialContext,
-				DisableKeepAlives: true,
-				Proxy:             nil,
-			},
-			// Checkers judge the first answer; they do not follow redirects.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
 	}
+	for _, o := range opts {
+		o(p)
+	}
+	dialer := &net.Dialer{Timeout: connectTimeout}
+	if p.Source.IsValid() {
+		dialer.LocalAddr = &net.TCPAddr{IP: p.Source.AsSlice()}
+	}
+	p.client = &http.Client{
+		Transport: &http.Transport{
+			DialContext:       dialer.DialContext,
+			DisableKeepAlives: true,
+			Proxy:             nil,
+		},
+		// Checkers judge the first answer; they do not follow redirects.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return p
 }
 
 // Check runs one GET and judges it.

@@ -65,7 +65,9 @@ type Controller struct {
 const maxTick = time.Second
 
 // NewController builds a controller for targets, with one health check of
-// hc per target that has a HealthCheckAddr. It evaluates once and sets the
+// hc per target that has a HealthCheckAddr; the checkers connect from the
+// server's Config.CheckerAddrs, the same checkers for every target, as
+// Route53's probe every endpoint. It evaluates once and sets the
 // server's answer before returning (the primary, as health checks start
 // healthy, unless its load balancer reports no healthy target), so the
 // server can serve at once. onEvent, if not nil, receives "dns.health" on
@@ -88,7 +90,7 @@ func NewController(srv *Server, hc spec.DNSHealthCheck, targets []Target, logger
 	}
 	for i, t := range c.targets {
 		if t.HealthCheckAddr != "" {
-			c.checks[i] = NewHealthCheck(t.SetID, t.HealthCheckAddr, hc)
+			c.checks[i] = NewHealthCheck(t.SetID, t.HealthCheckAddr, hc, srv.checkerAddrs)
 		}
 	}
 	c.evaluate(false)

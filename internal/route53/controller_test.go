@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -222,4 +223,23 @@ func TestControllerWithoutHealthChecks(t *testing.T) {
 	if st := c.Status(); len(st) != 2 || !st[0].Healthy || !st[1].Healthy || st[0].Checkers != 0 {
 		t.Fatalf("status %+v", st)
 	}
+}
+
+func TestControllerCheckersConnectFromConfig(t *testing.T) {
+	east, west := &sources{}, &sources{}
+	eastSrv, westSrv := httptest.NewServer(east), httptest.NewServer(west)
+	defer eastSrv.Close()
+	defer westSrv.Close()
+	cfg := testConfig()
+	cfg.CheckerAddrs = []netip.Addr{netip.MustParseAddr("127.0.53.11"), netip.MustParseAddr("127.0.53.12"), netip.MustParseAddr("127.0.53.13")}
+	srv := NewServer(cfg)
+	cfg.CheckerAddrs[0] = netip.MustParseAddr("127.0.53.99") // the server keeps its own copy
+	c := NewController(srv, testHealthSpec(), []Target{
+		{SetID: "us-east-1", Role: RolePrimary, Addr: eastAddr, HealthCheckAddr: strings.TrimPrefix(eastSrv.URL, "http://")},
+		{SetID: "us-west-2", Role: RoleSecondary, Addr: westAddr, HealthCheckAddr: strings.TrimPrefix(westSrv.URL, "http://")},
+	}, nil, nil)
+	want := []netip.Addr{netip.MustParseAddr("127.0.53.11"), netip.MustParseAddr("127.0.53.12"), netip.MustParseAddr("127.0.53.13")}
+	// The same checkers probe every endpoint, as Route53's do.
+	checkSources(t, c.checks[0], east, want)
+	checkSources(t, c.checks[1], west, want)
 }

@@ -2,6 +2,8 @@ package route53
 
 import (
 	"context"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +21,27 @@ const (
 	defaultResponseTimeout  = 2 * time.Second
 	defaultCheckers         = 3
 )
+
+// CheckerPrefix holds the health checkers' own addresses: the "dns" failure
+// domain. It lies in 127.0.0.0/16, outside every region's 127.R.0.0/16, in
+// the internet, as Route53's checkers are; a packet filter can cut exactly
+// the checkers by it.
+var CheckerPrefix = netip.MustParsePrefix("127.0.53.0/24")
+
+// CheckerAddrs returns the default source addresses of n checkers: the
+// hosts of CheckerPrefix from 127.0.53.1 up, one per checker, starting over
+// after 127.0.53.254 (checkers may share an address; each connection has a
+// port of its own).
+func CheckerAddrs(n int) []netip.Addr {
+	base := CheckerPrefix.Addr().As4()
+	out := make([]netip.Addr, 0, max(n, 0))
+	for i := range n {
+		a := base
+		a[3] = byte(1 + i%254)
+		out = append(out, netip.AddrFrom4(a))
+	}
+	return out
+}
 
 // healthyPercent is Route53's rule: an endpoint is healthy while more than
 // 18% of its checkers report it healthy.
@@ -61,6 +84,7 @@ func withDefaults(hc spec.DNSHealthCheck) spec.DNSHealthCheck {
 type HealthCheck struct {
 	name     string
 	url      string
+	from     []netip.Addr // each checker's source address
 	checkers []*health.Checker
 	changes  chan struct{}
 
@@ -86,9 +110,13 @@ type HealthStatus struct {
 
 // NewHealthCheck builds a health check named name (for messages) of
 // http://target/path, target being the load balancer's host:port. Zero
-// fields of hc take Route53's defaults (see README.md).
-func NewHealthCheck(name, target string, hc spec.DNSHealthCheck) *HealthCheck {
+// fields of hc take Route53's defaults (see README.md). Checker i connects
+// from from[i%len(from)]; an empty from means CheckerAddrs(hc.Checkers).
+func NewHealthCheck(name, target string, hc spec.DNSHealthCheck, from []netip.Addr) *HealthCheck {
 	hc = withDefaults(hc)
+	if len(from) == 0 {
+		from = CheckerAddrs(hc.Checkers)
+	}
 	h := &HealthCheck{
 		name:    name,
 		url:     "http://" + target + hc.Path,
@@ -104,8 +132,10 @@ func NewHealthCheck(name, target string, hc spec.DNSHealthCheck) *HealthCheck {
 	th := health.Thresholds{Healthy: hc.FailureThreshold, Unhealthy: hc.FailureThreshold}
 	for i := range hc.Checkers {
 		h.states[i] = health.Healthy
+		h.from = append(h.from, from[i%len(from)])
 		h.checkers = append(h.checkers, &health.Checker{
-			Probe:    health.NewHTTPProbe(h.url, hc.ConnectTimeout, hc.ConnectTimeout+hc.ResponseTimeout, matcher),
+			Probe: health.NewHTTPProbe(h.url, hc.ConnectTimeout, hc.ConnectTimeout+hc.ResponseTimeout, matcher,
+				health.From(h.from[i])),
 			Interval: hc.Interval,
 			// Spread the checkers over the interval, as Route53's are.
 			Offset:  time.Duration(i) * hc.Interval / time.Duration(hc.Checkers),
@@ -123,6 +153,9 @@ func (h *HealthCheck) Name() string { return h.name }
 
 // URL is the URL the checkers request.
 func (h *HealthCheck) URL() string { return h.url }
+
+// From is the address each checker connects from, in checker order.
+func (h *HealthCheck) From() []netip.Addr { return slices.Clone(h.from) }
 
 // Run runs the checkers until ctx is done; every checker ends with it. Call
 // it once.

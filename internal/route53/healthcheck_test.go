@@ -2,14 +2,18 @@ package route53
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hastack/hastack/internal/health"
 	"github.com/hastack/hastack/internal/spec"
 )
 
@@ -63,7 +67,7 @@ func TestHealthCheckFlips(t *testing.T) {
 	srv := httptest.NewServer(ep)
 	defer srv.Close()
 
-	hc := NewHealthCheck("us-east-1", strings.TrimPrefix(srv.URL, "http://"), testHealthSpec())
+	hc := NewHealthCheck("us-east-1", strings.TrimPrefix(srv.URL, "http://"), testHealthSpec(), nil)
 	if !hc.Healthy() {
 		t.Fatal("a new health check must start healthy")
 	}
@@ -125,7 +129,7 @@ func TestHealthCheckDeadEndpoint(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close() // nothing listens: connections are refused
 
-	hc := NewHealthCheck("us-west-2", addr, testHealthSpec())
+	hc := NewHealthCheck("us-west-2", addr, testHealthSpec(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { hc.Run(ctx) })
@@ -140,7 +144,7 @@ func TestHealthCheckDeadEndpoint(t *testing.T) {
 }
 
 func TestHealthCheckDefaults(t *testing.T) {
-	hc := NewHealthCheck("x", "127.0.0.1:80", spec.DNSHealthCheck{})
+	hc := NewHealthCheck("x", "127.0.0.1:80", spec.DNSHealthCheck{}, nil)
 	if hc.URL() != "http://127.0.0.1:80/health" || len(hc.checkers) != defaultCheckers {
 		t.Fatalf("URL %q, %d checkers", hc.URL(), len(hc.checkers))
 	}
@@ -149,4 +153,118 @@ func TestHealthCheckDefaults(t *testing.T) {
 			t.Errorf("checker %d: interval %v offset %v", i, c.Interval, c.Offset)
 		}
 	}
+}
+
+func TestCheckerAddrs(t *testing.T) {
+	tests := []struct {
+		n     int
+		want  []string // the first few
+		count int
+	}{
+		{0, nil, 0},
+		{3, []string{"127.0.53.1", "127.0.53.2", "127.0.53.3"}, 3},
+		{256, []string{"127.0.53.1"}, 256},
+	}
+	for _, tt := range tests {
+		got := CheckerAddrs(tt.n)
+		if len(got) != tt.count {
+			t.Fatalf("CheckerAddrs(%d) has %d addresses", tt.n, len(got))
+		}
+		for i, w := range tt.want {
+			if got[i].String() != w {
+				t.Errorf("CheckerAddrs(%d)[%d] = %s, want %s", tt.n, i, got[i], w)
+			}
+		}
+		for _, a := range got {
+			// In the "dns" domain, and outside every region's 127.R.0.0/16.
+			if !CheckerPrefix.Contains(a) || a == CheckerPrefix.Addr() || a.As4()[3] == 255 || a.As4()[1] != 0 {
+				t.Errorf("CheckerAddrs(%d) gives %s, not a host of %s outside the regions", tt.n, a, CheckerPrefix)
+			}
+		}
+	}
+	if got := CheckerAddrs(256); got[254].String() != "127.0.53.1" || got[255].String() != "127.0.53.2" {
+		t.Errorf("checkers past 254 get %s and %s, want the addresses again from 127.0.53.1", got[254], got[255])
+	}
+}
+
+// sources is an endpoint whose /health passes and which counts the
+// requests from each remote address.
+type sources struct {
+	mu   sync.Mutex
+	seen map[netip.Addr]int
+}
+
+func (s *sources) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[netip.Addr]int{}
+	}
+	if err == nil {
+		s.seen[ap.Addr()]++
+	}
+}
+
+func (s *sources) snapshot() map[netip.Addr]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.seen)
+}
+
+// checkSources runs hc until the endpoint has seen every address in want,
+// then checks it saw no other, and that checker i's probe connects from
+// want[i].
+func checkSources(t *testing.T, hc *HealthCheck, ep *sources, want []netip.Addr) {
+	t.Helper()
+	if got := hc.From(); !slices.Equal(got, want) {
+		t.Fatalf("checkers connect from %v, want %v", got, want)
+	}
+	for i, c := range hc.checkers {
+		if p, ok := c.Probe.(*health.HTTPProbe); !ok || p.Source != want[i] {
+			t.Fatalf("checker %d probes from %v, want %s", i, c.Probe, want[i])
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { hc.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	_, ok := eventually(10*time.Second, func() bool {
+		seen := ep.snapshot()
+		for _, a := range want {
+			if seen[a] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	seen := ep.snapshot()
+	if !ok {
+		t.Fatalf("requests came from %v, want each of %v", seen, want)
+	}
+	for a := range seen {
+		if !slices.Contains(want, a) {
+			t.Errorf("a request came from %s, not a checker address (%v)", a, want)
+		}
+	}
+}
+
+func TestHealthCheckConnectsFromCheckerAddrs(t *testing.T) {
+	ep := &sources{}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	target := strings.TrimPrefix(srv.URL, "http://")
+
+	t.Run("default", func(t *testing.T) {
+		checkSources(t, NewHealthCheck("us-east-1", target, testHealthSpec(), nil), ep, CheckerAddrs(3))
+	})
+	t.Run("given", func(t *testing.T) {
+		ep.mu.Lock()
+		ep.seen = nil
+		ep.mu.Unlock()
+		from := []netip.Addr{netip.MustParseAddr("127.0.53.201"), netip.MustParseAddr("127.0.53.202")}
+		hc := NewHealthCheck("us-east-1", target, testHealthSpec(), from)
+		// Three checkers, two addresses: the third checker reuses the first.
+		checkSources(t, hc, ep, []netip.Addr{from[0], from[1], from[0]})
+	})
 }

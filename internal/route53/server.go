@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,11 @@ type Config struct {
 	// Logger receives start and stop messages, never one per query
 	// (default: discard).
 	Logger *slog.Logger
+	// CheckerAddrs are the addresses the health checkers connect from, one
+	// per checker, reused in turn when there are more checkers than
+	// addresses (default: CheckerAddrs(checkers), 127.0.53.1 upwards, in
+	// CheckerPrefix). The controller's health checks read them.
+	CheckerAddrs []netip.Addr
 }
 
 // Server is the authoritative DNS server for one zone. It is the data plane:
@@ -40,6 +46,8 @@ type Server struct {
 	nsHost string // "ns1.<zone>"
 	ttl    uint32
 	logger *slog.Logger
+
+	checkerAddrs []netip.Addr // Config.CheckerAddrs, for the controller
 
 	fastName []byte // domain in wire form for the fast path; nil: no fast path
 
@@ -96,6 +104,8 @@ func NewServer(cfg Config) *Server {
 		nsHost: dns.CanonicalName("ns1." + strings.TrimSuffix(zone, ".")),
 		ttl:    cfg.TTL,
 		logger: logger,
+
+		checkerAddrs: slices.Clone(cfg.CheckerAddrs),
 	}
 	s.fastName = fastName(domain)
 	s.ns = []dns.RR{&dns.NS{
