@@ -68,6 +68,7 @@ func (c *conn) handle() bool {
 		}
 		c.req.keepAlive = false
 		c.req.methodEnd, c.req.targetEnd = 0, 0
+		c.linger = true // the rest of the head may still be coming
 		c.answer(he.status, he.msg, rs)
 	} else {
 		keep = c.proxy(rs)
@@ -408,7 +409,11 @@ func (c *conn) relay(u *upstream, t *target, rs *routeSet) bool {
 func (c *conn) answer(code int, why string, rs *routeSet) bool {
 	r, e := &c.req, &c.entry
 	e.status, e.err = code, why
-	keep := r.keepAlive && !c.closeAfter && !c.srv.shutting.Load() && c.skipBody()
+	skipped := c.skipBody()
+	if !skipped {
+		c.linger = true // the body may still be coming
+	}
+	keep := r.keepAlive && !c.closeAfter && !c.srv.shutting.Load() && skipped
 	body := errorBody(code)
 	b := c.resp.head[:0]
 	b = append(b, "HTTP/1.1 "...)

@@ -334,6 +334,9 @@ type conn struct {
 	state int
 	// closeAfter: answer the request being read, then close (shutdown).
 	closeAfter bool
+	// linger: the connection closes after an answer while the client may
+	// still be sending; see lingerClose.
+	linger bool
 	// cur is the target connection of the request in flight, for kill.
 	cur    atomic.Pointer[upstream]
 	killed atomic.Bool
@@ -373,8 +376,36 @@ func (c *conn) serve() {
 	defer c.close()
 	for c.awaitRequest() {
 		if !c.handle() {
+			if c.linger {
+				c.lingerClose()
+			}
 			return
 		}
+	}
+}
+
+const (
+	// lingerTime and lingerBytes bound how long, and how much of what a
+	// client still sends, lingerClose reads and drops.
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// lingerClose ends a connection whose client may still be sending — a
+// refused head, a body left unread: the answer and a FIN go first, and
+// what the client sends meanwhile is read and dropped for a short while,
+// so that closing does not reset the connection before the client has read
+// the answer (unread bytes at close make the kernel send a reset).
+func (c *conn) lingerClose() {
+	closeWrite(c.nc)
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	buf := c.copyBuf()
+	for n := 0; n < lingerBytes; {
+		m, err := c.br.Read(buf)
+		if err != nil {
+			return
+		}
+		n += m
 	}
 }
 

@@ -546,3 +546,32 @@ func TestIdleClientConnectionCloses(t *testing.T) {
 		t.Fatalf("idle connection closed after %v, before the 150ms idle timeout", d)
 	}
 }
+
+// TestRefusalClosesCleanly checks that a connection closed after an
+// answer while the client was still sending ends with the answer and a
+// FIN, not a reset that could destroy the answer before the client reads
+// it.
+func TestRefusalClosesCleanly(t *testing.T) {
+	srv := scriptedBackend(t, func(w http.ResponseWriter, r *http.Request) {})
+	_, url := lbWith(t, nil, srv)
+	for _, tt := range []struct {
+		name string
+		raw  string
+		code int
+	}{
+		{"head too large", "GET / HTTP/1.1\r\nHost: h\r\nX: " + strings.Repeat("a", 100<<10) + "\r\n\r\n", 431},
+		{"malformed field, more to come", "GET / HTTP/1.1\r\nHost: h\r\nBad Field: 1\r\n" + strings.Repeat("X-A: 1\r\n", 2000) + "\r\n", 400},
+		{"malformed chunked body", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + strings.Repeat("x", 100<<10), 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, br := dialLB(t, url)
+			resp, _ := roundTrip(t, c, br, tt.raw, "GET")
+			if resp.StatusCode != tt.code || !resp.Close {
+				t.Fatalf("status %d close=%v, want %d and close", resp.StatusCode, resp.Close, tt.code)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("after the answer: %v, want EOF", err)
+			}
+		})
+	}
+}
