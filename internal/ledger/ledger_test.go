@@ -33,6 +33,12 @@ func TestCompare(t *testing.T) {
 			Report{Acked: 3, Present: 2, Lost: 1, LostSeqs: []int64{2}, RPO: 10 * time.Millisecond}},
 		{"everything lost counts from the start", []Write{w(1, 10, Acked), w(2, 20, Acked)}, nil,
 			Report{Acked: 2, Lost: 2, LostSeqs: []int64{1, 2}, RPO: 20 * time.Millisecond}},
+		{"a lone lost write costs the time since the last survivor", []Write{w(1, 10, Acked), w(2, 20, Acked), w(3, 30, Acked)}, []int64{1, 3},
+			Report{Acked: 3, Present: 2, Lost: 1, LostSeqs: []int64{2}, RPO: 10 * time.Millisecond}},
+		{"the first write lost while later ones survive counts from the start", []Write{w(1, 10, Acked), w(2, 20, Acked), w(3, 30, Acked)}, []int64{2, 3},
+			Report{Acked: 3, Present: 2, Lost: 1, LostSeqs: []int64{1}, RPO: 10 * time.Millisecond}},
+		{"survivors acknowledged after the first loss do not shorten it", []Write{w(1, 10, Acked), w(2, 20, Acked), w(3, 40, Acked), w(4, 35, Acked)}, []int64{1, 4},
+			Report{Acked: 4, Present: 2, Lost: 2, LostSeqs: []int64{2, 3}, RPO: 30 * time.Millisecond}},
 		{"failed and unknown writes are not losses", []Write{w(1, 10, Acked), w(2, 20, Failed), w(3, 30, Unknown)}, []int64{1, 3},
 			Report{Acked: 1, Present: 1}},
 		{"a failed write that is present is flagged", []Write{w(1, 10, Failed)}, []int64{1},
@@ -44,12 +50,27 @@ func TestCompare(t *testing.T) {
 			for _, s := range tt.present {
 				present[s] = true
 			}
-			got := compare(tt.writes, present, t0)
+			got := Compare(tt.writes, present, t0)
 			if got.Acked != tt.want.Acked || got.Present != tt.want.Present || got.Lost != tt.want.Lost ||
 				got.FailedPresent != tt.want.FailedPresent || got.RPO != tt.want.RPO || !equal(got.LostSeqs, tt.want.LostSeqs) {
 				t.Fatalf("compare() = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCompareWithoutStart: a record with no start time counts a loss
+// from the earliest write's start, so a lost write never costs nothing.
+func TestCompareWithoutStart(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	writes := []Write{
+		{Seq: 1, Start: t0.Add(5 * time.Millisecond), End: t0.Add(15 * time.Millisecond), Outcome: Acked},
+		{Seq: 2, Start: t0, End: t0.Add(8 * time.Millisecond), Outcome: Failed},
+		{Seq: 3, Start: t0.Add(20 * time.Millisecond), End: t0.Add(30 * time.Millisecond), Outcome: Acked},
+	}
+	got := Compare(writes, map[int64]bool{3: true}, time.Time{})
+	if got.Lost != 1 || got.RPO != 15*time.Millisecond {
+		t.Fatalf("Compare() = %+v, want 1 lost, RPO 15ms (from the first write's start)", got)
 	}
 }
 

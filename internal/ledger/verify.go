@@ -20,9 +20,10 @@ type Report struct {
 	// FailedPresent counts writes recorded as failed whose row exists,
 	// which means a misclassified outcome; it should be 0.
 	FailedPresent int
-	// RPO is the time whose acknowledged writes were lost: from the last
-	// acknowledged write still present before the first loss (or the start
-	// of the run) to the last lost one. Zero when nothing was lost.
+	// RPO is the time whose acknowledged writes were lost: from the
+	// acknowledgement of the last surviving write before the first lost one
+	// (or the start of the run, when none survived before it) to the
+	// acknowledgement of the last lost one. Zero when nothing was lost.
 	RPO time.Duration
 }
 
@@ -41,7 +42,7 @@ func (l *Ledger) Verify(ctx context.Context, url string) (Report, error) {
 	started := l.started
 	writes := slices.Clone(l.writes)
 	l.mu.Unlock()
-	return compare(writes, present, started), nil
+	return Compare(writes, present, started), nil
 }
 
 func (l *Ledger) readBack(ctx context.Context, url string) (map[int64]bool, error) {
@@ -78,8 +79,14 @@ func (l *Ledger) readBack(ctx context.Context, url string) (map[int64]bool, erro
 	return present, nil
 }
 
-// compare matches the record against the rows present.
-func compare(writes []Write, present map[int64]bool, started time.Time) Report {
+// Compare matches a record of writes against the sequence numbers present
+// in the database and reports every acknowledged write that is missing, and
+// the RPO. It is hastack's one definition of a lost write and of RPO:
+// Verify applies it to the ledger's own writes, drills to their clients'.
+// Only End and Outcome of a write count. started is when writing began
+// (zero: the earliest Start among writes); a loss with no surviving write
+// acknowledged before it counts from there.
+func Compare(writes []Write, present map[int64]bool, started time.Time) Report {
 	var r Report
 	var lost, kept []Write
 	for _, w := range writes {
@@ -113,6 +120,14 @@ func compare(writes []Write, present map[int64]bool, started time.Time) Report {
 		}
 	}
 	from := started
+	if from.IsZero() {
+		from = first
+		for _, w := range writes {
+			if !w.Start.IsZero() && w.Start.Before(from) {
+				from = w.Start
+			}
+		}
+	}
 	for _, w := range kept {
 		if !w.End.After(first) && w.End.After(from) {
 			from = w.End
