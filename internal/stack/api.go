@@ -8,28 +8,77 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
 
 	"github.com/hastack/hastack/internal/spec"
 )
 
 // listenControl binds the control socket. Only the owner may connect:
-// whoever can talk to it can fail regions and stop the stack.
+// whoever can talk to it can fail regions and stop the stack. The socket
+// is created 0600 by the umask in force at bind, so there is no moment at
+// which another user could connect; the umask is the process's, and the
+// stack binds before it starts anything that creates files.
 func listenControl(path string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("removing stale control socket: %w", err)
 	}
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("binding control socket %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("securing control socket: %w", err)
-	}
 	return ln, nil
+}
+
+// peerKey holds the uid of the process at the other end of a control
+// connection, or -1 when the kernel could not tell.
+type peerKey struct{}
+
+// peerUID asks the kernel who is at the other end of c (SO_PEERCRED).
+func peerUID(c net.Conn) int64 {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return -1
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	uid := int64(-1)
+	_ = raw.Control(func(fd uintptr) {
+		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+			uid = int64(cred.Uid)
+		}
+	})
+	return uid
+}
+
+// peerAllowed decides who may use the control socket: the stack's owner
+// and root, nobody else, and no one the kernel cannot name.
+func peerAllowed(peer int64, owner int) bool {
+	return peer >= 0 && (peer == int64(owner) || peer == 0)
+}
+
+// ownerOnly refuses every request from a process that is neither the
+// stack's owner nor root, in case the socket's mode is ever loosened.
+func ownerOnly(owner int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer, ok := r.Context().Value(peerKey{}).(int64)
+		if !ok {
+			peer = -1
+		}
+		if !peerAllowed(peer, owner) {
+			writeJSON(w, http.StatusForbidden, apiError{Error: fmt.Sprintf(
+				"the control socket only serves uid %d, the stack's owner, and root; this request came from uid %d", owner, peer)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // faultRequest is the body of /v1/fail and /v1/recover.
@@ -37,6 +86,11 @@ type faultRequest struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
 }
+
+// maxApplyBody admits a stack file of spec.MaxFileSize even with every
+// byte escaped in JSON, so an oversized file is refused by the parser with
+// its own sentence rather than cut off.
+const maxApplyBody = 6*spec.MaxFileSize + 4096
 
 // applyRequest carries a stack file to apply (or plan, with DryRun).
 type applyRequest struct {
@@ -82,7 +136,7 @@ func (st *Stack) handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/apply", func(w http.ResponseWriter, r *http.Request) {
 		var req applyRequest
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxApplyBody)).Decode(&req); err != nil {
 			writeJSON(w, http.StatusBadRequest, apiError{Error: "the request body is not a stack file"})
 			return
 		}
@@ -110,6 +164,10 @@ func (st *Stack) handler() http.Handler {
 	return mux
 }
 
+// operationTimeout bounds a fault, recovery or promotion asked for over
+// the control API; the caller's own deadline does not end it.
+const operationTimeout = 5 * time.Minute
+
 func (st *Stack) faultHandler(do func(context.Context, string, string) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req faultRequest
@@ -117,7 +175,11 @@ func (st *Stack) faultHandler(do func(context.Context, string, string) error) ht
 			writeJSON(w, http.StatusBadRequest, apiError{Error: "the request body is not a fault"})
 			return
 		}
-		if err := do(r.Context(), req.Kind, req.Name); err != nil {
+		// The operation runs to its end even if the caller goes away (a
+		// Ctrl-C): stopping it half-way would leave the stack half-failed.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), operationTimeout)
+		defer cancel()
+		if err := do(ctx, req.Kind, req.Name); err != nil {
 			writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
 			return
 		}
@@ -134,7 +196,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // serveAPI serves the control API until ctx is done; the channel closes
 // once the server has stopped.
 func (st *Stack) serveAPI(ctx context.Context, ln net.Listener) (<-chan struct{}, error) {
-	srv := &http.Server{Handler: st.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler:           ownerOnly(os.Geteuid(), st.handler()),
+		ReadHeaderTimeout: 5 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, peerKey{}, peerUID(c))
+		},
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

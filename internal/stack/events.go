@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -28,7 +29,7 @@ type eventLog struct {
 const recentEvents = 200
 
 func openEventLog(path string, logger *slog.Logger) (*eventLog, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := OpenAppend(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening event log: %w", err)
 	}
@@ -67,7 +68,7 @@ func (l *eventLog) Close() error {
 
 // ReadEvents reads a stack's event log; a missing log is empty.
 func ReadEvents(p Paths) ([]Event, error) {
-	f, err := os.Open(p.Events())
+	f, err := os.OpenFile(p.Events(), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if os.IsNotExist(err) {
 		return nil, nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/hastack/hastack/internal/rds"
 )
 
 // Fault kinds the control API accepts. More come with later parts (az,
@@ -15,8 +17,26 @@ const (
 	FaultDBPrimary = "db-primary"
 )
 
-// Fail injects a fault and returns once it is in place.
+// clusterOps is what faults, recovery and promotion ask of the database.
+type clusterOps interface {
+	StopRegion(ctx context.Context, region string) error
+	StartRegion(ctx context.Context, region string) error
+	StopNode(ctx context.Context, name string) error
+	RecoverNode(ctx context.Context, name string) error
+	KillPrimary() error
+	Promote(ctx context.Context, region string) error
+	Nodes() []rds.NodeStatus
+}
+
+var _ clusterOps = (*rds.Cluster)(nil)
+
+// Fail injects a fault and returns once it is in place. Faults,
+// recoveries, promotions and applies run one at a time: a recovery racing
+// a fault of the same region could otherwise leave its load balancer up
+// and its database nodes down.
 func (st *Stack) Fail(ctx context.Context, kind, name string) error {
+	st.opsMu.Lock()
+	defer st.opsMu.Unlock()
 	switch kind {
 	case FaultRegion:
 		r, err := st.region(name)
@@ -31,7 +51,7 @@ func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 			return fmt.Errorf("region %s is already failed", name)
 		}
 		r.stop()
-		if err := st.db.StopRegion(ctx, name); err != nil {
+		if err := st.dbOps.StopRegion(ctx, name); err != nil {
 			return fmt.Errorf("stopping the database nodes of %s: %w", name, err)
 		}
 		st.events.Add("fault.inject", fmt.Sprintf("region %s failed: load balancer, instances and database nodes stopped", name))
@@ -56,9 +76,9 @@ func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 		if err := r.blockAZ(name); err != nil {
 			return err
 		}
-		for _, n := range st.db.Nodes() {
+		for _, n := range st.dbOps.Nodes() {
 			if n.AZ == name && n.Running {
-				if err := st.db.StopNode(ctx, n.Name); err != nil {
+				if err := st.dbOps.StopNode(ctx, n.Name); err != nil {
 					return fmt.Errorf("stopping database node %s: %w", n.Name, err)
 				}
 			}
@@ -67,7 +87,7 @@ func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 		return nil
 	case FaultDBPrimary:
 		primary := st.primaryNode()
-		if err := st.db.KillPrimary(); err != nil {
+		if err := st.dbOps.KillPrimary(); err != nil {
 			return err
 		}
 		st.faultyNodes.Store(primary, true)
@@ -80,7 +100,7 @@ func (st *Stack) Fail(ctx context.Context, kind, name string) error {
 
 // primaryNode names the database node that is primary now.
 func (st *Stack) primaryNode() string {
-	for _, n := range st.db.Nodes() {
+	for _, n := range st.dbOps.Nodes() {
 		if n.Role == "primary" {
 			return n.Name
 		}
@@ -89,8 +109,10 @@ func (st *Stack) primaryNode() string {
 }
 
 // Recover undoes a fault and returns once the recovered parts are started
-// (not necessarily healthy yet).
+// (not necessarily healthy yet). It waits for any operation in progress.
 func (st *Stack) Recover(ctx context.Context, kind, name string) error {
+	st.opsMu.Lock()
+	defer st.opsMu.Unlock()
 	switch kind {
 	case FaultRegion:
 		r, err := st.region(name)
@@ -109,7 +131,7 @@ func (st *Stack) Recover(ctx context.Context, kind, name string) error {
 		}
 		// The database first: a former primary rejoins as a follower of the
 		// new one before any instance of the region can reach it.
-		if err := st.db.StartRegion(ctx, name); err != nil {
+		if err := st.dbOps.StartRegion(ctx, name); err != nil {
 			ln.Close()
 			return fmt.Errorf("starting the database nodes of %s: %w", name, err)
 		}
@@ -128,9 +150,9 @@ func (st *Stack) Recover(ctx context.Context, kind, name string) error {
 		if err := r.unblockAZ(name); err != nil {
 			return err
 		}
-		for _, n := range st.db.Nodes() {
+		for _, n := range st.dbOps.Nodes() {
 			if n.AZ == name && !n.Running {
-				if err := st.db.RecoverNode(ctx, n.Name); err != nil {
+				if err := st.dbOps.RecoverNode(ctx, n.Name); err != nil {
 					return fmt.Errorf("recovering database node %s: %w", n.Name, err)
 				}
 			}
@@ -140,7 +162,7 @@ func (st *Stack) Recover(ctx context.Context, kind, name string) error {
 	case FaultDBPrimary:
 		var recovered []string
 		for node := range st.faultyNodes.Range {
-			if err := st.db.RecoverNode(ctx, node.(string)); err != nil {
+			if err := st.dbOps.RecoverNode(ctx, node.(string)); err != nil {
 				return fmt.Errorf("recovering database node %s: %w", node, err)
 			}
 			st.faultyNodes.Delete(node)
@@ -180,10 +202,12 @@ func (st *Stack) region(name string) (*region, error) {
 // Promote promotes the database replica in region to primary, fencing
 // the old primary: the seed's manual cross-region failover.
 func (st *Stack) Promote(ctx context.Context, region string) error {
+	st.opsMu.Lock()
+	defer st.opsMu.Unlock()
 	if _, err := st.region(region); err != nil {
 		return err
 	}
-	return st.db.Promote(ctx, region)
+	return st.dbOps.Promote(ctx, region)
 }
 
 // regionLost tells the database's automatic cross-region failover that

@@ -166,16 +166,14 @@ func snake(name string) string {
 // change cannot be made live, nothing is changed and the error lists why.
 // dryRun only reports the changes.
 func (st *Stack) Apply(n *spec.Stack, dryRun bool) ([]Change, error) {
+	if !dryRun {
+		st.opsMu.Lock()
+		defer st.opsMu.Unlock()
+	}
 	st.specMu.Lock()
 	defer st.specMu.Unlock()
 	changes := Diff(st.spec, n)
-	var refused []string
-	for _, c := range changes {
-		if !c.Live {
-			refused = append(refused, fmt.Sprintf("%s%s: %s", regionPrefix(c.Region), c.Path, c.Reason))
-		}
-	}
-	if len(refused) > 0 {
+	if refused := refusals(changes); len(refused) > 0 {
 		return changes, fmt.Errorf("cannot apply: %s", strings.Join(refused, "; "))
 	}
 	if dryRun || len(changes) == 0 {
@@ -189,6 +187,18 @@ func (st *Stack) Apply(n *spec.Stack, dryRun bool) ([]Change, error) {
 	st.spec.Objectives = n.Objectives
 	st.events.Add("stack.apply", fmt.Sprintf("applied %d changes from %s", len(changes), n.Filename))
 	return changes, nil
+}
+
+// refusals names, one phrase each, the changes that cannot be made live;
+// apply makes none of them unless this is empty.
+func refusals(changes []Change) []string {
+	var out []string
+	for _, c := range changes {
+		if !c.Live {
+			out = append(out, fmt.Sprintf("%s%s: %s", regionPrefix(c.Region), c.Path, c.Reason))
+		}
+	}
+	return out
 }
 
 func regionPrefix(region string) string {

@@ -51,7 +51,7 @@ func (r *region) start(parent context.Context, ln net.Listener) error {
 	s := r.st
 	lbCfg := alb.Config{Name: r.spec.Name, LB: r.spec.LoadBalancer, Logger: s.logger.With("region", r.spec.Name, "part", "alb"), OnEvent: s.events.Add, Metrics: s.lbMetrics}
 	if r.spec.LoadBalancer.AccessLogs && r.accessLog == nil {
-		f, err := os.OpenFile(filepath.Join(s.paths.LogDir(), "alb-"+r.spec.Name+".access.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		f, err := OpenAppend(filepath.Join(s.paths.LogDir(), "alb-"+r.spec.Name+".access.log"))
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("region %s: opening the access log: %w", r.spec.Name, err)

@@ -51,6 +51,11 @@ type Stack struct {
 	// lbMetrics are every load balancer's Prometheus metrics.
 	lbMetrics *alb.Metrics
 	registry  *prometheus.Registry
+	// dbOps is db as faults, recovery and promotion use it; tests put a
+	// fake in its place.
+	dbOps clusterOps
+	// opsMu runs faults, recoveries, promotions and applies one at a time.
+	opsMu sync.Mutex
 	// specMu guards spec against apply.
 	specMu sync.Mutex
 	// faultyNodes are database nodes killed by `fail db-primary`, for recover.

@@ -40,7 +40,7 @@ func (st *Stack) startDatabase(ctx context.Context) error {
 	if err := db.Start(ctx); err != nil {
 		return err
 	}
-	st.db = db
+	st.db, st.dbOps = db, db
 	st.step("%-10s writer endpoint %s ready", "database", hostOfURL(db.WriterURL("")))
 	return nil
 }
