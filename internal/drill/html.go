@@ -56,6 +56,11 @@ func (r *Report) cards() []card {
 	cards = append(cards,
 		card{"Errors", fmt.Sprintf("%d of %d", r.Errors, r.Requests), fmt.Sprintf("%.2f%% %s", 100*r.ErrorRate, r.objectiveNote("error_rate", "%.3f"))},
 		card{"Writes lost", fmt.Sprintf("%d of %d", r.WritesLost, r.WritesAcked), fmt.Sprintf("RPO %.2f s %s", r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))},
+	)
+	if r.LagAtFaultNode != "" {
+		cards = append(cards, card{"Lag at fault", fmt.Sprintf("%.2f s", r.LagAtFaultSeconds), fmt.Sprintf("%s %s, %d bytes behind", r.LagAtFaultRole, r.LagAtFaultNode, r.LagAtFaultBytes)})
+	}
+	cards = append(cards,
 		card{"p99 latency", fmt.Sprintf("%.1f → %.1f", r.Latency.Before.P99*1000, r.Latency.After.P99*1000), "ms, before → after"},
 	)
 	return cards
@@ -278,7 +283,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #edf2f7;
 td.t{white-space:nowrap;color:#4a5568;font-variant-numeric:tabular-nums}
 </style></head><body>
 <h1>Drill {{.R.Scenario}} <span class="badge {{.Verdict}}">{{.Verdict}}</span></h1>
-<div class="sub">{{.R.Description}}. Fault: <b>{{.R.Fault}}</b> at {{.R.FaultAt.Format "2006-01-02 15:04:05.000 MST"}}; {{.R.Requests}} requests over {{printf "%.1f" (.R.EndedAt.Sub .R.StartedAt).Seconds}} s.</div>
+<div class="sub">{{.R.Description}}. Fault: <b>{{.R.Fault}}</b> at {{.R.FaultAt.Format "2006-01-02 15:04:05.000 MST"}}; {{.R.Requests}} requests over {{printf "%.1f" (.R.EndedAt.Sub .R.StartedAt).Seconds}} s.<br><b class="loss">{{.R.Loss}}</b>.</div>
 <div class="cards">{{range .Cards}}<div class="card"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="n">{{.Note}}</div></div>{{end}}</div>
 <h2>Requests per second, by serving region and errors</h2>
 {{.Requests}}

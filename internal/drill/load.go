@@ -34,6 +34,8 @@ type Sample struct {
 	Instance string        `json:"instance,omitempty"`
 	// Key of a write; with OK it was acknowledged.
 	Key string `json:"key,omitempty"`
+	// Seq numbers the writes of one load, from 1; the key ends with it.
+	Seq int64 `json:"seq,omitempty"`
 	// Stale: a read of an acknowledged write that answered 404 (the reader
 	// had not caught up yet). It counts as served.
 	Stale bool `json:"stale,omitempty"`
@@ -167,7 +169,8 @@ func (l *Load) one(c *http.Client) Sample {
 	switch {
 	case rand.Float64() < l.cfg.WriteRatio:
 		s.Kind = Write
-		s.Key = fmt.Sprintf("drill-%s-%d", l.cfg.RunID, l.seq.Add(1))
+		s.Seq = l.seq.Add(1)
+		s.Key = fmt.Sprintf("drill-%s-%d", l.cfg.RunID, s.Seq)
 		req, _ = http.NewRequest(http.MethodPut, l.base.JoinPath("kv", s.Key).String(), strings.NewReader(s.Start.UTC().Format(time.RFC3339Nano)))
 	default:
 		path := "/"

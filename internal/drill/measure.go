@@ -4,7 +4,11 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/hastack/hastack/internal/ledger"
+	"github.com/hastack/hastack/internal/stack"
 )
 
 // The measurements are pure functions of what was recorded, so each
@@ -107,41 +111,67 @@ func DNSSwitch(answers []Answer, fault time.Time) (time.Duration, netip.Addr, bo
 	return 0, netip.Addr{}, false
 }
 
-// Writes counts acknowledged writes and those lost, and the RPO: the span
-// of acknowledged writes that did not survive, from the acknowledgement of
-// the last surviving write before the first lost one to the
-// acknowledgement of the last lost one. No loss means an RPO of 0.
-func Writes(samples []Sample, lost map[string]bool) (acked, lostN int, rpo time.Duration) {
-	var writes []Sample
+// VerifyWrites judges the load's writes by the ledger's one definition of
+// a lost write and of RPO (ledger.Compare): a write acknowledged by the
+// application (a 2xx or 3xx answer to PUT /kv/KEY, at the end of the
+// request) whose key is not present is lost, and the RPO runs from the
+// acknowledgement of the last surviving write before the first lost one
+// (or from started, the start of the load, when none survived before it)
+// to the acknowledgement of the last lost one. present holds the keys found
+// in the database after the fault.
+func VerifyWrites(samples []Sample, present map[string]bool, started time.Time) ledger.Report {
+	var writes []ledger.Write
+	seqs := map[int64]bool{}
 	for _, s := range samples {
-		if s.Kind == Write && s.OK {
-			writes = append(writes, s)
+		if s.Kind != Write {
+			continue
+		}
+		w := ledger.Write{Seq: s.Seq, Start: s.Start, End: ackTime(s), Outcome: ledger.Acked, Err: s.Err}
+		if !s.OK {
+			// An HTTP client cannot tell whether a failed request's commit
+			// happened: the row may or may not be there.
+			w.Outcome = ledger.Unknown
+		}
+		writes = append(writes, w)
+		if present[s.Key] {
+			seqs[s.Seq] = true
 		}
 	}
-	sort.Slice(writes, func(i, j int) bool { return ackTime(writes[i]).Before(ackTime(writes[j])) })
-	var lastSafe, firstLost, lastLost time.Time
-	for _, w := range writes {
-		if lost[w.Key] {
-			lostN++
-			if firstLost.IsZero() {
-				firstLost = ackTime(w)
-			}
-			lastLost = ackTime(w)
-		} else if firstLost.IsZero() {
-			lastSafe = ackTime(w)
-		}
-	}
-	if lostN == 0 {
-		return len(writes), 0, 0
-	}
-	from := lastSafe
-	if from.IsZero() {
-		from = firstLost
-	}
-	return len(writes), lostN, lastLost.Sub(from)
+	return ledger.Compare(writes, seqs, started)
 }
 
 func ackTime(s Sample) time.Time { return s.Start.Add(s.Latency) }
+
+// LagAtFault picks the database node whose replication lag at the fault
+// decides what the fault costs in writes: the node promoted after the
+// fault (named by the first db_promoted event after it), or, without a
+// promotion, the standby or replica furthest behind. nodes are the
+// database nodes as the stack reported them just before the fault. ok is
+// false when none of them was a standby or replica.
+func LagAtFault(nodes []stack.NodeStatus, events []stack.Event, fault time.Time) (node stack.NodeStatus, ok bool) {
+	for _, e := range events {
+		if e.Kind != "db_promoted" || e.Time.Before(fault) {
+			continue
+		}
+		// rds words it "<node> promoted: ...".
+		name, _, _ := strings.Cut(e.Message, " ")
+		for _, n := range nodes {
+			if n.Name == name && n.Role != "primary" {
+				return n, true
+			}
+		}
+		break
+	}
+	for _, n := range nodes {
+		if n.Role == "primary" {
+			continue
+		}
+		if !ok || n.LagSeconds > node.LagSeconds || (n.LagSeconds == node.LagSeconds && n.LagBytes > node.LagBytes) {
+			node, ok = n, true
+		}
+	}
+	return node, ok
+}
 
 // Bucket is one slice of the timeline.
 type Bucket struct {

@@ -1,9 +1,18 @@
 package drill
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hastack/hastack/internal/ledger"
+	"github.com/hastack/hastack/internal/stack"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -72,28 +81,174 @@ func TestDNSSwitch(t *testing.T) {
 	}
 }
 
-func TestWrites(t *testing.T) {
-	w := func(key string, at time.Duration) Sample {
-		return Sample{Kind: Write, OK: true, Key: key, Start: t0.Add(at)}
+func TestVerifyWrites(t *testing.T) {
+	// Writes acknowledged 10 ms after they start, one a second from t0+1s;
+	// the load started at t0.
+	w := func(seq int64, at time.Duration) Sample {
+		return Sample{Kind: Write, OK: true, Seq: seq, Key: fmt.Sprintf("k%d", seq), Start: t0.Add(at), Latency: 10 * time.Millisecond}
 	}
-	samples := []Sample{w("a", 0), w("b", time.Second), w("c", 2*time.Second), w("d", 3*time.Second),
-		{Kind: Write, OK: false, Key: "e", Start: t0.Add(4 * time.Second)}, {Kind: Read, OK: true}}
+	samples := []Sample{w(1, time.Second), w(2, 2*time.Second), w(3, 3*time.Second), w(4, 4*time.Second),
+		{Kind: Write, OK: false, Seq: 5, Key: "k5", Start: t0.Add(5 * time.Second), Latency: 2 * time.Second, Err: "timeout"},
+		{Kind: Read, OK: true, Start: t0}}
+	all := map[string]bool{"k1": true, "k2": true, "k3": true, "k4": true}
+	without := func(keys ...string) map[string]bool {
+		m := maps.Clone(all)
+		for _, k := range keys {
+			delete(m, k)
+		}
+		return m
+	}
 	tests := []struct {
-		name  string
-		lost  map[string]bool
-		acked int
-		lostN int
-		rpo   time.Duration
+		name    string
+		present map[string]bool
+		lost    int
+		rpo     time.Duration
 	}{
-		{"nothing lost", nil, 4, 0, 0},
-		{"the last two lost", map[string]bool{"c": true, "d": true}, 4, 2, 2 * time.Second},
-		{"the first lost", map[string]bool{"a": true}, 4, 1, 0},
-		{"unacknowledged writes are not lost", map[string]bool{"e": true}, 4, 0, 0},
+		{"nothing lost", all, 0, 0},
+		{"the last two lost", without("k3", "k4"), 2, 2 * time.Second},
+		// The old rule of the drill called this RPO 0: a lost write with no
+		// lost write after it cost nothing. It costs the time since the
+		// last survivor before it, here the start of the load.
+		{"the first lost, later ones survived", without("k1"), 1, time.Second + 10*time.Millisecond},
+		{"one in the middle lost", without("k3"), 1, time.Second},
+		{"everything lost", map[string]bool{}, 4, 4*time.Second + 10*time.Millisecond},
+		{"an unacknowledged write present is no loss", map[string]bool{"k1": true, "k2": true, "k3": true, "k4": true, "k5": true}, 0, 0},
+		{"an unacknowledged write missing is no loss", without(), 0, 0},
 	}
 	for _, tt := range tests {
-		acked, lostN, rpo := Writes(samples, tt.lost)
-		if acked != tt.acked || lostN != tt.lostN || rpo != tt.rpo {
-			t.Errorf("%s: Writes = %d, %d, %v; want %d, %d, %v", tt.name, acked, lostN, rpo, tt.acked, tt.lostN, tt.rpo)
+		t.Run(tt.name, func(t *testing.T) {
+			got := VerifyWrites(samples, tt.present, t0)
+			if got.Acked != 4 || got.Lost != tt.lost || got.RPO != tt.rpo {
+				t.Fatalf("VerifyWrites = %d acked, %d lost, RPO %v; want 4, %d, %v", got.Acked, got.Lost, got.RPO, tt.lost, tt.rpo)
+			}
+			if tt.lost > 0 && got.RPO <= 0 {
+				t.Fatalf("%d writes lost with RPO %v", got.Lost, got.RPO)
+			}
+		})
+	}
+}
+
+// TestVerifyWritesIsTheLedgerRule: the drill's verdict on writes is
+// ledger.Compare's, so the two can never disagree on a loss.
+func TestVerifyWritesIsTheLedgerRule(t *testing.T) {
+	var samples []Sample
+	var writes []ledger.Write
+	present := map[string]bool{}
+	seqs := map[int64]bool{}
+	for i := range 50 {
+		seq := int64(i + 1)
+		s := Sample{Kind: Write, OK: i%7 != 3, Seq: seq, Key: fmt.Sprintf("k%d", seq),
+			Start: t0.Add(time.Duration(i) * 37 * time.Millisecond), Latency: time.Duration(5+i%4) * time.Millisecond}
+		samples = append(samples, s)
+		outcome := ledger.Acked
+		if !s.OK {
+			outcome = ledger.Unknown
+		}
+		writes = append(writes, ledger.Write{Seq: seq, Start: s.Start, End: s.Start.Add(s.Latency), Outcome: outcome})
+		if i%5 != 2 && i < 40 {
+			present[s.Key], seqs[seq] = true, true
+		}
+	}
+	got, want := VerifyWrites(samples, present, t0), ledger.Compare(writes, seqs, t0)
+	if got.Acked != want.Acked || got.Lost != want.Lost || got.RPO != want.RPO || !slices.Equal(got.LostSeqs, want.LostSeqs) {
+		t.Fatalf("VerifyWrites = %+v, ledger.Compare = %+v", got, want)
+	}
+	if got.Lost == 0 || got.RPO <= 0 {
+		t.Fatalf("the case loses nothing: %+v", got)
+	}
+}
+
+func TestLagAtFault(t *testing.T) {
+	fault := t0.Add(5 * time.Second)
+	nodes := []stack.NodeStatus{
+		{Name: "db-us-east-1a", Role: "primary"},
+		{Name: "db-us-east-1b", Role: "standby", LagBytes: 0, LagSeconds: 0.001},
+		{Name: "db-us-west-2a", Role: "replica", LagBytes: 40960, LagSeconds: 0.42},
+	}
+	promoted := func(at time.Duration, node string) stack.Event {
+		return stack.Event{Time: t0.Add(at), Kind: "db_promoted", Message: node + " promoted: it accepts writes on timeline 2"}
+	}
+	tests := []struct {
+		name   string
+		nodes  []stack.NodeStatus
+		events []stack.Event
+		want   string // node name; "" when none
+	}{
+		{"the replica promoted after a region loss", nodes, []stack.Event{promoted(9*time.Second, "db-us-west-2a")}, "db-us-west-2a"},
+		{"the standby promoted after the primary's loss", nodes, []stack.Event{promoted(6*time.Second, "db-us-east-1b")}, "db-us-east-1b"},
+		{"a promotion before the fault does not count", nodes, []stack.Event{promoted(time.Second, "db-us-east-1b")}, "db-us-west-2a"},
+		{"no promotion: the node furthest behind", nodes, nil, "db-us-west-2a"},
+		{"equal seconds: more bytes behind", []stack.NodeStatus{{Name: "a", Role: "replica", LagBytes: 1}, {Name: "b", Role: "replica", LagBytes: 9}}, nil, "b"},
+		{"a promoted node unknown before the fault", nodes, []stack.Event{promoted(6*time.Second, "db-new")}, "db-us-west-2a"},
+		{"only a primary", nodes[:1], nil, ""},
+		{"no database", nil, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := LagAtFault(tt.nodes, tt.events, fault)
+			if ok != (tt.want != "") || got.Name != tt.want {
+				t.Fatalf("LagAtFault = %q, %v; want %q", got.Name, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoss(t *testing.T) {
+	tests := []struct {
+		r    Report
+		want string
+	}{
+		{Report{Fault: "region us-east-1", WritesLost: 37, RPOSeconds: 0.41, LagAtFaultNode: "db-us-west-2a", LagAtFaultRole: "replica", LagAtFaultSeconds: 0.42},
+			"replica 0.42 s behind when us-east-1 was lost; 37 acknowledged writes lost; RPO 0.41 s"},
+		{Report{Fault: "db-primary ", LagAtFaultNode: "db-b", LagAtFaultRole: "standby"},
+			"standby 0.00 s behind when the database primary was lost; 0 acknowledged writes lost; RPO 0.00 s"},
+		{Report{Fault: "cpu us-east-1", WritesLost: 1, RPOSeconds: 0.2, LagAtFaultNode: "db-c", LagAtFaultRole: "replica", LagAtFaultSeconds: 0.01},
+			"replica 0.01 s behind at the fault; 1 acknowledged write lost; RPO 0.20 s"},
+		{Report{Fault: "first failed request", WritesLost: 2, RPOSeconds: 1.5}, "2 acknowledged writes lost; RPO 1.50 s"},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Loss(); got != tt.want {
+			t.Errorf("Loss() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestReportStatesLagAndLoss(t *testing.T) {
+	r := &Report{Scenario: "region-failure", Fault: "region us-east-1", StartedAt: t0, FaultAt: t0.Add(time.Second), EndedAt: t0.Add(3 * time.Second), Recovered: true, Passed: true}
+	r.fill(series("..........xx........"), nil, nil, &ledger.Report{Acked: 90, Lost: 37, RPO: 410 * time.Millisecond}, nil, Options{Sustain: 300 * time.Millisecond})
+	r.setLag([]stack.NodeStatus{{Name: "db-us-east-1a", Role: "primary"}, {Name: "db-us-west-2a", Role: "replica", LagBytes: 81920, LagSeconds: 0.42}}, nil)
+	want := "replica 0.42 s behind when us-east-1 was lost; 37 acknowledged writes lost; RPO 0.41 s"
+
+	var text bytes.Buffer
+	r.WriteText(&text)
+	for _, line := range []string{want, "replica lag at fault  0.42 s", "81920 bytes behind (db-us-west-2a)", "lost 37, RPO 0.41 s"} {
+		if !strings.Contains(text.String(), line) {
+			t.Errorf("text report lacks %q:\n%s", line, text.String())
+		}
+	}
+
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]any{"writes_acked": 90.0, "writes_lost": 37.0, "rpo_seconds": 0.41,
+		"lag_at_fault_bytes": 81920.0, "lag_at_fault_seconds": 0.42, "lag_at_fault_node": "db-us-west-2a"} {
+		if fields[name] != v {
+			t.Errorf("JSON %s = %v, want %v", name, fields[name], v)
+		}
+	}
+
+	var page bytes.Buffer
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{want, "Lag at fault", "0.42 s", "replica db-us-west-2a, 81920 bytes behind"} {
+		if !strings.Contains(page.String(), s) {
+			t.Errorf("HTML report lacks %q", s)
 		}
 	}
 }

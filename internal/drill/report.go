@@ -1,11 +1,13 @@
 package drill
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hastack/hastack/internal/ledger"
 	"github.com/hastack/hastack/internal/spec"
 	"github.com/hastack/hastack/internal/stack"
 )
@@ -33,9 +35,21 @@ type Report struct {
 	ErrorsByKind map[string]int `json:"errors_by_kind,omitempty"`
 	StaleReads   int            `json:"stale_reads"`
 
+	// WritesAcked, WritesLost and RPOSeconds are the ledger's verdict on
+	// the load's writes (VerifyWrites).
 	WritesAcked int     `json:"writes_acked"`
 	WritesLost  int     `json:"writes_lost"`
 	RPOSeconds  float64 `json:"rpo_seconds"`
+	// LagAtFaultBytes and LagAtFaultSeconds are how far behind the primary
+	// LagAtFaultNode was just before the fault, as the stack's status
+	// reported it: the node promoted after the fault, or without a
+	// promotion the standby or replica furthest behind (LagAtFault).
+	// LagAtFaultNode is "" when no node was measured; LagAtFaultRole is
+	// its role then, "standby" or "replica".
+	LagAtFaultBytes   int64   `json:"lag_at_fault_bytes"`
+	LagAtFaultSeconds float64 `json:"lag_at_fault_seconds"`
+	LagAtFaultNode    string  `json:"lag_at_fault_node,omitempty"`
+	LagAtFaultRole    string  `json:"lag_at_fault_role,omitempty"`
 
 	DNSSwitchSeconds *float64 `json:"dns_switch_seconds"`
 	DNSSwitchedTo    string   `json:"dns_switched_to,omitempty"`
@@ -74,8 +88,10 @@ type Marker struct {
 	Label string    `json:"label"`
 }
 
-// fill computes every measurement from what the drill recorded.
-func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, lost map[string]bool, regions map[netip.Addr]string, opts Options) {
+// fill computes every measurement from what the drill recorded. verified
+// is the ledger's verdict on the writes (VerifyWrites); nil when they were
+// not checked, and then none counts as lost.
+func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, verified *ledger.Report, regions map[netip.Addr]string, opts Options) {
 	rto, recovered := RTO(samples, r.FaultAt, opts.Sustain)
 	r.Recovered, r.RTOSeconds = recovered, rto.Seconds()
 	r.ErrorsByKind = map[string]int{}
@@ -92,8 +108,15 @@ func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, 
 	if r.Requests > 0 {
 		r.ErrorRate = float64(r.Errors) / float64(r.Requests)
 	}
-	acked, lostN, rpo := Writes(samples, lost)
-	r.WritesAcked, r.WritesLost, r.RPOSeconds = acked, lostN, rpo.Seconds()
+	if verified != nil {
+		r.WritesAcked, r.WritesLost, r.RPOSeconds = verified.Acked, verified.Lost, verified.RPO.Seconds()
+	} else {
+		for _, s := range samples {
+			if s.Kind == Write && s.OK {
+				r.WritesAcked++
+			}
+		}
+	}
 	if d, to, ok := DNSSwitch(answers, r.FaultAt); ok {
 		secs := d.Seconds()
 		r.DNSSwitchSeconds, r.DNSSwitchedTo = &secs, regions[to]
@@ -128,6 +151,48 @@ func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, 
 	for _, o := range r.Objectives {
 		r.Passed = r.Passed && o.Met
 	}
+}
+
+// setLag records the replication lag at the fault of the node LagAtFault
+// picks from nodes, the database as the stack reported it just before the
+// fault.
+func (r *Report) setLag(nodes []stack.NodeStatus, events []stack.Event) {
+	n, ok := LagAtFault(nodes, events, r.FaultAt)
+	if !ok {
+		return
+	}
+	r.LagAtFaultBytes, r.LagAtFaultSeconds, r.LagAtFaultNode, r.LagAtFaultRole = n.LagBytes, n.LagSeconds, n.Name, n.Role
+}
+
+// Loss says in one sentence what the fault cost in writes, e.g. "replica
+// 0.42 s behind when us-east-1 was lost; 37 acknowledged writes lost; RPO
+// 0.41 s". The lag is left out when it was not measured.
+func (r *Report) Loss() string {
+	writes := fmt.Sprintf("%d acknowledged writes lost; RPO %.2f s", r.WritesLost, r.RPOSeconds)
+	if r.WritesLost == 1 {
+		writes = fmt.Sprintf("1 acknowledged write lost; RPO %.2f s", r.RPOSeconds)
+	}
+	if r.LagAtFaultNode == "" {
+		return writes
+	}
+	role := r.LagAtFaultRole
+	if role == "" {
+		role = "replica"
+	}
+	return fmt.Sprintf("%s %.2f s behind %s; %s", role, r.LagAtFaultSeconds, faultMoment(r.Fault), writes)
+}
+
+// faultMoment words the moment of a fault ("region us-east-1") for Loss.
+func faultMoment(fault string) string {
+	kind, name, _ := strings.Cut(strings.TrimSpace(fault), " ")
+	name, _, _ = strings.Cut(strings.TrimSpace(name), " ")
+	switch {
+	case kind == "db-primary":
+		return "when the database primary was lost"
+	case name != "" && (kind == "region" || kind == "az" || kind == "instance"):
+		return "when " + name + " was lost"
+	}
+	return "at the fault"
 }
 
 // timelineStep aims at about 120 buckets, never finer than 100ms.

@@ -19,8 +19,13 @@ import (
 type Options struct {
 	// Warmup is steady load before the fault (default 3s).
 	Warmup time.Duration
-	// Timeout bounds the wait for recovery after the fault (default 60s).
+	// Timeout bounds the wait for recovery after the fault, and the wait
+	// for the stack to be restored once the fault is undone. Zero derives
+	// both from Stack's timings (DefaultWaits), or waits 60 s without Stack.
 	Timeout time.Duration
+	// Stack is the stack file the running stack was started from; the
+	// default waits derive from its timings.
+	Stack *spec.Stack
 	// Sustain is how long successes must run to count as recovered (default 2s).
 	Sustain time.Duration
 	// Settle is load kept after recovery, for the "after" latency (default 2s).
@@ -31,12 +36,10 @@ type Options struct {
 	Progress func(Progress)
 }
 
-func (o *Options) defaults() {
+// defaults fills zero options and returns the waits for scenario.
+func (o *Options) defaults(scenario string) Waits {
 	if o.Warmup <= 0 {
 		o.Warmup = 3 * time.Second
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 60 * time.Second
 	}
 	if o.Sustain <= 0 {
 		o.Sustain = 2 * time.Second
@@ -44,6 +47,10 @@ func (o *Options) defaults() {
 	if o.Settle <= 0 {
 		o.Settle = 2 * time.Second
 	}
+	if o.Timeout > 0 {
+		return Waits{Recovery: o.Timeout, Restore: o.Timeout}
+	}
+	return DefaultWaits(o.Stack, scenario, o.Sustain)
 }
 
 // Progress is what a drill tells while it runs.
@@ -58,7 +65,7 @@ type Progress struct {
 // Run runs scenario sc against the stack behind ctl and reports what
 // clients saw. The load and every goroutine end before it returns.
 func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Report, error) {
-	opts.defaults()
+	waits := opts.defaults(sc.Name)
 	st, err := ctl.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -91,6 +98,12 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	if err := d.phase(ctx, "warm-up", opts.Warmup, nil); err != nil {
 		return nil, err
 	}
+	// The replicas' lag at the fault is what the fault can cost in
+	// writes: read it as late before the fault as the status allows.
+	var nodesAtFault []stack.NodeStatus
+	if before, err := ctl.Status(ctx); err == nil {
+		nodesAtFault = before.Database.Nodes
+	}
 	rep.FaultAt = time.Now()
 	stopCPU, err := d.inject(runCtx, kind, name)
 	if err != nil {
@@ -99,7 +112,7 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	var opErr error
 	operatorDone := sc.Operator == nil
 	var recoveredAt time.Time
-	err = d.phase(ctx, "fault", opts.Timeout, func() bool {
+	err = d.phase(ctx, "fault", waits.Recovery, func() bool {
 		if !operatorDone && opErr == nil {
 			operatorDone, opErr = sc.Operator(ctx, d, st, rep.FaultAt)
 		}
@@ -131,7 +144,7 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 		} else if err := ctl.Recover(ctx, kind, name); err != nil {
 			return nil, fmt.Errorf("recovering the fault: %w", err)
 		}
-		err := d.phase(ctx, "restore", opts.Timeout, func() bool { return d.restored(ctx, st) })
+		err := d.phase(ctx, "restore", waits.Restore, func() bool { return d.restored(ctx, st) })
 		restored := err == nil && d.restored(ctx, st)
 		rep.Restored = &restored
 	}
@@ -144,12 +157,15 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	if err != nil {
 		return nil, fmt.Errorf("reading the event log: %w", err)
 	}
-	lost, err := d.verifyWrites(ctx)
+	present, err := d.presentKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verifying acknowledged writes: %w", err)
 	}
+	samples := load.Samples()
+	verified := VerifyWrites(samples, present, d.start)
 	rep.Markers = d.markers()
-	rep.fill(load.Samples(), d.dnsAnswers(), events, lost, regionsByAddr(st), opts)
+	rep.fill(samples, d.dnsAnswers(), events, &verified, regionsByAddr(st), opts)
+	rep.setLag(nodesAtFault, events)
 	if !scenarioRecovered {
 		rep.Recovered, rep.Passed = false, false
 	}

@@ -34,6 +34,9 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "  scale-out to maximum\t%.2f s\tfrom the start of the CPU load\n", *r.ScaleOutSeconds)
 	}
 	fmt.Fprintf(tw, "  requests\t%d\terrors %d (%.1f%%)%s  %s\n", r.Requests, r.Errors, 100*r.ErrorRate, errorKinds(r.ErrorsByKind), r.objectiveNote("error_rate", "%.3f"))
+	if r.LagAtFaultNode != "" {
+		fmt.Fprintf(tw, "  %s lag at fault\t%.2f s\t%d bytes behind (%s)\n", r.LagAtFaultRole, r.LagAtFaultSeconds, r.LagAtFaultBytes, r.LagAtFaultNode)
+	}
 	fmt.Fprintf(tw, "  writes acknowledged\t%d\tlost %d, RPO %.2f s  %s\n", r.WritesAcked, r.WritesLost, r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))
 	if r.StaleReads > 0 {
 		fmt.Fprintf(tw, "  stale reads\t%d\treads of acknowledged writes the reader had not caught up with\n", r.StaleReads)
@@ -50,6 +53,7 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "  stack restored after\t%s\t\n", map[bool]string{true: "yes", false: "NO (see hastack status)"}[*r.Restored])
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\n  %s\n", r.Loss())
 	r.writeTimeline(w)
 }
 

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// verifyWrites checks every acknowledged write against the database the
-// writer endpoint leads to now (the new primary after a failover) and
-// returns the keys that are missing.
-func (d *driver) verifyWrites(ctx context.Context) (map[string]bool, error) {
+// presentKeys reads back, from the database the writer endpoint leads to
+// now (the new primary after a failover), which keys of acknowledged writes
+// are there. VerifyWrites judges the rest.
+func (d *driver) presentKeys(ctx context.Context) (map[string]bool, error) {
 	var keys []string
 	for _, s := range d.load.Samples() {
 		if s.Kind == Write && s.OK {
@@ -36,20 +36,17 @@ func (d *driver) verifyWrites(ctx context.Context) (map[string]bool, error) {
 	defer conn.Close(context.Background())
 	rows, err := conn.Query(ctx, `SELECT key FROM hastack_kv WHERE key = ANY($1)`, keys)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the written keys back: %w", err)
 	}
-	present, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the written keys back: %w", err)
 	}
-	lost := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		lost[k] = true
+	present := make(map[string]bool, len(found))
+	for _, k := range found {
+		present[k] = true
 	}
-	for _, k := range present {
-		delete(lost, k)
-	}
-	return lost, nil
+	return present, nil
 }
 
 // redactURL keeps a connection error from carrying the URL's password.
