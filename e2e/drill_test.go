@@ -205,7 +205,7 @@ func TestDrillRegionFailureAutomatic(t *testing.T) {
 	if old.Role == "primary" || !old.Running {
 		t.Fatalf("old primary after recovery: %+v", old)
 	}
-	u, err := url.Parse(strings.TrimSpace(e.must("db-url")))
+	u, err := url.Parse(strings.TrimSpace(e.must("db-url", "--password")))
 	if err != nil {
 		t.Fatal(err)
 	}

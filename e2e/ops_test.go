@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,21 +22,29 @@ import (
 	"github.com/hastack/hastack/internal/stack"
 )
 
-// TestOperations covers the day-to-day commands on a running stack: psql
-// through db-url, plan and apply of a live change, a refused change, the
+// TestOperations covers the day-to-day commands on a running stack: who
+// the instances run as, hastack psql and db-url, plan and apply of a live change, a refused change, the
 // load balancers' metrics on the control socket, and a black-box probe.
 func TestOperations(t *testing.T) {
 	e := newEnv(t, "quick")
 	e.must("up", "-d")
 	checkInstanceUsers(t, e.status())
 
-	// psql "$(hastack db-url)" just works, for the writer and a reader.
-	for _, args := range [][]string{{"db-url"}, {"db-url", "--reader", "--region", "us-west-2"}} {
-		url := strings.TrimSpace(e.must(args...))
-		out, err := exec.Command("psql", url, "-Atc", "select current_database()").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "app" {
-			t.Fatalf("psql with %v: %v %s", args, err, out)
+	// hastack psql just works, for the writer and a reader; db-url shows
+	// the password only when asked.
+	for _, args := range [][]string{{"psql"}, {"psql", "--reader", "--region", "us-west-2"}} {
+		if out := e.must(append(args, "-At", "-c", "select current_database()")...); strings.TrimSpace(out) != "app" {
+			t.Fatalf("hastack %v: %q, want app", args, out)
 		}
+	}
+	u, err := url.Parse(strings.TrimSpace(e.must("db-url", "--password")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, ok := u.User.Password(); !ok || pw == "" {
+		t.Fatalf("db-url --password gives no password")
+	} else if plain := e.must("db-url"); strings.Contains(plain, pw) {
+		t.Fatalf("db-url shows the password: %q", plain)
 	}
 
 	// plan shows a live change, apply makes it, status shows it.
