@@ -184,6 +184,7 @@ func readRequest(br *bufio.Reader, r *request, clientIP []byte, lh *listenHead, 
 					case equalFold(tok, "upgrade"):
 						connUpgrade = true
 					case framingField(tok):
+						// Never hop-by-hop: see framingField.
 					default:
 						r.drop = append(append(r.drop, tok...), 0)
 					}

@@ -82,6 +82,8 @@ func readResponse(br *bufio.Reader, r *response) error {
 					case equalFold(tok, "keep-alive"):
 						connKeep = true
 					case equalFold(tok, "upgrade"), framingField(tok):
+						// Kept: the upgrade is handled apart; framing
+						// fields are never hop-by-hop (framingField).
 					default:
 						r.drop = append(append(r.drop, tok...), 0)
 					}
