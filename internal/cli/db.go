@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/spf13/cobra"
 )
@@ -26,11 +27,11 @@ func newPromote(g *globals) *cobra.Command {
 }
 
 func newDBURL(g *globals) *cobra.Command {
-	var reader bool
+	var reader, password bool
 	var region string
 	cmd := &cobra.Command{
 		Use:   "db-url",
-		Short: `Print a postgres:// URL with credentials for the writer (or reader) endpoint: psql "$(hastack db-url)"`,
+		Short: "Print a postgres:// URL for the writer (or reader) endpoint, with the password only if asked (to connect, use hastack psql)",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, client, err := g.dial()
@@ -41,11 +42,25 @@ func newDBURL(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !password {
+				u = withoutPassword(u)
+			}
 			fmt.Fprintln(g.stdout, u)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&reader, "reader", false, "the reader endpoint instead of the writer")
 	cmd.Flags().StringVar(&region, "region", "", "whose endpoint (default: the primary region's)")
+	cmd.Flags().BoolVar(&password, "password", false, "include the password (it then shows in the output; keep it off command lines)")
 	return cmd
+}
+
+// withoutPassword is a URL with its password removed, the user kept.
+func withoutPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/hastack/hastack/internal/terraform"
 )
@@ -80,7 +81,9 @@ Deploy with: terraform -chdir=DIR/envs/prod init && terraform -chdir=DIR/envs/pr
 	return cmd
 }
 
-// writeExport writes files under dir, which must be empty or missing unless force.
+// writeExport writes files under dir, which must be empty or missing unless
+// force. Nothing below dir is reached through a symbolic link: hastack
+// often runs as root, and dir may be one another user can write to.
 func writeExport(dir string, files map[string][]byte, force bool) error {
 	entries, err := os.ReadDir(dir)
 	switch {
@@ -90,14 +93,68 @@ func writeExport(dir string, files map[string][]byte, force bool) error {
 	case len(entries) > 0 && !force:
 		return fmt.Errorf("output directory %s is not empty; choose another with -o or pass --force to overwrite its files", dir)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	root, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer unix.Close(root)
 	for _, p := range terraform.Paths(files) {
-		path := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+		if err := writeBelow(root, dir, p, files[p]); err != nil {
+			return err
 		}
-		if err := os.WriteFile(path, files[p], 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeBelow writes data to rel (slash-separated) below the directory
+// open as root, named dir in messages. Directories on the way are created
+// or opened without following links; the file is written to a new
+// temporary file and renamed over rel, which replaces a link rather than
+// writing where it points.
+func writeBelow(root int, dir, rel string, data []byte) error {
+	parts := strings.Split(rel, "/")
+	fd, err := unix.Dup(root)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Join(dir, rel), err)
+	}
+	defer func() { unix.Close(fd) }()
+	at := dir
+	for _, name := range parts[:len(parts)-1] {
+		at = filepath.Join(at, name)
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("creating %s: %w", at, err)
 		}
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			return fmt.Errorf("%s is not a directory (a symbolic link?); not writing through it", at)
+		}
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", at, err)
+		}
+		unix.Close(fd)
+		fd = next
+	}
+	name := parts[len(parts)-1]
+	path := filepath.Join(at, name)
+	tmp := fmt.Sprintf(".%s.%d.tmp", name, os.Getpid())
+	f, err := unix.Openat(fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	file := os.NewFile(uintptr(f), path)
+	_, err = file.Write(data)
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(fd, tmp, fd, name)
+	}
+	if err != nil {
+		_ = unix.Unlinkat(fd, tmp, 0)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

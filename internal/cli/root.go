@@ -36,9 +36,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	var se *spec.Error
+	var code exitCode
 	switch {
 	case errors.Is(err, errReported):
 		return ExitFailure
+	case errors.As(err, &code):
+		return int(code)
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "hastack: %v\n", err)
 		fmt.Fprintln(stderr, "Run 'hastack --help' for usage.")
@@ -89,6 +92,7 @@ watch it recover.`,
 		newDown(g),
 		newPromote(g),
 		newDBURL(g),
+		newPsql(g),
 		newEvents(g),
 		newDrill(g),
 		newExport(g),

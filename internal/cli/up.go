@@ -33,10 +33,13 @@ func newUp(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			p := g.paths(s)
+			if err := stack.CheckStateDir(p.Dir); err != nil {
+				return err
+			}
 			if _, err := stack.Preflight(s); err != nil {
 				return err
 			}
-			p := g.paths(s)
 			if p.Running() {
 				return fmt.Errorf("stack %s is already running (state in %s); see hastack status", s.Name, p.Dir)
 			}
@@ -78,10 +81,10 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // openLog opens the stack's log file for appending, creating the state dir.
 func openLog(p stack.Paths) (*os.File, error) {
-	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating state directory: %w", err)
+	if err := stack.EnsureStateDir(p.Dir); err != nil {
+		return nil, err
 	}
-	f, err := os.OpenFile(p.Log(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := stack.OpenAppend(p.Log())
 	if err != nil {
 		return nil, fmt.Errorf("opening log: %w", err)
 	}
@@ -139,11 +142,11 @@ func upDetached(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, t
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
+	if err := stack.EnsureStateDir(p.Dir); err != nil {
+		return err
 	}
 	outPath := filepath.Join(p.Dir, "up.out")
-	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", outPath, err)
 	}

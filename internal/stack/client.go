@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,9 +22,15 @@ type Client struct {
 // ErrNotRunning says no stack runs in the state directory.
 var ErrNotRunning = errors.New("stack is not running")
 
-// Dial connects to the stack whose state lives in dir.
+// Dial connects to the stack whose state lives in dir. A state directory
+// another user could tamper with is refused, as up refuses it.
 func Dial(dir string) (*Client, error) {
 	p := Paths{Dir: dir}
+	if err := checkOwnDir(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotRunning
+	} else if err != nil {
+		return nil, err
+	}
 	if !p.Running() {
 		return nil, ErrNotRunning
 	}

@@ -82,6 +82,15 @@ func EnsureStateDir(dir string) error {
 	return checkOwnDir(dir)
 }
 
+// CheckStateDir refuses dir as EnsureStateDir does, if it exists; it
+// creates nothing.
+func CheckStateDir(dir string) error {
+	if err := checkOwnDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 func checkOwnDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
