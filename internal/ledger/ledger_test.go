@@ -9,6 +9,7 @@ import (
 
 	"github.com/hastack/hastack/internal/rds"
 	"github.com/hastack/hastack/internal/spec"
+	"github.com/hastack/hastack/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 )
@@ -106,12 +107,7 @@ func TestConfig(t *testing.T) {
 // PostgreSQL is missing unless HASTACK_REQUIRE_POSTGRES=1.
 func startDatabase(t *testing.T, addr string) *rds.Cluster {
 	t.Helper()
-	if _, err := rds.FindBinaries(); err != nil {
-		if os.Getenv("HASTACK_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	testenv.RequirePostgres(t)
 	dir, err := os.MkdirTemp("", "hastack-ledger-")
 	if err != nil {
 		t.Fatal(err)

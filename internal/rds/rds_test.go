@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hastack/hastack/internal/spec"
+	"github.com/hastack/hastack/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -22,12 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // HASTACK_REQUIRE_POSTGRES=1 (CI), where that is a failure.
 func requirePostgres(t *testing.T) {
 	t.Helper()
-	if _, err := FindBinaries(); err != nil {
-		if os.Getenv("HASTACK_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	testenv.RequirePostgres(t)
 }
 
 // stateDir makes a state directory the postgres user can reach even when
