@@ -16,16 +16,17 @@ import (
 
 // Cluster is the running database tier.
 type Cluster struct {
-	cfg          Config
-	binDir       string
-	acct         account
-	password     string
-	replPassword string
-	log          *slog.Logger
-	pol          policy
-	poll         time.Duration // between monitor passes
-	probe        time.Duration // bounds one node's probe
-	hold         time.Duration // how long endpoints hold clients with no working route
+	cfg           Config
+	binDir        string
+	acct          account
+	password      string // the master user's, for applications
+	adminPassword string // hastack's own superuser's
+	replPassword  string
+	log           *slog.Logger
+	pol           policy
+	poll          time.Duration // between monitor passes
+	probe         time.Duration // bounds one node's probe
+	hold          time.Duration // how long endpoints hold clients with no working route
 
 	nodes   []*node
 	byName  map[string]*node
@@ -33,18 +34,22 @@ type Cluster struct {
 	readers map[string]*endpoint
 
 	// opMu serialises Start, Stop, the faults, the promotions, RecoverNode
-	// and the monitor's passes.
+	// and the monitor's passes. Restarts and rebuilds run in background
+	// jobs without it; a fault or a recovery cancels a node's job first.
 	opMu   sync.Mutex
 	active bool
 	probes map[string]*pgx.Conn // the monitor's sessions, by node
-	// rejoins counts rebuilds of a node that has not attached since.
-	rejoins map[string]int
+
+	// saveMu serialises changes of the state document.
+	saveMu sync.Mutex
 
 	mu       sync.Mutex // guards the fields below
 	state    State
 	obs      observation
 	timers   timers
 	problems map[string]string // last reported problem, by subject
+	health   map[string]health // by node
+	jobs     map[string]*job   // background restarts and rebuilds, by node
 
 	kick      chan struct{}
 	monCancel context.CancelFunc
@@ -71,6 +76,17 @@ type NodeStatus struct {
 	ReplicationState string `json:"replication_state"`
 	// Fenced: a former primary that may only return as a follower.
 	Fenced bool `json:"fenced"`
+	// Restarts counts the times the monitor started the node's server
+	// again after it stopped on its own, since Start.
+	Restarts int `json:"restarts"`
+	// CrashLoop: the server stopped on its own (or failed to start
+	// again) 3 times in a row without running 10 s in between; it is
+	// still restarted, with a backoff of up to 30 s.
+	CrashLoop bool `json:"crash_loop"`
+	// LastExit says how the server last stopped on its own, e.g.
+	// "signal: killed"; LastExitAt is when ("" and zero if never).
+	LastExit   string    `json:"last_exit,omitempty"`
+	LastExitAt time.Time `json:"last_exit_at,omitzero"`
 }
 
 // New checks cfg, finds the PostgreSQL programs and loads the master and
@@ -97,17 +113,22 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication password: %w", err)
 	}
+	adminPassword, err := loadOrCreatePassword(adminPasswordPath(cfg.StateDir))
+	if err != nil {
+		return nil, fmt.Errorf("superuser password: %w", err)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	det := cfg.Database.FailoverDetection
 	c := &Cluster{
-		cfg: cfg, binDir: binDir, acct: acct, password: password, replPassword: replPassword, log: log,
+		cfg: cfg, binDir: binDir, acct: acct, password: password, adminPassword: adminPassword, replPassword: replPassword, log: log,
 		pol: policy{
-			multiAZ:     cfg.Database.MultiAZ,
-			detection:   det,
-			rejoinAfter: max(3*time.Second, 3*det),
+			multiAZ:   cfg.Database.MultiAZ,
+			detection: det,
+			// A follower reports at least every wal_receiver_status_interval.
+			replyTimeout: det + time.Second,
 		},
 		poll:     min(max(det/5, 50*time.Millisecond), time.Second),
 		probe:    min(max(det/2, 300*time.Millisecond), 2*time.Second),
@@ -116,6 +137,8 @@ func New(cfg Config) (*Cluster, error) {
 		writers:  map[string]*endpoint{},
 		readers:  map[string]*endpoint{},
 		problems: map[string]string{},
+		health:   map[string]health{},
+		jobs:     map[string]*job{},
 		kick:     make(chan struct{}, 1),
 	}
 	for _, nc := range cfg.Nodes {
@@ -153,12 +176,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 	// primary must come up (and set itself up) before its standby does.
 	st.Sync = Sync{}
 	c.mu.Lock()
-	c.state, c.timers, c.problems = st, timers{}, map[string]string{}
+	c.state, c.timers, c.problems, c.health = st, timers{}, map[string]string{}, map[string]health{}
 	c.mu.Unlock()
 	if err := c.saveState(st); err != nil {
 		return err
 	}
-	c.rejoins = map[string]int{}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	if err := c.startAll(ctx); err != nil {
 		c.bgCancel()
@@ -235,8 +257,14 @@ func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
 	}
 	ns := st.Nodes[n.cfg.Name]
 	plan := startPlan{conf: c.serverConf(n, st), primary: prim, allowInit: st.Epoch == 0, rejoin: ns.Fenced}
-	if n != prim && !prim.running() && (ns.Fenced || !initialized(n.layout.dataDir)) {
-		return fmt.Errorf("starting %s %s: it must be copied or rewound from primary %s, which is not running", ns.Role, n.cfg.Name, prim.cfg.Name)
+	if n != prim && !prim.running() {
+		ok, err := complete(n.layout, c.acct, n.cfg.Name)
+		if err != nil {
+			return fmt.Errorf("starting %s %s: %w", ns.Role, n.cfg.Name, err)
+		}
+		if ns.Fenced || !ok {
+			return fmt.Errorf("starting %s %s: it must be copied or rewound from primary %s, which is not running", ns.Role, n.cfg.Name, prim.cfg.Name)
+		}
 	}
 	if err := n.start(ctx, c, plan); err != nil {
 		return fmt.Errorf("starting %s %s: %w", ns.Role, n.cfg.Name, err)
@@ -401,6 +429,12 @@ func (c *Cluster) standby(st State) string {
 
 // saveState persists st and makes it the cluster's state.
 func (c *Cluster) saveState(st State) error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	return c.saveLocked(st)
+}
+
+func (c *Cluster) saveLocked(st State) error {
 	st.Updated = time.Now().UTC()
 	if err := st.save(statePath(c.cfg.StateDir)); err != nil {
 		return err
@@ -411,11 +445,14 @@ func (c *Cluster) saveState(st State) error {
 	return nil
 }
 
-// updateState applies change to a copy of the state and persists it.
+// updateState applies change to a copy of the state and persists it;
+// concurrent changes are applied one after the other.
 func (c *Cluster) updateState(change func(*State)) error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
 	st := c.snapshot()
 	change(&st)
-	return c.saveState(st)
+	return c.saveLocked(st)
 }
 
 // Purge deletes the cluster's data, state and passwords under stateDir.
@@ -424,7 +461,7 @@ func Purge(stateDir string) error {
 	if err := os.RemoveAll(filepath.Join(stateDir, "db")); err != nil {
 		return fmt.Errorf("removing database files: %w", err)
 	}
-	for _, p := range []string{passwordPath(stateDir), replicationPasswordPath(stateDir)} {
+	for _, p := range []string{passwordPath(stateDir), replicationPasswordPath(stateDir), adminPasswordPath(stateDir)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing database password: %w", err)
 		}

@@ -178,6 +178,8 @@ func TestStartAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
+	// hastack is gone with its server: nothing restarts it.
+	c.stopMonitor()
 	proc := c.nodes[0].proc.Load()
 	if err := proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -36,6 +36,15 @@ const (
 // replicationUser is the role the standby and the replicas log in as.
 const replicationUser = "replicator"
 
+// superUser is hastack's own superuser, the bootstrap user of every
+// cluster it creates: the monitor, promotions and set-up log in as it,
+// with the password in StateDir/secrets/db-admin-password. Applications
+// get the master user (Database.Username), which is no superuser.
+const superUser = "hastack_admin"
+
+// reservedRoles are names PostgreSQL refuses for a role.
+var reservedRoles = map[string]bool{"public": true, "none": true, "current_role": true, "current_user": true, "session_user": true}
+
 // Config describes the cluster to run.
 type Config struct {
 	// StateDir holds each node's files in StateDir/db/<node> (data directory
@@ -108,6 +117,10 @@ func (cfg Config) validate() (Config, error) {
 		return cfg, errors.New("no database username given")
 	case db.Username == replicationUser:
 		return cfg, fmt.Errorf("the database username %q is reserved for replication", replicationUser)
+	case db.Username == superUser:
+		return cfg, fmt.Errorf("the database username %q is reserved for hastack's own superuser; choose another username", superUser)
+	case strings.HasPrefix(db.Username, "pg_") || reservedRoles[db.Username]:
+		return cfg, fmt.Errorf("the database username %q is reserved by PostgreSQL; choose another username", db.Username)
 	case db.FailoverDetection < 0 || db.RegionFailoverAfter < 0:
 		return cfg, errors.New("failover times must not be negative")
 	}

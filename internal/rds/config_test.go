@@ -45,6 +45,10 @@ func TestValidate(t *testing.T) {
 			c.Nodes = append(c.Nodes, NodeConfig{Name: "db_us_east_1a", Region: "us-west-2", Role: RoleReplica, Addr: netip.MustParseAddr("127.0.11.5")})
 		}, "too alike"},
 		{"reserved user", func(c *Config) { c.Database.Username = "replicator" }, "reserved for replication"},
+		{"hastack's superuser", func(c *Config) { c.Database.Username = "hastack_admin" },
+			`the database username "hastack_admin" is reserved for hastack's own superuser; choose another username`},
+		{"PostgreSQL's roles", func(c *Config) { c.Database.Username = "pg_monitor" }, "reserved by PostgreSQL"},
+		{"public", func(c *Config) { c.Database.Username = "public" }, "reserved by PostgreSQL"},
 		{"endpoint clash", func(c *Config) {
 			c.Endpoints = []EndpointConfig{{Region: "us-east-1", Writer: netip.MustParseAddr("127.0.10.5"), Reader: netip.MustParseAddr("127.0.10.7")}}
 		}, "already used by the database node db-us-east-1a"},

@@ -2,6 +2,7 @@ package rds
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -15,11 +16,13 @@ type observation struct {
 	Nodes map[string]nodeObs
 }
 
-// nodeObs is what a pass saw of one node.
+// nodeObs is what a pass saw of one node, and what the agent remembers
+// of it (faults, exits, rebuilds).
 type nodeObs struct {
 	// Running: its server process is alive.
 	Running bool
-	// Busy: the agent is rebuilding it; the decider leaves it alone.
+	// Busy: the agent is restarting or rebuilding it; the decider leaves
+	// it alone.
 	Busy bool
 	// Reachable: it answered a query within the probe timeout.
 	Reachable  bool
@@ -33,6 +36,28 @@ type nodeObs struct {
 	SyncNames string
 	// Replicas is a primary's pg_stat_replication, by application_name.
 	Replicas map[string]replicaObs
+	// PrimaryConninfo is a follower's primary_conninfo in effect.
+	PrimaryConninfo string
+	// Drifted: a running follower streams from somewhere else than the
+	// cluster state says (its primary_conninfo differs).
+	Drifted bool
+
+	// Held: stopped by a fault or on request; it stays down until it is
+	// recovered.
+	Held bool
+	// Failures counts, in a row, the times its server stopped on its own
+	// or failed to start again; LastFailure is when the last one was.
+	Failures    int
+	LastFailure time.Time
+	// CannotFollow is why, as its server reported, it cannot catch up
+	// with the primary by replaying WAL ("" while it can).
+	CannotFollow string
+	// Copy: only a new base backup can help, not pg_rewind.
+	Copy bool
+	// RebuildFailures counts the failed rebuilds in a row; LastRebuild is
+	// when the last one ended.
+	RebuildFailures int
+	LastRebuild     time.Time
 }
 
 // replicaObs is one row of a primary's pg_stat_replication.
@@ -42,10 +67,19 @@ type replicaObs struct {
 	Flush      LSN
 	LagBytes   int64
 	LagSeconds float64
+	// ReplyAge is how long ago the follower last reported its position.
+	ReplyAge time.Duration
 }
 
 // writable reports a node that answers as a primary.
 func (o nodeObs) writable() bool { return o.Reachable && !o.InRecovery }
+
+// streams reports a follower that streams and still reports back: one
+// whose connection hangs (a network cut) stops counting after the
+// reply timeout, although the primary still lists it as streaming.
+func (r replicaObs) streams(p policy) bool {
+	return r.State == "streaming" && r.ReplyAge < p.replyTimeout
+}
 
 // timers remember since when conditions have held, from pass to pass.
 type timers struct {
@@ -53,16 +87,13 @@ type timers struct {
 	primary string
 	// primaryDown is since when the primary has not answered as one.
 	primaryDown time.Time
-	// detached is since when a running follower has been missing from the
-	// primary's pg_stat_replication.
-	detached map[string]time.Time
 	// notStreaming is since when a running follower has not been streaming.
 	notStreaming map[string]time.Time
 }
 
 // updated returns the timers after a pass that saw obs at now.
-func (t timers) updated(st State, obs observation, now time.Time) timers {
-	next := timers{primary: st.Primary, detached: map[string]time.Time{}, notStreaming: map[string]time.Time{}}
+func (t timers) updated(st State, obs observation, now time.Time, p policy) timers {
+	next := timers{primary: st.Primary, notStreaming: map[string]time.Time{}}
 	if t.primary != st.Primary {
 		t = timers{}
 	}
@@ -74,23 +105,17 @@ func (t timers) updated(st State, obs observation, now time.Time) timers {
 		}
 		return next // followers cannot be judged without the primary
 	}
-	since := func(prev map[string]time.Time, name string) time.Time {
-		if s, ok := prev[name]; ok {
-			return s
-		}
-		return now
-	}
 	for name := range st.Nodes {
 		o := obs.Nodes[name]
 		if name == st.Primary || !o.Running || o.Busy {
 			continue
 		}
-		r, attached := prim.Replicas[slotName(name)]
-		if !attached {
-			next.detached[name] = since(t.detached, name)
-		}
-		if !attached || r.State != "streaming" {
-			next.notStreaming[name] = since(t.notStreaming, name)
+		if r, attached := prim.Replicas[slotName(name)]; !attached || !r.streams(p) {
+			if s, ok := t.notStreaming[name]; ok {
+				next.notStreaming[name] = s
+			} else {
+				next.notStreaming[name] = now
+			}
 		}
 	}
 	return next
@@ -100,12 +125,57 @@ func (t timers) updated(st State, obs observation, now time.Time) timers {
 type policy struct {
 	multiAZ bool
 	// detection is how long the primary may be unreachable before the
-	// standby is promoted, and the standby detached before commits stop
-	// waiting for it.
+	// standby is promoted, and the standby not streaming before commits
+	// stop waiting for it.
 	detection time.Duration
-	// rejoinAfter is how long a running follower may stay detached from
-	// the primary before it is rebuilt.
-	rejoinAfter time.Duration
+	// replyTimeout is how long a follower may go without reporting its
+	// position before it no longer counts as streaming.
+	replyTimeout time.Duration
+}
+
+// Restarts and rebuilds are retried with backoff.
+const (
+	restartBackoff    = 250 * time.Millisecond // before the first restart, doubled after each failure
+	restartBackoffMax = 30 * time.Second
+	rebuildBackoff    = time.Second // before the second attempt, doubled after each failure
+	rebuildBackoffMax = 30 * time.Second
+	// crashLoopAfter failures in a row make a crash loop.
+	crashLoopAfter = 3
+	// stableAfter is how long a server must run for its failures to be
+	// forgotten.
+	stableAfter = 10 * time.Second
+)
+
+// restartDelay is how long to wait after the last of failures (at least
+// one) before starting a server again.
+func restartDelay(failures int) time.Duration {
+	return backoff(restartBackoff, restartBackoffMax, max(failures, 1)-1)
+}
+
+// rebuildDelay is how long to wait after failures failed rebuilds before
+// the next attempt; the first is at once.
+func rebuildDelay(failures int) time.Duration {
+	if failures == 0 {
+		return 0
+	}
+	return backoff(rebuildBackoff, rebuildBackoffMax, failures-1)
+}
+
+func backoff(base, limit time.Duration, doublings int) time.Duration {
+	d := base
+	for range doublings {
+		if d >= limit/2 {
+			return limit
+		}
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// restartDue reports a node whose server stopped on its own and whose
+// backoff is over.
+func (o nodeObs) restartDue(now time.Time) bool {
+	return !o.Running && !o.Busy && !o.Held && !now.Before(o.LastFailure.Add(restartDelay(o.Failures)))
 }
 
 type actionKind int
@@ -120,8 +190,13 @@ const (
 	actSyncFrom
 	// actSyncComplete records that the standby holds every acknowledged commit.
 	actSyncComplete
-	// actRejoin rebuilds node as a follower of the primary.
-	actRejoin
+	// actRestart starts node again in its role, after it stopped on its own.
+	actRestart
+	// actRebuild gives node a new copy of the data (pg_rewind first,
+	// unless fresh) and starts it as a follower of the primary.
+	actRebuild
+	// actReconfigure writes node's settings again and reloads them.
+	actReconfigure
 	// actBlocked reports that the primary is lost and nothing may replace it.
 	actBlocked
 )
@@ -131,13 +206,18 @@ type action struct {
 	kind   actionKind
 	node   string
 	lsn    LSN
+	fresh  bool
 	reason string
 }
 
 func (a action) String() string {
 	names := map[actionKind]string{actPromote: "promote", actSetSync: "set-sync", actSyncFrom: "sync-from",
-		actSyncComplete: "sync-complete", actRejoin: "rejoin", actBlocked: "blocked"}
-	s := names[a.kind] + "(" + a.node
+		actSyncComplete: "sync-complete", actRestart: "restart", actRebuild: "rebuild", actReconfigure: "reconfigure", actBlocked: "blocked"}
+	name := names[a.kind]
+	if a.kind == actRebuild && a.fresh {
+		name = "copy"
+	}
+	s := name + "(" + a.node
 	if a.lsn != 0 {
 		s += " " + a.lsn.String()
 	}
@@ -147,24 +227,20 @@ func (a action) String() string {
 // decide returns what to do after a pass: fail over from a lost primary to
 // a standby holding every acknowledged commit, keep synchronous
 // replication pointed at a standby that streams (and off while none
-// does, so commits continue), and rebuild followers that cannot follow.
+// does, so commits continue), restart servers that stopped on their own,
+// and rebuild a follower only when it cannot catch up by itself.
 func decide(st State, obs observation, t timers, now time.Time, p policy) []action {
 	prim := obs.Nodes[st.Primary]
 	if !prim.writable() {
-		return decideLostPrimary(st, obs, t, now, p)
-	}
-	acts := decideSync(st, obs, t, now, p)
-	for _, name := range sortedNames(st.Nodes) {
-		o := obs.Nodes[name]
-		if name == st.Primary || !o.Running || o.Busy {
-			continue
+		acts := decideLostPrimary(st, obs, t, now, p)
+		for _, a := range acts {
+			if a.kind == actPromote {
+				return acts // the followers are judged against the new primary
+			}
 		}
-		if s, ok := t.detached[name]; ok && now.Sub(s) >= p.rejoinAfter {
-			acts = append(acts, action{kind: actRejoin, node: name,
-				reason: fmt.Sprintf("not replicating from %s for %s", st.Primary, now.Sub(s).Round(time.Millisecond))})
-		}
+		return append(acts, decideFollowers(st, obs, now, false)...)
 	}
-	return acts
+	return append(decideSync(st, obs, t, now, p), decideFollowers(st, obs, now, true)...)
 }
 
 func decideLostPrimary(st State, obs observation, t timers, now time.Time, p policy) []action {
@@ -185,17 +261,52 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 	default:
 		return nil // not yet
 	}
-	if !p.multiAZ {
-		return nil // only cross-region promotion can help; it is not decided here
+	var acts []action
+	if p.multiAZ {
+		cand := st.Sync.Standby
+		switch c := obs.Nodes[cand]; {
+		case cand == "" || !st.Sync.Complete:
+			acts = append(acts, action{kind: actBlocked, node: st.Primary, reason: reason + "; no standby holds every acknowledged commit"})
+		case !c.Running || !c.Reachable || c.Busy || !c.InRecovery:
+			acts = append(acts, action{kind: actBlocked, node: st.Primary, reason: reason + "; standby " + cand + " is not available"})
+		default:
+			return []action{{kind: actPromote, node: cand, reason: fmt.Sprintf("primary %s lost: %s", st.Primary, reason)}}
+		}
 	}
-	cand := st.Sync.Standby
-	switch c := obs.Nodes[cand]; {
-	case cand == "" || !st.Sync.Complete:
-		return []action{{kind: actBlocked, node: st.Primary, reason: reason + "; no standby holds every acknowledged commit"}}
-	case !c.Running || !c.Reachable || c.Busy || !c.InRecovery:
-		return []action{{kind: actBlocked, node: st.Primary, reason: reason + "; standby " + cand + " is not available"}}
+	// Nothing may replace it: a primary that stopped on its own comes
+	// back itself, as a single-AZ RDS instance does.
+	if prim.restartDue(now) {
+		acts = append(acts, action{kind: actRestart, node: st.Primary, reason: "primary " + st.Primary + " stopped on its own"})
 	}
-	return []action{{kind: actPromote, node: cand, reason: fmt.Sprintf("primary %s lost: %s", st.Primary, reason)}}
+	return acts
+}
+
+// decideFollowers restarts followers that stopped on their own, rebuilds
+// those whose server reported that it cannot catch up (only while the
+// primary can serve a copy), and corrects settings that drifted. A
+// follower that merely does not stream (its primary is unreachable, or
+// a network cut) is left to reconnect by itself.
+func decideFollowers(st State, obs observation, now time.Time, primaryUp bool) []action {
+	var acts []action
+	for _, name := range sortedNames(st.Nodes) {
+		o := obs.Nodes[name]
+		if name == st.Primary || o.Busy || o.Held {
+			continue
+		}
+		switch {
+		case o.CannotFollow != "":
+			if primaryUp && !now.Before(o.LastRebuild.Add(rebuildDelay(o.RebuildFailures))) {
+				acts = append(acts, action{kind: actRebuild, node: name, fresh: o.Copy, reason: o.CannotFollow})
+			}
+		case !o.Running:
+			if o.restartDue(now) {
+				acts = append(acts, action{kind: actRestart, node: name, reason: name + " stopped on its own"})
+			}
+		case o.Drifted:
+			acts = append(acts, action{kind: actReconfigure, node: name, reason: "its settings differ from the cluster state"})
+		}
+	}
+	return acts
 }
 
 // decideSync keeps the document's synchronous standby, and the primary's
@@ -211,7 +322,7 @@ func decideSync(st State, obs observation, t timers, now time.Time, p policy) []
 		}
 	}
 	r, attached := prim.Replicas[slotName(standby)]
-	streaming := standby != "" && attached && r.State == "streaming" && obs.Nodes[standby].Running && !obs.Nodes[standby].Busy
+	streaming := standby != "" && attached && r.streams(p) && obs.Nodes[standby].Running && !obs.Nodes[standby].Busy
 	var acts []action
 	switch {
 	case st.Sync.Standby != standby && streaming:
@@ -234,6 +345,73 @@ func decideSync(st State, obs observation, t timers, now time.Time, p policy) []
 	}
 	return acts
 }
+
+// cannotFollow tells from a line of a follower's server log whether the
+// server reports that replaying the primary's WAL cannot bring it up to
+// date, why, and whether only a new copy helps (rather than pg_rewind).
+// Everything else a follower logs while it cannot reach its primary
+// (timeouts, refused connections) is a condition it gets over by itself.
+func cannotFollowReason(line string) (reason string, needCopy bool) {
+	for _, m := range []struct {
+		text, reason string
+		copy         bool
+	}{
+		{"is not in this server's history", "its WAL has diverged from the primary's timeline", false},
+		{"forked off current database system timeline", "its WAL has diverged from the primary's timeline", false},
+		{"is behind recovery timeline", "it is on a later timeline than the primary", true},
+		{"has already been removed", "the primary no longer has the WAL it needs", true},
+		{"database system identifier differs", "its data belongs to another cluster than the primary's", true},
+	} {
+		if strings.Contains(line, m.text) {
+			return "its server reports that " + m.reason, m.copy
+		}
+	}
+	return "", false
+}
+
+// health is what the agent remembers of a node between passes.
+type health struct {
+	held            bool
+	failures        int
+	lastFailure     time.Time
+	lastExit        string // how the server last stopped on its own
+	lastExitAt      time.Time
+	restarts        int
+	upSince         time.Time // when the server last became ready
+	loopReported    bool
+	cannotFollow    string
+	copy            bool
+	rebuildFailures int
+	lastRebuild     time.Time
+	// rebuilt: rebuilt since the node last streamed; if it still cannot
+	// follow, only a copy will do.
+	rebuilt bool
+	job     string // "restart" or "rebuild" while one runs
+}
+
+// settled forgets what a node got over: its failures once its server
+// has run for stableAfter, its rebuilds once it streams.
+func (h health) settled(running, streaming bool, now time.Time) health {
+	if running && !h.upSince.IsZero() && now.Sub(h.upSince) >= stableAfter {
+		h.failures, h.loopReported = 0, false
+	}
+	if streaming {
+		h.cannotFollow, h.copy, h.rebuildFailures, h.rebuilt = "", false, 0, false
+	}
+	return h
+}
+
+// cannot records a server's report that it cannot follow; after a
+// rebuild that did not help, only a copy will.
+func (h health) cannot(reason string, needCopy bool) health {
+	if h.cannotFollow == "" {
+		h.cannotFollow, h.copy = reason, needCopy || h.rebuilt
+	}
+	return h
+}
+
+// crashLoop reports a node that keeps stopping on its own.
+func (h health) crashLoop() bool { return h.failures >= crashLoopAfter }
 
 // syncNames is the primary's synchronous_standby_names for standby.
 func syncNames(standby string) string {

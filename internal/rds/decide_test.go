@@ -1,6 +1,7 @@
 package rds
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -17,7 +18,7 @@ var decideNodes = []NodeConfig{
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func TestDecide(t *testing.T) {
-	pol := policy{multiAZ: true, detection: time.Second, rejoinAfter: 3 * time.Second}
+	pol := policy{multiAZ: true, detection: time.Second, replyTimeout: 2 * time.Second}
 	syncOK := Sync{Standby: "b", FromLSN: 100, Complete: true}
 	state := func(s Sync) State {
 		st := newState(decideNodes, true)
@@ -29,27 +30,30 @@ func TestDecide(t *testing.T) {
 	}
 	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, LSN: 480}
 	streams := map[string]replicaObs{
-		"b": {State: "streaming", SyncState: "sync", Flush: 500},
+		"b": {State: "streaming", SyncState: "sync", Flush: 500, ReplyAge: 300 * time.Millisecond},
 		"c": {State: "streaming", SyncState: "async", Flush: 450},
 	}
 	healthy := map[string]nodeObs{"a": primary(streams, `"b"`), "b": follower, "c": follower}
 	with := func(base map[string]nodeObs, name string, o nodeObs) map[string]nodeObs {
-		m := map[string]nodeObs{}
-		for k, v := range base {
-			m[k] = v
-		}
+		m := maps.Clone(base)
 		m[name] = o
 		return m
 	}
 	without := func(m map[string]replicaObs, name string) map[string]replicaObs {
-		out := map[string]replicaObs{}
-		for k, v := range m {
-			if k != name {
-				out[k] = v
-			}
-		}
+		out := maps.Clone(m)
+		delete(out, name)
 		return out
 	}
+	crashed := func(failures int, ago time.Duration) nodeObs {
+		return nodeObs{Failures: failures, LastFailure: t0.Add(-ago)}
+	}
+	cannot := func(o nodeObs, needCopy bool, failures int, ago time.Duration) nodeObs {
+		o.CannotFollow, o.Copy, o.RebuildFailures, o.LastRebuild = "diverged", needCopy, failures, t0.Add(-ago)
+		return o
+	}
+	held := nodeObs{Held: true, Failures: 1, LastFailure: t0.Add(-time.Hour)}
+	drifted := follower
+	drifted.Drifted = true
 	tests := []struct {
 		name   string
 		st     State
@@ -60,20 +64,24 @@ func TestDecide(t *testing.T) {
 	}{
 		{"healthy cluster", state(syncOK), healthy, timers{}, pol, nil},
 		{"dead primary: promote the complete standby", state(syncOK),
-			with(healthy, "a", nodeObs{}), timers{}, pol, []string{"promote(b)"}},
-		{"dead primary, standby not yet complete: blocked", state(Sync{Standby: "b", FromLSN: 100}),
-			with(healthy, "a", nodeObs{}), timers{}, pol, []string{"blocked(a)"}},
-		{"dead primary, no synchronous standby: blocked", state(Sync{}),
-			with(healthy, "a", nodeObs{}), timers{}, pol, []string{"blocked(a)"}},
-		{"dead primary and standby: blocked", state(syncOK),
-			with(with(healthy, "a", nodeObs{}), "b", nodeObs{}), timers{}, pol, []string{"blocked(a)"}},
-		{"dead primary without Multi-AZ: nothing here", state(syncOK),
-			with(healthy, "a", nodeObs{}), timers{}, policy{detection: time.Second}, nil},
+			with(healthy, "a", crashed(1, 0)), timers{}, pol, []string{"promote(b)"}},
+		{"dead primary, standby not yet complete: blocked, and the primary restarted after its backoff", state(Sync{Standby: "b", FromLSN: 100}),
+			with(healthy, "a", crashed(1, 250*time.Millisecond)), timers{}, pol, []string{"blocked(a)", "restart(a)"}},
+		{"dead primary, no synchronous standby: blocked, restart not yet due", state(Sync{}),
+			with(healthy, "a", crashed(1, 100*time.Millisecond)), timers{}, pol, []string{"blocked(a)"}},
+		{"killed primary (a fault), no standby available: blocked, no restart", state(syncOK),
+			with(with(healthy, "a", held), "b", held), timers{}, pol, []string{"blocked(a)"}},
+		{"killed primary (a fault) with a complete standby: promote", state(syncOK),
+			with(healthy, "a", held), timers{}, pol, []string{"promote(b)"}},
+		{"dead primary without Multi-AZ: restarted", state(syncOK),
+			with(healthy, "a", crashed(1, time.Second)), timers{}, policy{detection: time.Second}, []string{"restart(a)"}},
+		{"dead primary without Multi-AZ, crash loop: backoff", state(syncOK),
+			with(healthy, "a", crashed(4, time.Second)), timers{}, policy{detection: time.Second}, nil},
 		{"unreachable primary, not for long", state(syncOK),
 			with(healthy, "a", nodeObs{Running: true}), timers{primary: "a", primaryDown: t0.Add(-500 * time.Millisecond)}, pol, nil},
 		{"unreachable primary for the detection time", state(syncOK),
 			with(healthy, "a", nodeObs{Running: true}), timers{primary: "a", primaryDown: t0.Add(-time.Second)}, pol, []string{"promote(b)"}},
-		{"primary being rebuilt is left alone", state(syncOK),
+		{"primary being restarted is left alone", state(syncOK),
 			with(healthy, "a", nodeObs{Running: true, Busy: true}), timers{primary: "a", primaryDown: t0.Add(-time.Hour)}, pol, nil},
 		{"recorded primary still in recovery: finish the promotion", state(syncOK),
 			with(healthy, "a", follower), timers{}, pol, []string{"promote(a)"}},
@@ -81,33 +89,54 @@ func TestDecide(t *testing.T) {
 			with(healthy, "a", primary(streams, "")), timers{}, pol, []string{"set-sync(b)"}},
 		{"standby in catch-up: not yet", state(Sync{}),
 			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "catchup"}), "")), timers{}, pol, nil},
+		{"standby listed as streaming but silent: not yet", state(Sync{}),
+			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", ReplyAge: 5 * time.Second}), "")), timers{}, pol, nil},
 		{"synchronous: record where it started", state(Sync{Standby: "b"}),
 			healthy, timers{}, pol, []string{"sync-from(b 0/1F4)"}},
 		{"synchronous and past the start: complete", state(Sync{Standby: "b", FromLSN: 450}),
 			healthy, timers{}, pol, []string{"sync-complete(b)"}},
 		{"synchronous but behind the start: wait", state(Sync{Standby: "b", FromLSN: 600}),
 			healthy, timers{}, pol, nil},
-		{"standby down: commits stop waiting at once", state(syncOK),
-			with(with(healthy, "b", nodeObs{}), "a", primary(without(streams, "b"), `"b"`)), timers{}, pol, []string{"set-sync()"}},
+		{"standby down: commits stop waiting at once, and it is restarted", state(syncOK),
+			with(with(healthy, "b", crashed(1, time.Second)), "a", primary(without(streams, "b"), `"b"`)), timers{}, pol, []string{"set-sync()", "restart(b)"}},
 		{"standby not streaming, briefly: keep waiting", state(syncOK),
 			with(healthy, "a", primary(without(streams, "b"), `"b"`)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-300 * time.Millisecond)}}, pol, nil},
 		{"standby not streaming for the detection time: stop waiting", state(syncOK),
 			with(healthy, "a", primary(without(streams, "b"), `"b"`)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-time.Second)}}, pol, []string{"set-sync()"}},
+		{"standby silent for the detection time (a network cut): stop waiting", state(syncOK),
+			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", SyncState: "sync", ReplyAge: 3 * time.Second}), `"b"`)),
+			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-time.Second)}}, pol, []string{"set-sync()"}},
 		{"primary's setting drifted: re-apply", state(syncOK),
 			with(healthy, "a", primary(streams, "")), timers{}, pol, []string{"set-sync(b)"}},
 		{"Multi-AZ off: no synchronous standby", state(syncOK),
-			healthy, timers{}, policy{detection: time.Second, rejoinAfter: 3 * time.Second}, []string{"set-sync()"}},
-		{"replica detached too long: rebuild it", state(syncOK),
+			healthy, timers{}, policy{detection: time.Second, replyTimeout: 2 * time.Second}, []string{"set-sync()"}},
+		{"replica detached for an hour (its primary unreachable): left to reconnect", state(syncOK),
 			with(healthy, "a", primary(without(streams, "c"), `"b"`)),
-			timers{primary: "a", detached: map[string]time.Time{"c": t0.Add(-3 * time.Second)}}, pol, []string{"rejoin(c)"}},
-		{"replica detached briefly: wait", state(syncOK),
-			with(healthy, "a", primary(without(streams, "c"), `"b"`)),
-			timers{primary: "a", detached: map[string]time.Time{"c": t0.Add(-time.Second)}}, pol, nil},
+			timers{primary: "a", notStreaming: map[string]time.Time{"c": t0.Add(-time.Hour)}}, pol, nil},
+		{"replica reports a diverged timeline: rewind it", state(syncOK),
+			with(with(healthy, "c", cannot(follower, false, 0, time.Hour)), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, []string{"rebuild(c)"}},
+		{"replica reports its WAL removed: copy it", state(syncOK),
+			with(with(healthy, "c", cannot(follower, true, 0, time.Hour)), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, []string{"copy(c)"}},
+		{"rebuild failed twice, 1s ago: wait for the 2s backoff", state(syncOK),
+			with(healthy, "c", cannot(nodeObs{}, true, 2, time.Second)), timers{}, pol, nil},
+		{"rebuild failed twice, 2s ago: try again", state(syncOK),
+			with(healthy, "c", cannot(nodeObs{}, true, 2, 2*time.Second)), timers{}, pol, []string{"copy(c)"}},
+		{"replica cannot follow, primary down: wait for a primary", state(Sync{}),
+			with(with(healthy, "a", held), "c", cannot(follower, false, 0, time.Hour)), timers{}, policy{detection: time.Second}, nil},
+		{"replica crashed: restarted after its backoff", state(syncOK),
+			with(healthy, "c", crashed(1, 250*time.Millisecond)), timers{}, pol, []string{"restart(c)"}},
+		{"replica crashed again: backoff doubled", state(syncOK),
+			with(healthy, "c", crashed(2, 300*time.Millisecond)), timers{}, pol, nil},
+		{"replica crashed while the primary is down: restarted all the same", state(Sync{}),
+			with(with(healthy, "a", held), "c", crashed(1, time.Second)), timers{}, policy{detection: time.Second}, []string{"restart(c)"}},
+		{"replica stopped by a fault: left down", state(syncOK),
+			with(healthy, "c", held), timers{}, pol, nil},
 		{"replica being rebuilt: leave it", state(syncOK),
-			with(with(healthy, "c", nodeObs{Running: true, Busy: true}), "a", primary(without(streams, "c"), `"b"`)),
-			timers{primary: "a", detached: map[string]time.Time{"c": t0.Add(-time.Hour)}}, pol, nil},
+			with(with(healthy, "c", nodeObs{Running: true, Busy: true, CannotFollow: "x"}), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, nil},
+		{"replica streams from elsewhere: reconfigure", state(syncOK),
+			with(healthy, "c", drifted), timers{}, pol, []string{"reconfigure(c)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,54 +152,122 @@ func TestDecide(t *testing.T) {
 }
 
 func with2(m map[string]replicaObs, name string, r replicaObs) map[string]replicaObs {
-	out := map[string]replicaObs{}
-	for k, v := range m {
-		out[k] = v
-	}
+	out := maps.Clone(m)
 	out[name] = r
 	return out
 }
 
 func TestTimers(t *testing.T) {
+	pol := policy{detection: time.Second, replyTimeout: 2 * time.Second}
 	st := newState(decideNodes, true)
 	up := observation{Nodes: map[string]nodeObs{
-		"a": {Running: true, Reachable: true, Replicas: map[string]replicaObs{"b": {State: "catchup"}}},
+		"a": {Running: true, Reachable: true, Replicas: map[string]replicaObs{
+			"b": {State: "catchup"},
+			"c": {State: "streaming", ReplyAge: 5 * time.Second}, // silent
+		}},
 		"b": {Running: true, Reachable: true, InRecovery: true},
 		"c": {Running: true, Reachable: true, InRecovery: true},
 	}}
 	down := observation{Nodes: map[string]nodeObs{"a": {Running: true}, "b": up.Nodes["b"], "c": up.Nodes["c"]}}
 
-	tm := timers{}.updated(st, up, t0)
+	tm := timers{}.updated(st, up, t0, pol)
 	if !tm.primaryDown.IsZero() {
 		t.Error("primary up but primaryDown set")
 	}
-	if _, ok := tm.detached["b"]; ok {
-		t.Error("b is attached (catching up) but counted detached")
+	if tm.notStreaming["b"] != t0 || tm.notStreaming["c"] != t0 {
+		t.Errorf("timers %+v, want b (catching up) and c (silent) not streaming since t0", tm)
 	}
-	if tm.notStreaming["b"] != t0 || tm.detached["c"] != t0 {
-		t.Errorf("timers %+v, want b not streaming and c detached since t0", tm)
+	tm = tm.updated(st, up, t0.Add(time.Second), pol)
+	if tm.notStreaming["c"] != t0 {
+		t.Error("not-streaming time not kept from pass to pass")
 	}
-	tm = tm.updated(st, up, t0.Add(time.Second))
-	if tm.detached["c"] != t0 {
-		t.Error("detached time not kept from pass to pass")
-	}
-	tm = tm.updated(st, down, t0.Add(2*time.Second))
-	tm = tm.updated(st, down, t0.Add(3*time.Second))
+	tm = tm.updated(st, down, t0.Add(2*time.Second), pol)
+	tm = tm.updated(st, down, t0.Add(3*time.Second), pol)
 	if tm.primaryDown != t0.Add(2*time.Second) {
 		t.Errorf("primaryDown %v, want since the first failed pass", tm.primaryDown)
 	}
-	if len(tm.detached) != 0 {
+	if len(tm.notStreaming) != 0 {
 		t.Error("followers judged without a primary")
 	}
 	promoted := st.promoted("b", decideNodes, true, t0)
-	tm = tm.updated(promoted, down, t0.Add(4*time.Second))
+	tm = tm.updated(promoted, down, t0.Add(4*time.Second), pol)
 	if tm.primary != "b" || tm.primaryDown != t0.Add(4*time.Second) {
 		t.Errorf("timers after promotion %+v, want them restarted for b", tm)
 	}
 	bUp := observation{Nodes: map[string]nodeObs{"b": {Running: true, Reachable: true}}}
-	tm = tm.updated(promoted, bUp, t0.Add(5*time.Second))
+	tm = tm.updated(promoted, bUp, t0.Add(5*time.Second), pol)
 	if !tm.primaryDown.IsZero() {
 		t.Error("primaryDown kept although b answers")
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		got, want time.Duration
+	}{
+		{restartDelay(0), 250 * time.Millisecond},
+		{restartDelay(1), 250 * time.Millisecond},
+		{restartDelay(2), 500 * time.Millisecond},
+		{restartDelay(4), 2 * time.Second},
+		{restartDelay(9), 30 * time.Second},
+		{restartDelay(1000), 30 * time.Second},
+		{rebuildDelay(0), 0},
+		{rebuildDelay(1), time.Second},
+		{rebuildDelay(3), 4 * time.Second},
+		{rebuildDelay(100), 30 * time.Second},
+	}
+	for i, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("case %d: %s, want %s", i, tt.got, tt.want)
+		}
+	}
+}
+
+func TestCannotFollowReason(t *testing.T) {
+	tests := []struct {
+		line     string
+		want     bool
+		needCopy bool
+	}{
+		{"FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/5000000 on timeline 1 is not in this server's history", true, false},
+		{"LOG:  new timeline 2 forked off current database system timeline 1 before current recovery point 0/30001A0", true, false},
+		{"FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment 000000010000000000000003 has already been removed", true, true},
+		{"FATAL:  database system identifier differs between the primary and standby", true, true},
+		{"FATAL:  highest timeline 1 of the primary is behind recovery timeline 2", true, true},
+		// What a network cut makes a follower log: it gets over it by itself.
+		{`FATAL:  could not connect to the primary server: connection to server at "127.0.97.5", port 5432 failed: timeout expired`, false, false},
+		{"FATAL:  terminating walreceiver due to timeout", false, false},
+		{"FATAL:  could not receive data from WAL stream: server closed the connection unexpectedly", false, false},
+		{"LOG:  started streaming WAL from primary at 0/3000000 on timeline 1", false, false},
+	}
+	for _, tt := range tests {
+		reason, needCopy := cannotFollowReason(tt.line)
+		if (reason != "") != tt.want || needCopy != tt.needCopy {
+			t.Errorf("cannotFollowReason(%q) = %q, %v; want a reason %v, copy %v", tt.line, reason, needCopy, tt.want, tt.needCopy)
+		}
+	}
+}
+
+func TestHealthSettles(t *testing.T) {
+	h := health{failures: 3, loopReported: true, upSince: t0, cannotFollow: "diverged", rebuildFailures: 2, rebuilt: true}
+	if got := h.settled(true, false, t0.Add(stableAfter-time.Millisecond)); got.failures != 3 || !got.crashLoop() {
+		t.Errorf("failures forgotten after %s of running: %+v", stableAfter-time.Millisecond, got)
+	}
+	if got := h.settled(true, false, t0.Add(stableAfter)); got.failures != 0 || got.loopReported || got.crashLoop() || got.cannotFollow == "" {
+		t.Errorf("after %s of running: %+v, want the failures forgotten, the rebuild not", stableAfter, got)
+	}
+	if got := h.settled(false, false, t0.Add(time.Hour)); got.failures != 3 {
+		t.Errorf("a stopped node's failures forgotten: %+v", got)
+	}
+	if got := h.settled(true, true, t0); got.cannotFollow != "" || got.rebuildFailures != 0 || got.rebuilt {
+		t.Errorf("a streaming node still to be rebuilt: %+v", got)
+	}
+	// A rebuild that did not help: the next one copies.
+	if got := (health{rebuilt: true}).cannot("diverged", false); !got.copy {
+		t.Errorf("after a rebuild that did not help: %+v, want a copy", got)
+	}
+	if got := (health{}).cannot("diverged", false); got.copy || got.cannotFollow != "diverged" {
+		t.Errorf("first report: %+v, want a rewind", got)
 	}
 }
 

@@ -70,10 +70,15 @@ func (e *endpoint) listen() error {
 	if err != nil {
 		return fmt.Errorf("database %s: listening on %s: %w", e.name, e.addr, err)
 	}
+	e.serveLocked(ln)
+	return nil
+}
+
+// serveLocked starts accepting clients from ln; the caller holds e.mu.
+func (e *endpoint) serveLocked(ln net.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.ln, e.cancel = ln, cancel
 	e.wg.Go(func() { e.serve(ctx, ln) })
-	return nil
 }
 
 // close stops listening, closes every connection and waits for the
@@ -122,15 +127,34 @@ func (e *endpoint) current() (route, <-chan struct{}) {
 	return e.target, e.changed
 }
 
+// Pauses after a failed accept (out of file descriptors, say): doubled
+// after each failure in a row, as net/http does, so the endpoint keeps
+// serving once the condition passes.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
 func (e *endpoint) serve(ctx context.Context, ln net.Listener) {
+	var pause time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() == nil {
-				e.log.Error("endpoint stopped accepting", "endpoint", e.name, "err", err)
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			pause = min(max(2*pause, acceptRetryMin), acceptRetryMax)
+			e.log.Warn("endpoint failed to accept a connection; retrying", "endpoint", e.name, "err", err, "retry_in", pause)
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
 		}
+		pause = 0
 		e.wg.Go(func() { e.handle(ctx, conn) })
 	}
 }

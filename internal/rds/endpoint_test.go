@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -147,5 +149,73 @@ func TestEndpoint(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
 		t.Error("endpoint still accepts after close")
+	}
+}
+
+// flakyListener fails its first accepts as a process out of file
+// descriptors would, then hands out one end of a pipe per accept.
+type flakyListener struct {
+	failures int
+	conns    chan net.Conn
+	closed   chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	failedAt []time.Time
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if len(l.failedAt) < l.failures {
+		l.failedAt = append(l.failedAt, time.Now())
+		l.mu.Unlock()
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	l.mu.Unlock()
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *flakyListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *flakyListener) Addr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 96, 36), Port: 5432}
+}
+
+// An endpoint whose accept fails (EMFILE) backs off and keeps accepting.
+func TestEndpointAcceptBackoff(t *testing.T) {
+	a := echoServer(t, "127.0.96.35:0", "a")
+	ep := newEndpoint("writer endpoint of test", netip.MustParseAddrPort("127.0.96.36:5432"), time.Second, slog.New(slog.DiscardHandler))
+	ln := &flakyListener{failures: 4, conns: make(chan net.Conn), closed: make(chan struct{})}
+	ep.mu.Lock()
+	ep.serveLocked(ln)
+	ep.mu.Unlock()
+	defer ep.close()
+	ep.lead(route{node: "a", addr: a})
+
+	near, far := net.Pipe()
+	defer near.Close()
+	select {
+	case ln.conns <- far:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the endpoint stopped accepting after failed accepts")
+	}
+	c := &client{conn: near, r: bufio.NewReader(near)}
+	if got := c.ask(t, "after EMFILE"); got != "a:after EMFILE" {
+		t.Fatalf("through the endpoint after failed accepts: %q", got)
+	}
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	for i := 1; i < len(ln.failedAt); i++ {
+		want := acceptRetryMin << (i - 1)
+		if gap := ln.failedAt[i].Sub(ln.failedAt[i-1]); gap < want {
+			t.Errorf("accept %d came %s after the one before, want a pause of at least %s", i+1, gap, want)
+		}
 	}
 }

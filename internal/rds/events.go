@@ -11,6 +11,15 @@ const (
 	EventNodeExited = "db_node_exited"
 	// EventNodeKilled reports a fault injected by KillPrimary.
 	EventNodeKilled = "db_node_killed"
+	// EventNodeRestarted reports a server started again by the monitor
+	// after it stopped on its own (a crash, an OOM kill).
+	EventNodeRestarted = "db_node_restarted"
+	// EventCrashLoop reports a node that keeps stopping on its own; it is
+	// still restarted, with backoff.
+	EventCrashLoop = "db_node_crash_loop"
+	// EventNodeRebuilding reports a follower that cannot catch up being
+	// given a new copy of the data; its old copy is kept until then.
+	EventNodeRebuilding = "db_node_rebuilding"
 	// EventNodeRebuilt reports a follower made from a base backup or
 	// rewound with pg_rewind.
 	EventNodeRebuilt = "db_node_rebuilt"
@@ -61,12 +70,16 @@ func (c *Cluster) problem(subject, kind, msg string) {
 	c.emit(kind, msg)
 }
 
-// nodeExited is called when a node's server exits without being stopped.
+// nodeExited is called when a node's server exits without being
+// stopped: a fault (the node is held) or on its own (restarted by the
+// monitor, with backoff).
 func (c *Cluster) nodeExited(n *node, err error) {
-	c.log.Error("database node exited unexpectedly", "node", n.cfg.Name, "err", err)
-	c.emit(EventNodeExited, fmt.Sprintf("database node %s exited unexpectedly: %v", n.cfg.Name, err))
-	select {
-	case c.kick <- struct{}{}:
-	default:
+	how := "exit status 0"
+	if err != nil {
+		how = err.Error()
 	}
+	c.log.Error("database node exited unexpectedly", "node", n.cfg.Name, "err", how)
+	c.emit(EventNodeExited, fmt.Sprintf("database node %s exited unexpectedly: %s", n.cfg.Name, how))
+	c.failed(n, how, true)
+	c.wake()
 }

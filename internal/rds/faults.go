@@ -8,15 +8,20 @@ import (
 )
 
 // KillPrimary injects the "database primary fails" fault: SIGKILL to the
-// primary's postmaster only (kill -9), as a crash would. The Multi-AZ
-// monitor sees the server gone at its next pass.
+// primary's postmaster only (kill -9), as a crash would. It takes the
+// same lock as promotions, so it never races one. The Multi-AZ monitor
+// sees the server gone at once; the node stays down, as after any
+// fault, until RecoverNode.
 func (c *Cluster) KillPrimary() error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
 	name := c.snapshot().Primary
 	n := c.byName[name]
 	p := n.proc.Load()
 	if p == nil || p.exited() {
 		return fmt.Errorf("primary %s is not running", name)
 	}
+	c.setHeld(name, true)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		return fmt.Errorf("killing primary %s: %w", name, err)
 	}
@@ -36,14 +41,13 @@ func (c *Cluster) StopNode(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("no database node %q", name)
 	}
+	c.cancelJob(n)
+	c.setHeld(name, true)
 	if n.kill() {
 		c.log.Warn("database node killed", "node", name)
 		c.emit(EventNodeKilled, fmt.Sprintf("killed database node %s with all its processes", name))
 	}
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
+	c.wake()
 	return nil
 }
 
@@ -65,7 +69,12 @@ func (c *Cluster) StopRegion(ctx context.Context, region string) error {
 	}
 	var stopped []string
 	for _, n := range c.nodes {
-		if n.cfg.Region == region && n.kill() {
+		if n.cfg.Region != region {
+			continue
+		}
+		c.cancelJob(n)
+		c.setHeld(n.cfg.Name, true)
+		if n.kill() {
 			stopped = append(stopped, n.cfg.Name)
 		}
 	}
@@ -77,12 +86,13 @@ func (c *Cluster) StopRegion(ctx context.Context, region string) error {
 // StartRegion ends a region outage: the region's endpoints listen again
 // and its nodes start in their roles from the cluster state — the
 // primary as primary if no other node was promoted meanwhile, a fenced
-// former primary rewound into a follower of the new one.
+// former primary rewound into a follower of the new one. A follower
+// that does not start is retried by the monitor, with backoff.
 func (c *Cluster) StartRegion(ctx context.Context, region string) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	if !c.active {
-		return errors.New("the database cluster is not running")
+		return errNotRunning
 	}
 	if !c.known(region) {
 		return fmt.Errorf("no database node or endpoint in region %q", region)
@@ -93,13 +103,13 @@ func (c *Cluster) StartRegion(ctx context.Context, region string) error {
 	st := c.snapshot()
 	var errs []error
 	if prim := c.byName[st.Primary]; prim.cfg.Region == region {
-		if err := c.startNode(ctx, prim, st); err != nil {
+		if err := c.recoverLocked(ctx, prim); err != nil {
 			return err
 		}
 	}
 	for _, n := range c.nodes {
-		if n.cfg.Region == region && n.cfg.Name != st.Primary && !n.busy.Load() {
-			if err := c.startNode(ctx, n, c.snapshot()); err != nil {
+		if n.cfg.Region == region && n.cfg.Name != st.Primary {
+			if err := c.recoverLocked(ctx, n); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -112,27 +122,81 @@ func (c *Cluster) StartRegion(ctx context.Context, region string) error {
 	return nil
 }
 
-// RecoverNode brings a stopped or killed node back in its role from the
-// cluster state: the primary as primary; any other node as a follower of
-// the primary, a fenced former primary through pg_rewind (or a fresh
-// base backup when that fails). A running node is left alone.
+// RecoverNode brings a node back in its role from the cluster state,
+// whatever stopped it — a fault, a fence, a crash (also one whose
+// restarts are backing off) or a rebuild waiting for its next attempt:
+// the primary as primary; any other node as a follower of the primary,
+// a fenced former primary through pg_rewind (or a fresh base backup when
+// that fails). A running node is left alone. When the start fails, the
+// monitor keeps trying, with backoff.
 func (c *Cluster) RecoverNode(ctx context.Context, name string) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	if !c.active {
-		return errors.New("the database cluster is not running")
+		return errNotRunning
 	}
 	n, ok := c.byName[name]
-	switch {
-	case !ok:
+	if !ok {
 		return fmt.Errorf("no database node %q", name)
-	case n.busy.Load():
-		return fmt.Errorf("database node %s is being rebuilt", name)
 	}
-	if err := c.startNode(ctx, n, c.snapshot()); err != nil {
-		return err
+	err := c.recoverLocked(ctx, n)
+	c.pass(ctx)
+	return err
+}
+
+// Recover brings back every node that is not running, as RecoverNode
+// does, and returns the names of those it started.
+func (c *Cluster) Recover(ctx context.Context) ([]string, error) {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if !c.active {
+		return nil, errNotRunning
+	}
+	var started []string
+	var errs []error
+	prim := c.byName[c.snapshot().Primary]
+	order := []*node{prim} // the primary first: followers copy from it
+	for _, n := range c.nodes {
+		if n != prim {
+			order = append(order, n)
+		}
+	}
+	for _, n := range order {
+		if n.running() {
+			continue
+		}
+		if err := c.recoverLocked(ctx, n); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		started = append(started, n.cfg.Name)
 	}
 	c.pass(ctx)
+	return started, errors.Join(errs...)
+}
+
+// recoverLocked starts n now: its background job is cancelled, its
+// fault lifted and its backoff forgotten. A follower that was waiting
+// to be rebuilt is rebuilt first. The caller holds opMu.
+func (c *Cluster) recoverLocked(ctx context.Context, n *node) error {
+	name := n.cfg.Name
+	c.cancelJob(n)
+	c.setHeld(name, false)
+	if n.running() {
+		return nil
+	}
+	st := c.snapshot()
+	var err error
+	if h := c.healthOf(name); h.cannotFollow != "" && name != st.Primary {
+		c.emit(EventNodeRebuilding, fmt.Sprintf("rebuilding database node %s: %s; its data is kept until a new copy is complete", name, h.cannotFollow))
+		err = c.rebuildNode(ctx, n, h.copy)
+	} else {
+		err = c.startNode(ctx, n, st)
+	}
+	if err != nil {
+		c.failed(n, "recovery failed: "+err.Error(), false)
+		return err
+	}
 	return nil
 }
 

@@ -13,12 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // layout is where one node's files live.
 type layout struct {
 	nodeDir string // StateDir/db/<node>, owned by the run-as account
-	dataDir string // the PostgreSQL data directory
+	dataDir string // the PostgreSQL data directory, nodeDir/data
 	logFile string // the server's stderr
 	// sockDir holds the Unix socket; a directory under /tmp when the
 	// natural one would make the socket path too long.
@@ -26,15 +28,36 @@ type layout struct {
 	sockIsTemp bool
 }
 
+// Names inside the node directory. A new copy of the data (initdb, base
+// backup, rewind) is built in data.new and swapped in only once
+// complete; data.old is the previous copy while the swap is under way.
+const (
+	dataName    = "data"
+	newDataName = "data.new"
+	oldDataName = "data.old"
+	logName     = "postgres.log"
+	pgpassName  = "replication.pgpass"
+	// markerName, inside a data directory, names the node whose complete
+	// copy it is; it is written only once initdb, a base backup or a
+	// rewind has succeeded. A copy of another node's directory carries
+	// that node's name, so an unfinished copy never looks complete.
+	markerName = "hastack.complete"
+)
+
 func nodeLayout(stateDir, name string) layout {
 	nodeDir := filepath.Join(stateDir, "db", name)
 	return layout{
 		nodeDir: nodeDir,
-		dataDir: filepath.Join(nodeDir, "data"),
-		logFile: filepath.Join(nodeDir, "postgres.log"),
+		dataDir: filepath.Join(nodeDir, dataName),
+		logFile: filepath.Join(nodeDir, logName),
 		sockDir: filepath.Join(nodeDir, "run"),
 	}
 }
+
+// files reaches the node directory's content without following links.
+func (l layout) files(a account) nodeFiles { return nodeFiles{dir: l.nodeDir, acc: a} }
+
+func (l layout) path(name string) string { return filepath.Join(l.nodeDir, name) }
 
 // maxSocketPath is the longest Unix socket path Linux accepts
 // (sizeof(sun_path) minus the terminating NUL).
@@ -44,8 +67,10 @@ func socketPath(dir string, port int) string {
 	return filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(port))
 }
 
-// prepareDirs creates the node's directories for the account, refusing a
-// data directory someone else owns or a path the account cannot reach.
+// prepareDirs creates the node's directories for the account, finishes
+// or undoes a swap of its data that was interrupted, and refuses a data
+// directory someone else owns, a link where a directory belongs, or a
+// path the account cannot reach.
 func prepareDirs(l *layout, a account, port int) error {
 	if err := os.MkdirAll(filepath.Dir(l.nodeDir), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(l.nodeDir), err)
@@ -53,12 +78,14 @@ func prepareDirs(l *layout, a account, port int) error {
 	if err := mkdirOwned(l.nodeDir, a); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(l.dataDir); err == nil && !a.owns(fi) {
-		return fmt.Errorf("data directory %s is owned by %s, but PostgreSQL runs as user %s; fix it with: chown -R %s %s",
-			l.dataDir, fileOwner(fi), a.name, a.name, l.dataDir)
-	}
-	if err := mkdirOwned(l.dataDir, a); err != nil {
+	if err := recoverSwap(*l); err != nil {
 		return err
+	}
+	f := l.files(a)
+	if f.exists(dataName) {
+		if err := f.mkdir(dataName, true); err != nil {
+			return err
+		}
 	}
 	if err := checkTraversable(l.dataDir, a); err != nil {
 		return err
@@ -73,72 +100,117 @@ func prepareDirs(l *layout, a account, port int) error {
 		l.sockDir, l.sockIsTemp = dir, true
 		return a.chown(dir)
 	}
-	return mkdirOwned(l.sockDir, a)
+	return f.mkdir("run", false)
 }
 
-// mkdirOwned makes dir (mode 0700) belong to the account.
+// mkdirOwned makes dir (mode 0700) belong to the account; dir's own
+// entry must lie in a directory only hastack writes.
 func mkdirOwned(dir string, a account) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := a.chown(dir); err != nil {
-		return err
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s (a symbolic link is not followed): %w", dir, err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("restricting %s: %w", dir, err)
-	}
-	return nil
+	d := os.NewFile(uintptr(fd), dir)
+	defer d.Close()
+	return claimDir(d, a)
 }
 
-// removeData deletes a data directory's contents, keeping the directory.
-func removeData(dataDir string) error {
-	entries, err := os.ReadDir(dataDir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading %s: %w", dataDir, err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dataDir, e.Name())); err != nil {
-			return fmt.Errorf("clearing %s: %w", dataDir, err)
+// recoverSwap cleans up after a build or swap of the data that an
+// earlier run did not finish: an unfinished copy in data.new is
+// deleted; the previous copy moved aside to data.old is put back when
+// the new one never took its place, and deleted when it did.
+func recoverSwap(l layout) error {
+	if _, err := os.Lstat(l.path(oldDataName)); err == nil {
+		if _, err := os.Lstat(l.dataDir); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Rename(l.path(oldDataName), l.dataDir); err != nil {
+				return fmt.Errorf("putting back the data of %s: %w", l.nodeDir, err)
+			}
+		} else if err := os.RemoveAll(l.path(oldDataName)); err != nil {
+			return fmt.Errorf("removing replaced data: %w", err)
 		}
 	}
+	if err := os.RemoveAll(l.path(newDataName)); err != nil {
+		return fmt.Errorf("removing an unfinished copy: %w", err)
+	}
 	return nil
 }
 
-// initialized reports whether initdb has completed in dataDir.
-func initialized(dataDir string) bool {
-	_, err := os.Stat(filepath.Join(dataDir, "PG_VERSION"))
-	return err == nil
+// complete reports whether the data directory holds a complete copy for
+// the node named name. A directory from an earlier hastack, which wrote
+// no marker, counts as complete when PostgreSQL's files are there, no
+// base backup is pending in it (backup_label), and hastack has started
+// a server on it (its pg_hba.conf); it is then marked.
+func complete(l layout, a account, name string) (bool, error) {
+	f := l.files(a)
+	data, err := f.read(filepath.Join(dataName, markerName))
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(data)) == name, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, err
+	}
+	hba, err := f.read(filepath.Join(dataName, "pg_hba.conf"))
+	if err != nil || !bytes.HasPrefix(hba, []byte(hbaHeader)) ||
+		!f.exists(filepath.Join(dataName, "PG_VERSION")) || !f.exists(filepath.Join(dataName, "global", "pg_control")) ||
+		f.exists(filepath.Join(dataName, "backup_label")) {
+		return false, nil
+	}
+	return true, markComplete(l, a, dataName, name)
 }
 
-// initdb creates a new cluster in l.dataDir whose superuser is username
-// with the given password.
-func initdb(ctx context.Context, binDir string, l layout, a account, username, password string) error {
+// markComplete records that the data directory dir (a name in the node
+// directory) is a complete copy for the node named name.
+func markComplete(l layout, a account, dir, name string) error {
+	return l.files(a).write(filepath.Join(dir, markerName), []byte(name+"\n"))
+}
+
+// swapIn makes the complete copy in data.new the node's data; the
+// previous copy, if any, is deleted only once the new one is in place.
+func swapIn(l layout) error {
+	if _, err := os.Lstat(l.dataDir); err == nil {
+		if err := os.Rename(l.dataDir, l.path(oldDataName)); err != nil {
+			return fmt.Errorf("moving the old data aside: %w", err)
+		}
+	}
+	if err := os.Rename(l.path(newDataName), l.dataDir); err != nil {
+		return fmt.Errorf("putting the new data in place: %w", err)
+	}
+	syncDir(l.nodeDir)
+	if err := os.RemoveAll(l.path(oldDataName)); err != nil {
+		return fmt.Errorf("removing the old data: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes renames in dir durable.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// initdb creates a new cluster in data.new whose bootstrap superuser is
+// hastack's own, with the given password.
+func initdb(ctx context.Context, binDir string, l layout, a account, password string) error {
 	// initdb reads the password from a file; this copy is readable by the
 	// account only and removed as soon as initdb is done.
-	pwFile := filepath.Join(l.nodeDir, ".initdb-pwfile")
-	os.Remove(pwFile)
-	f, err := os.OpenFile(pwFile, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating password file for initdb: %w", err)
-	}
-	defer os.Remove(pwFile)
-	_, err = f.WriteString(password + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	f := l.files(a)
+	const pwFile = ".initdb-pwfile"
+	if err := f.write(pwFile, []byte(password+"\n")); err != nil {
 		return fmt.Errorf("writing password file for initdb: %w", err)
 	}
-	if err := a.chown(pwFile); err != nil {
-		return err
-	}
+	defer f.remove(pwFile)
 
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
-		"-D", l.dataDir,
-		"-U", username,
-		"--pwfile", pwFile,
+		"-D", l.path(newDataName),
+		"-U", superUser,
+		"--pwfile", l.path(pwFile),
 		"--auth-host=scram-sha-256",
-		"--auth-local=trust",
+		"--auth-local=scram-sha-256",
 		"-E", "UTF8",
 		"--locale=C",
 	)
@@ -206,31 +278,36 @@ func (sc serverConf) settings(l layout) []setting {
 
 type setting struct{ name, value string }
 
+// hbaHeader starts every pg_hba.conf hastack writes.
+const hbaHeader = "# Written by hastack"
+
+// hba is the client authentication: a password (SCRAM) for everyone,
+// over the socket and TCP; replication only for the replication role.
+const hba = hbaHeader + " at every start; edits are lost.\n" +
+	"local all all scram-sha-256\n" +
+	"host all all 127.0.0.0/8 scram-sha-256\n" +
+	"host replication " + replicationUser + " 127.0.0.0/8 scram-sha-256\n"
+
 // writeConfig (re)writes the node's server settings and client
 // authentication rules. Settings live in hastack.conf, included from
 // postgresql.conf, so ALTER SYSTEM can still override them; hastack
 // itself never uses ALTER SYSTEM, whose file base backups and pg_rewind
 // would copy from node to node.
 func writeConfig(l layout, a account, sc serverConf) error {
+	f := l.files(a)
 	var conf strings.Builder
 	conf.WriteString("# Written by hastack at every start and role change; edits are lost.\n")
 	for _, s := range sc.settings(l) {
 		fmt.Fprintf(&conf, "%s = %s\n", s.name, s.value)
 	}
-	if err := writeOwned(filepath.Join(l.dataDir, "hastack.conf"), conf.String(), a); err != nil {
+	if err := f.write(filepath.Join(dataName, "hastack.conf"), []byte(conf.String())); err != nil {
 		return err
 	}
-
-	hba := "# Written by hastack at every start; edits are lost.\n" +
-		"local all all trust\n" +
-		"host all all 127.0.0.0/8 scram-sha-256\n" +
-		"host replication all 127.0.0.0/8 scram-sha-256\n"
-	if err := writeOwned(filepath.Join(l.dataDir, "pg_hba.conf"), hba, a); err != nil {
+	if err := f.write(filepath.Join(dataName, "pg_hba.conf"), []byte(hba)); err != nil {
 		return err
 	}
-
-	main := filepath.Join(l.dataDir, "postgresql.conf")
-	data, err := os.ReadFile(main)
+	main := filepath.Join(dataName, "postgresql.conf")
+	data, err := f.read(main)
 	if err != nil {
 		return fmt.Errorf("reading postgresql.conf: %w", err)
 	}
@@ -242,37 +319,17 @@ func writeConfig(l layout, a account, sc serverConf) error {
 		data = append(data, '\n')
 	}
 	data = append(data, "\n"+include+"\n"...)
-	return writeOwned(main, string(data), a)
+	return f.write(main, data)
 }
 
 // setStandbySignal creates or removes the file that makes a server start
 // as a standby.
 func setStandbySignal(l layout, a account, on bool) error {
-	path := filepath.Join(l.dataDir, "standby.signal")
+	rel := filepath.Join(dataName, "standby.signal")
 	if !on {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing standby.signal: %w", err)
-		}
-		return nil
+		return l.files(a).remove(rel)
 	}
-	return writeOwned(path, "", a)
-}
-
-// writeOwned atomically writes a file (mode 0600) that the account owns.
-func writeOwned(path, content string, a account) error {
-	tmp := path + ".hastack-tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
-	}
-	if err := a.chown(tmp); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
-	}
-	return nil
+	return l.files(a).write(rel, nil)
 }
 
 // quote makes s a postgresql.conf string literal.

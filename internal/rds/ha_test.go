@@ -153,7 +153,7 @@ func TestMultiAZFailover(t *testing.T) {
 			t.Errorf("%s: %+v, want running %s", name, s, role)
 		}
 	}
-	conn, err := pgx.Connect(ctx, c.DirectURL(nodeA))
+	conn, err := c.connect(ctx, c.byName[nodeA], 5*time.Second) // the master user may not see replication
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,8 +447,10 @@ func eventsOnly(r *recorder) string {
 	return strings.Join(r.events, "\n")
 }
 
-// A follower that stops replicating is rebuilt by the monitor, and a
-// fenced node whose data cannot be rewound is copied afresh.
+// A follower whose settings drifted (it streams from nowhere) is
+// corrected by the monitor, not rebuilt; a lost node comes back with
+// RecoverNode; a fenced node whose data cannot be rewound is copied
+// afresh.
 func TestFollowerRebuilt(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
@@ -461,6 +463,7 @@ func TestFollowerRebuilt(t *testing.T) {
 
 	// Point the replica somewhere useless behind the monitor's back.
 	w := c.byName[nodeW]
+	pid := w.proc.Load().pid()
 	sc := c.serverConf(w, c.snapshot())
 	sc.primaryConninfo = "host=127.0.94.99 port=5432 connect_timeout=1"
 	if err := writeConfig(w.layout, c.acct, sc); err != nil {
@@ -469,10 +472,12 @@ func TestFollowerRebuilt(t *testing.T) {
 	if err := w.reload(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the replica detached", eventually, func() bool { return nodeStatus(t, c, nodeW).ReplicationState == ReplDisconnected })
-	waitFor(t, "the replica rebuilt and streaming", eventually, func() bool {
-		return strings.Contains(rec.String(), nodeW+" rewound to follow "+nodeA) && nodeStatus(t, c, nodeW).ReplicationState == ReplAsync
+	waitFor(t, "the replica's settings corrected and streaming", eventually, func() bool {
+		return strings.Contains(rec.String(), "correcting the settings of a follower") && nodeStatus(t, c, nodeW).ReplicationState == ReplAsync
 	})
+	if p := w.proc.Load(); p == nil || p.pid() != pid || strings.Contains(eventsOnly(rec), EventNodeRebuilding) {
+		t.Errorf("the replica was restarted or rebuilt to correct its settings:\n%s", eventsOnly(rec))
+	}
 
 	// A lost node comes back with RecoverNode.
 	if err := c.StopNode(ctx, nodeW); err != nil {

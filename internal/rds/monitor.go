@@ -36,9 +36,10 @@ func (c *Cluster) pass(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	st := c.snapshot()
+	c.remember(st, &obs)
 	c.mu.Lock()
-	st := c.state.clone()
-	c.timers = c.timers.updated(st, obs, obs.At)
+	c.timers = c.timers.updated(st, obs, obs.At, c.pol)
 	t := c.timers
 	c.obs = obs
 	c.mu.Unlock()
@@ -47,15 +48,6 @@ func (c *Cluster) pass(ctx context.Context) {
 	if prim.Timeline != 0 && prim.Timeline != st.Timeline {
 		if err := c.updateState(func(s *State) { s.Timeline = prim.Timeline }); err != nil {
 			c.problem("state", EventError, err.Error())
-		}
-	}
-	for name, r := range prim.Replicas {
-		if r.State == "streaming" {
-			for _, n := range c.nodes {
-				if slotName(n.cfg.Name) == name {
-					delete(c.rejoins, n.cfg.Name)
-				}
-			}
 		}
 	}
 	blocked := ""
@@ -74,11 +66,46 @@ func (c *Cluster) pass(ctx context.Context) {
 	c.route(obs)
 }
 
+// remember brings what the agent remembers of each node up to date with
+// the pass (what its server reported, what it got over) and adds it to
+// the observation, with any drift of a follower's settings.
+func (c *Cluster) remember(st State, obs *observation) {
+	prim := obs.Nodes[st.Primary]
+	for _, n := range c.nodes {
+		name := n.cfg.Name
+		o := obs.Nodes[name]
+		reason, needCopy := "", false
+		if name != st.Primary && o.Running && !o.Busy {
+			reason, needCopy = c.scanLog(n)
+		}
+		r, attached := prim.Replicas[slotName(name)]
+		streaming := prim.writable() && attached && r.streams(c.pol)
+		newly := false
+		h := c.updateHealth(name, func(h *health) {
+			*h = h.settled(o.Running, streaming, obs.At)
+			if reason != "" {
+				newly = h.cannotFollow == ""
+				*h = h.cannot(reason, needCopy)
+			}
+		})
+		if newly {
+			c.log.Warn("follower cannot catch up", "node", name, "reason", h.cannotFollow, "copy", h.copy)
+		}
+		o.Held, o.Failures, o.LastFailure = h.held, h.failures, h.lastFailure
+		o.CannotFollow, o.Copy, o.RebuildFailures, o.LastRebuild = h.cannotFollow, h.copy, h.rebuildFailures, h.lastRebuild
+		if o.Reachable && o.InRecovery && name != st.Primary {
+			o.Drifted = o.PrimaryConninfo != c.serverConf(n, st).primaryConninfo
+		}
+		obs.Nodes[name] = o
+	}
+}
+
 // apply carries out one action.
 func (c *Cluster) apply(ctx context.Context, a action) error {
+	n := c.byName[a.node]
 	switch a.kind {
 	case actPromote:
-		return c.promote(ctx, c.byName[a.node], a.reason, false)
+		return c.promote(ctx, n, a.reason, false)
 	case actSetSync:
 		return c.setSync(a.node, a.reason)
 	case actSyncFrom:
@@ -95,8 +122,14 @@ func (c *Cluster) apply(ctx context.Context, a action) error {
 		}
 		c.log.Info("synchronous standby restored", "standby", a.node)
 		c.emit(EventSyncRestored, msg)
-	case actRejoin:
-		c.startRejoin(c.byName[a.node], a.reason)
+	case actRestart:
+		c.log.Warn("restarting database node", "node", a.node, "reason", a.reason)
+		c.startJob(n, "restart", func(ctx context.Context) { c.restart(ctx, n) })
+	case actRebuild:
+		c.startJob(n, "rebuild", func(ctx context.Context) { c.rebuild(ctx, n, a.reason, a.fresh) })
+	case actReconfigure:
+		c.log.Warn("correcting the settings of a follower", "node", a.node, "reason", a.reason)
+		return c.reconfigure(n, c.snapshot())
 	}
 	return nil
 }
@@ -106,17 +139,18 @@ func (c *Cluster) apply(ctx context.Context, a action) error {
 // primary stops waiting for it.
 func (c *Cluster) setSync(standby, reason string) error {
 	prev := c.snapshot()
-	next := prev.clone()
-	if standby != prev.Sync.Standby {
-		lost := prev.Sync.LostAt
-		if standby == "" && lost.IsZero() {
-			lost = time.Now()
+	if err := c.updateState(func(s *State) {
+		if standby != s.Sync.Standby {
+			lost := s.Sync.LostAt
+			if standby == "" && lost.IsZero() {
+				lost = time.Now()
+			}
+			s.Sync = Sync{Standby: standby, LostAt: lost}
 		}
-		next.Sync = Sync{Standby: standby, LostAt: lost}
-	}
-	if err := c.saveState(next); err != nil {
+	}); err != nil {
 		return err
 	}
+	next := c.snapshot()
 	prim := c.byName[next.Primary]
 	if err := c.reconfigure(prim, next); err != nil {
 		return err
@@ -129,49 +163,4 @@ func (c *Cluster) setSync(standby, reason string) error {
 		c.log.Info("commits wait for the standby", "primary", prim.cfg.Name, "standby", standby)
 	}
 	return nil
-}
-
-// rejoinTimeout bounds one rebuild of a follower.
-const rejoinTimeout = 2 * time.Minute
-
-// startRejoin rebuilds a follower that cannot follow the primary, in the
-// background: a fast shutdown, then pg_rewind (after two rebuilds that
-// did not help, a fresh base backup), then a start as follower.
-func (c *Cluster) startRejoin(n *node, reason string) {
-	if !n.busy.CompareAndSwap(false, true) {
-		return
-	}
-	c.rejoins[n.cfg.Name]++
-	fresh := c.rejoins[n.cfg.Name] > 2
-	st := c.snapshot()
-	plan := startPlan{conf: c.serverConf(n, st), primary: c.byName[st.Primary], rejoin: true}
-	bgCtx := c.bgCtx
-	c.bg.Go(func() {
-		defer n.busy.Store(false)
-		ctx, cancel := context.WithTimeout(bgCtx, rejoinTimeout)
-		defer cancel()
-		c.log.Warn("rebuilding database node", "node", n.cfg.Name, "reason", reason, "fresh", fresh)
-		if err := c.rebuild(ctx, n, plan, fresh); err != nil {
-			c.problem("rejoin "+n.cfg.Name, EventError, fmt.Sprintf("rebuilding %s (%s): %v", n.cfg.Name, reason, err))
-			return
-		}
-		c.problem("rejoin "+n.cfg.Name, EventError, "")
-	})
-}
-
-// rebuild stops a follower cleanly and starts it again through pg_rewind,
-// or from an empty data directory when fresh.
-func (c *Cluster) rebuild(ctx context.Context, n *node, plan startPlan, fresh bool) error {
-	stopCtx, cancel := context.WithTimeout(ctx, stopTimeout)
-	err := c.stopNode(stopCtx, n)
-	cancel()
-	if err != nil {
-		return err
-	}
-	if fresh {
-		if err := removeData(n.layout.dataDir); err != nil {
-			return err
-		}
-	}
-	return n.start(ctx, c, plan)
 }

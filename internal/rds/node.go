@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // node is one database server of the cluster and its process, if running.
@@ -25,9 +24,12 @@ type node struct {
 
 	mu   sync.Mutex // serialises start, stop and rebuilds
 	proc atomic.Pointer[postmaster]
-	// busy is set while the agent rebuilds the node; the decider leaves
-	// it alone meanwhile.
+	// busy is set while the agent restarts or rebuilds the node in the
+	// background; the decider leaves it alone meanwhile.
 	busy atomic.Bool
+	// logFrom is where the server's log began at its last start; the
+	// monitor reads what it reports from there on.
+	logFrom atomic.Int64
 }
 
 func (n *node) addrPort() netip.AddrPort {
@@ -52,13 +54,14 @@ type startPlan struct {
 	primary *node
 	// allowInit lets an empty primary be created with initdb (a new cluster).
 	allowInit bool
-	// rejoin makes a follower's existing data go through pg_rewind first.
+	// rejoin makes a follower's existing data go through pg_rewind (on a
+	// copy) first.
 	rejoin bool
 }
 
 // start brings the node up in the planned role: files, process,
-// readiness, and on a primary the credentials and the application
-// database. On failure it stops what it started.
+// readiness, and on a primary the roles and the application database.
+// On failure it stops what it started.
 func (n *node) start(ctx context.Context, c *Cluster, plan startPlan) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -75,7 +78,9 @@ func (n *node) start(ctx context.Context, c *Cluster, plan startPlan) error {
 		role = "follower of " + plan.primary.cfg.Name
 	}
 	c.emit(EventNodeStarting, fmt.Sprintf("starting database node %s (%s) on %s", n.cfg.Name, role, n.addrPort()))
-	logStart := fileSize(n.layout.logFile)
+	files := n.layout.files(c.acct)
+	logStart := files.size(logName)
+	n.logFrom.Store(logStart)
 	proc, err := startPostmaster(c.binDir, n.layout, c.acct, func(err error) { c.nodeExited(n, err) })
 	if err != nil {
 		n.removeTempSocketDir()
@@ -89,13 +94,14 @@ func (n *node) start(ctx context.Context, c *Cluster, plan startPlan) error {
 	}
 	if err == nil {
 		proc.watched.Store(true)
+		c.nodeUp(n)
 		c.log.Info("database node ready", "node", n.cfg.Name, "role", role, "address", n.addrPort().String(), "pid", proc.pid())
 		c.emit(EventNodeReady, fmt.Sprintf("database node %s (%s) is ready on %s", n.cfg.Name, role, n.addrPort()))
 		return nil
 	}
 	if proc.exited() {
 		err = fmt.Errorf("postgres exited during startup (%v); last lines of %s:%s",
-			proc.waitErr, n.layout.logFile, lastLines(readFrom(n.layout.logFile, logStart), 10))
+			proc.waitErr, n.layout.logFile, lastLines(string(files.readFrom(logName, logStart, 1<<20)), 10))
 	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
@@ -114,12 +120,24 @@ func (n *node) prepare(ctx context.Context, c *Cluster, plan startPlan) error {
 			return err
 		}
 	} else {
-		if !initialized(n.layout.dataDir) {
+		ok, err := complete(n.layout, c.acct, n.cfg.Name)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			if !plan.allowInit {
-				return fmt.Errorf("data directory %s is empty, but the cluster state names this node the primary", n.layout.dataDir)
+				return fmt.Errorf("data directory %s is empty or incomplete, but the cluster state names this node the primary", n.layout.dataDir)
 			}
+			// Nothing of a first start that did not finish is used: the
+			// new cluster is made in data.new and swapped in once complete.
 			c.log.Info("initialising database node", "node", n.cfg.Name, "data_dir", n.layout.dataDir)
-			if err := initdb(ctx, c.binDir, n.layout, c.acct, c.cfg.Database.Username, c.password); err != nil {
+			if err := initdb(ctx, c.binDir, n.layout, c.acct, c.adminPassword); err != nil {
+				return err
+			}
+			if err := markComplete(n.layout, c.acct, newDataName, n.cfg.Name); err != nil {
+				return err
+			}
+			if err := swapIn(n.layout); err != nil {
 				return err
 			}
 		}
@@ -130,54 +148,43 @@ func (n *node) prepare(ctx context.Context, c *Cluster, plan startPlan) error {
 	if err := writeConfig(n.layout, c.acct, plan.conf); err != nil {
 		return fmt.Errorf("writing configuration: %w", err)
 	}
-	if err := clearStale(ctx, n.layout.dataDir); err != nil {
+	if err := clearStale(ctx, n.layout, c.acct); err != nil {
 		return err
 	}
 	return checkFree(n.addrPort())
 }
 
 // prepareFollower gives a follower data to start from: a base backup of
-// the primary when it has none, its own data rewound to the primary's
-// when it must rejoin (falling back to a base backup), else its own.
+// the primary when it has no complete copy, its own data rewound to the
+// primary's when it must rejoin (falling back to a base backup), else
+// its own. A new copy replaces the old one only once it is complete.
 func (n *node) prepareFollower(ctx context.Context, c *Cluster, plan startPlan) error {
 	if err := writePassfile(n, c.acct, c.replPassword); err != nil {
 		return err
 	}
-	begin := time.Now()
-	switch {
-	case !initialized(n.layout.dataDir):
-		c.log.Info("copying database node", "node", n.cfg.Name, "from", plan.primary.cfg.Name)
-		if err := c.baseBackup(ctx, n, plan.primary); err != nil {
+	ok, err := complete(n.layout, c.acct, n.cfg.Name)
+	if err != nil {
+		return err
+	}
+	if !ok || plan.rejoin {
+		c.log.Info("copying database node", "node", n.cfg.Name, "from", plan.primary.cfg.Name, "rewind", ok)
+		how, err := c.rebuildData(ctx, n, plan.primary, !ok)
+		if err != nil {
 			return err
 		}
-		c.emit(EventNodeRebuilt, fmt.Sprintf("database node %s copied from %s with pg_basebackup in %s", n.cfg.Name, plan.primary.cfg.Name, since(begin)))
-	case plan.rejoin:
-		err := c.rewind(ctx, n, plan.primary)
-		if err == nil {
-			c.emit(EventNodeRebuilt, fmt.Sprintf("database node %s rewound to follow %s with pg_rewind in %s", n.cfg.Name, plan.primary.cfg.Name, since(begin)))
-			break
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		c.log.Warn("pg_rewind failed, taking a fresh base backup", "node", n.cfg.Name, "err", err)
-		if err := c.baseBackup(ctx, n, plan.primary); err != nil {
-			return err
-		}
-		c.emit(EventNodeRebuilt, fmt.Sprintf("database node %s could not be rewound (%v); copied afresh from %s with pg_basebackup in %s", n.cfg.Name, err, plan.primary.cfg.Name, since(begin)))
+		c.emit(EventNodeRebuilt, fmt.Sprintf("database node %s %s", n.cfg.Name, how))
 	}
 	return setStandbySignal(n.layout, c.acct, true)
 }
 
 // becomeReady waits for a primary to accept connections, then makes the
-// master password, the replication role and the application database
-// what the config says.
+// roles and the application database what the config says.
 func (n *node) becomeReady(ctx context.Context, c *Cluster) error {
-	conn, err := n.waitAccepting(ctx, c.cfg.Database.Username, n.proc.Load())
+	conn, asMaster, err := n.waitAccepting(ctx, c, n.proc.Load())
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { conn.Close(context.WithoutCancel(ctx)) }()
 	var inRecovery bool
 	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
 		return fmt.Errorf("checking recovery: %w", err)
@@ -188,16 +195,34 @@ func (n *node) becomeReady(ctx context.Context, c *Cluster) error {
 			return fmt.Errorf("finishing an interrupted promotion: %w", err)
 		}
 	}
-	if err := setPassword(ctx, conn, c.cfg.Database.Username, c.password); err != nil {
+	if asMaster {
+		if conn, err = n.takeOver(ctx, c, conn); err != nil {
+			return err
+		}
+	}
+	user, db := c.cfg.Database.Username, c.cfg.Database.Name
+	if err := ensureSuperUser(ctx, conn, c.adminPassword); err != nil {
 		return err
 	}
 	if err := ensureReplicationRole(ctx, conn, c.replPassword); err != nil {
 		return err
 	}
-	if err := createDatabase(ctx, conn, c.cfg.Database.Name); err != nil {
+	if err := ensureAppRole(ctx, conn, user, c.password); err != nil {
 		return err
 	}
-	// Finally the way clients come in: TCP with the password.
+	if err := ensureAppDatabase(ctx, conn, db, user); err != nil {
+		return err
+	}
+	appDB, err := n.localConn(ctx, superUser, c.adminPassword, db)
+	if err != nil {
+		return fmt.Errorf("connecting to database %s: %w", db, err)
+	}
+	err = handOver(ctx, appDB, user)
+	appDB.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	// Finally the way clients come in: TCP with the master password.
 	tcp, err := pgx.Connect(ctx, c.DirectURL(n.cfg.Name))
 	if err != nil {
 		return fmt.Errorf("connecting to %s with the master password: %w", n.addrPort(), err)
@@ -205,19 +230,74 @@ func (n *node) becomeReady(ctx context.Context, c *Cluster) error {
 	return tcp.Close(ctx)
 }
 
+// takeOver moves a cluster made by an earlier hastack, whose master user
+// was its superuser, to hastack's own superuser; conn is a session as
+// the master user, which it closes. It returns a session as superUser.
+// The master user loses its privileges in ensureAppRole.
+func (n *node) takeOver(ctx context.Context, c *Cluster, conn *pgx.Conn) (*pgx.Conn, error) {
+	master := c.cfg.Database.Username
+	bootstrap, super, err := legacyBootstrap(ctx, conn)
+	if err != nil {
+		conn.Close(ctx)
+		return nil, err
+	}
+	if !super {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("cannot log in as hastack's superuser %s with the password in %s, and the master user %s is no superuser; restore that password file",
+			superUser, adminPasswordPath(c.cfg.StateDir), master)
+	}
+	if !bootstrap {
+		err := setRolePassword(ctx, conn, superUser, "SUPERUSER LOGIN", c.adminPassword)
+		conn.Close(ctx)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		// The bootstrap user owns the system catalogs and cannot stop
+		// being their owner: it becomes hastack's superuser under its new
+		// name, and the master user is made anew. A role of its own
+		// renames it, as no session may rename its own user.
+		err := setRolePassword(ctx, conn, migrationUser, "SUPERUSER LOGIN", c.adminPassword)
+		conn.Close(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m, err := n.localConn(ctx, migrationUser, c.adminPassword, "postgres")
+		if err != nil {
+			return nil, fmt.Errorf("connecting as %s: %w", migrationUser, err)
+		}
+		defer m.Close(context.WithoutCancel(ctx))
+		rename := fmt.Sprintf("ALTER ROLE %s RENAME TO %s", pgx.Identifier{master}.Sanitize(), pgx.Identifier{superUser}.Sanitize())
+		if _, err := m.Exec(ctx, rename); err != nil {
+			return nil, fmt.Errorf("renaming the bootstrap user %s to %s: %w", master, superUser, err)
+		}
+		if err := setRolePassword(ctx, m, superUser, "SUPERUSER LOGIN", c.adminPassword); err != nil {
+			return nil, err
+		}
+		if err := setRolePassword(ctx, m, master, appRoleAttrs, c.password); err != nil {
+			return nil, err
+		}
+	}
+	c.log.Warn("the master user is no longer a superuser", "node", n.cfg.Name, "user", master, "superuser", superUser)
+	admin, err := n.localConn(ctx, superUser, c.adminPassword, "postgres")
+	if err != nil {
+		return nil, fmt.Errorf("connecting as %s: %w", superUser, err)
+	}
+	return admin, nil
+}
+
 // waitFollowing waits until a follower accepts read-only sessions, which
 // it does once its copy is consistent.
 func (n *node) waitFollowing(ctx context.Context, c *Cluster, proc *postmaster) error {
-	conn, err := n.waitAccepting(ctx, c.cfg.Database.Username, proc)
+	conn, _, err := n.waitAccepting(ctx, c, proc)
 	if err != nil {
 		return err
 	}
 	return conn.Close(ctx)
 }
 
-// localConfig is a connection over the node's Unix socket as user, which
-// the node trusts.
-func (n *node) localConfig(user string) (*pgx.ConnConfig, error) {
+// localConfig is a connection over the node's Unix socket as user.
+func (n *node) localConfig(user, password, database string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig("sslmode=disable")
 	if err != nil {
 		return nil, fmt.Errorf("building connection config: %w", err)
@@ -225,45 +305,70 @@ func (n *node) localConfig(user string) (*pgx.ConnConfig, error) {
 	cfg.Host = n.layout.sockDir
 	cfg.Port = uint16(n.port)
 	cfg.User = user
-	cfg.Password = ""
-	cfg.Database = "postgres"
+	cfg.Password = password
+	cfg.Database = database
 	cfg.Fallbacks = nil
 	cfg.ConnectTimeout = 2 * time.Second
 	cfg.RuntimeParams = map[string]string{"application_name": "hastack"}
 	return cfg, nil
 }
 
-// connect opens a session on the node over TCP as the master user, as
-// clients do; timeout bounds the connection set-up.
-func (c *Cluster) connect(ctx context.Context, n *node, timeout time.Duration) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(c.DirectURL(n.cfg.Name))
+func (n *node) localConn(ctx context.Context, user, password, database string) (*pgx.Conn, error) {
+	cfg, err := n.localConfig(user, password, database)
 	if err != nil {
-		return nil, fmt.Errorf("building connection config: %w", err)
+		return nil, err
 	}
-	cfg.ConnectTimeout = timeout
-	cfg.RuntimeParams["application_name"] = "hastack"
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-// waitAccepting polls the node's Unix socket until a session opens, the
-// process exits or ctx ends.
-func (n *node) waitAccepting(ctx context.Context, user string, proc *postmaster) (*pgx.Conn, error) {
-	cfg, err := n.localConfig(user)
+// connect opens a session on the node over TCP as hastack's superuser;
+// timeout bounds the connection set-up.
+func (c *Cluster) connect(ctx context.Context, n *node, timeout time.Duration) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig("sslmode=disable")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("building connection config: %w", err)
+	}
+	cfg.Host = n.cfg.Addr.String()
+	cfg.Port = uint16(n.port)
+	cfg.User = superUser
+	cfg.Password = c.adminPassword
+	cfg.Database = "postgres"
+	cfg.Fallbacks = nil
+	cfg.ConnectTimeout = timeout
+	cfg.RuntimeParams = map[string]string{"application_name": "hastack"}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// waitAccepting polls the node's Unix socket until a session as
+// hastack's superuser opens, the process exits or ctx ends. On data of
+// an earlier hastack, which has no such user yet, the session is the
+// master user's, and asMaster says so.
+func (n *node) waitAccepting(ctx context.Context, c *Cluster, proc *postmaster) (conn *pgx.Conn, asMaster bool, err error) {
+	admin, err := n.localConfig(superUser, c.adminPassword, "postgres")
+	if err != nil {
+		return nil, false, err
+	}
+	master, err := n.localConfig(c.cfg.Database.Username, c.password, "postgres")
+	if err != nil {
+		return nil, false, err
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		conn, err := pgx.ConnectConfig(ctx, cfg)
+		conn, err := pgx.ConnectConfig(ctx, admin)
 		if err == nil {
-			return conn, nil
+			return conn, false, nil
+		}
+		if authFailed(err) {
+			if conn, merr := pgx.ConnectConfig(ctx, master); merr == nil {
+				return conn, true, nil
+			}
 		}
 		select {
 		case <-proc.done:
-			return nil, errors.New("postgres exited during startup")
+			return nil, false, errors.New("postgres exited during startup")
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for postgres to accept connections: %w (last attempt: %v)", context.Cause(ctx), err)
+			return nil, false, fmt.Errorf("waiting for postgres to accept connections: %w (last attempt: %v)", context.Cause(ctx), err)
 		case <-tick.C:
 		}
 	}
@@ -277,42 +382,6 @@ func (n *node) reload() error {
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		return fmt.Errorf("signalling postgres to reload: %w", err)
-	}
-	return nil
-}
-
-// setPassword sets the user's password as a SCRAM verifier computed here,
-// so the password itself never appears in SQL the server could log. It
-// makes the server agree with the password file even if that was replaced.
-func setPassword(ctx context.Context, conn *pgx.Conn, user, password string) error {
-	verifier, err := scramVerifier(password)
-	if err != nil {
-		return fmt.Errorf("setting the master password: %w", err)
-	}
-	sql := fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", pgx.Identifier{user}.Sanitize(), verifier)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("setting the master password: %w", err)
-	}
-	return nil
-}
-
-// createDatabase creates the application database unless it exists.
-func createDatabase(ctx context.Context, conn *pgx.Conn, name string) error {
-	var exists bool
-	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists)
-	if err != nil {
-		return fmt.Errorf("looking up database %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("creating database %s: %w", name, err)
 	}
 	return nil
 }

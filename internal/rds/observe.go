@@ -46,12 +46,13 @@ func (c *Cluster) observe(ctx context.Context) observation {
 const (
 	probeStatusSQL = `SELECT pg_is_in_recovery(),
 	CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn) ELSE pg_current_wal_lsn() END::text,
-	current_setting('synchronous_standby_names')`
+	current_setting('synchronous_standby_names'), current_setting('primary_conninfo')`
 	probeTimelineSQL    = `SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)`
 	probeReplicationSQL = `SELECT coalesce(application_name, ''), coalesce(state, ''), coalesce(sync_state, ''),
 	coalesce(flush_lsn, '0/0'::pg_lsn)::text,
 	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
-	coalesce(extract(epoch FROM replay_lag), 0)::float8
+	coalesce(extract(epoch FROM replay_lag), 0)::float8,
+	coalesce(extract(epoch FROM clock_timestamp() - reply_time), 0)::float8
 FROM pg_stat_replication`
 )
 
@@ -84,7 +85,7 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 		return o, nil
 	}
 	var lsn string
-	if err := conn.QueryRow(pctx, probeStatusSQL).Scan(&o.InRecovery, &lsn, &o.SyncNames); err != nil {
+	if err := conn.QueryRow(pctx, probeStatusSQL).Scan(&o.InRecovery, &lsn, &o.SyncNames, &o.PrimaryConninfo); err != nil {
 		return fail()
 	}
 	o.LSN, _ = parseLSN(lsn)
@@ -104,11 +105,13 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 		for rows.Next() {
 			var app, flush string
 			var r replicaObs
-			if err := rows.Scan(&app, &r.State, &r.SyncState, &flush, &r.LagBytes, &r.LagSeconds); err != nil {
+			var replyAge float64
+			if err := rows.Scan(&app, &r.State, &r.SyncState, &flush, &r.LagBytes, &r.LagSeconds, &replyAge); err != nil {
 				rows.Close()
 				return fail()
 			}
 			r.Flush, _ = parseLSN(flush)
+			r.ReplyAge = time.Duration(replyAge * float64(time.Second))
 			o.Replicas[app] = r
 		}
 		if rows.Err() != nil {

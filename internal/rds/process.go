@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +47,7 @@ type postmaster struct {
 // l.logFile. onExit is called when the process ends while watched and
 // not being stopped.
 func startPostmaster(binDir string, l layout, a account, onExit func(error)) (*postmaster, error) {
-	logf, err := os.OpenFile(l.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := l.files(a).appendLog(logName)
 	if err != nil {
 		return nil, fmt.Errorf("opening server log: %w", err)
 	}
@@ -102,28 +101,6 @@ func (p *postmaster) stop(ctx context.Context) error {
 	}
 	p.kill(p.cmd.Dir)
 	return fmt.Errorf("fast shutdown did not finish in time, killed the server: %w", context.Cause(ctx))
-}
-
-// readFrom returns what was appended to the file at path after offset.
-func readFrom(path string, offset int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return ""
-	}
-	data, _ := io.ReadAll(io.LimitReader(f, 1<<20))
-	return string(data)
-}
-
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
 }
 
 // kill ends the server at once: the postmaster and every process working

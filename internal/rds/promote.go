@@ -27,15 +27,20 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 		c.log.Info(msg, "elapsed", since(begin))
 		c.emit(kind, fmt.Sprintf("%s (+%s)", msg, since(begin)))
 	}
-	prev := c.snapshot()
-	old := c.byName[prev.Primary]
-	next := prev.promoted(target.cfg.Name, c.cfg.Nodes, c.pol.multiAZ, begin)
-	if err := c.saveState(next); err != nil {
+	old := c.byName[c.snapshot().Primary]
+	if err := c.updateState(func(s *State) { *s = s.promoted(target.cfg.Name, c.cfg.Nodes, c.pol.multiAZ, begin) }); err != nil {
 		return fmt.Errorf("recording the promotion of %s: %w", target.cfg.Name, err)
 	}
 	if old != target {
 		step(EventFailover, fmt.Sprintf("promoting %s to primary in place of %s: %s", target.cfg.Name, old.cfg.Name, reason))
 		closed := c.leadWriters(route{})
+		// A server still running is stopped on purpose and stays down
+		// until recovered; one that stopped on its own is restarted as a
+		// follower, rewound, as any node that crashed.
+		c.cancelJob(old)
+		if old.running() {
+			c.setHeld(old.cfg.Name, true)
+		}
 		how := "killed"
 		if graceful && old.running() {
 			how = "shut down"
@@ -56,11 +61,10 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 	}
 	step(EventPromoted, fmt.Sprintf("%s promoted: it accepts writes on timeline %d", target.cfg.Name, timeline))
 
-	st := c.snapshot()
-	st.Timeline = timeline
-	if err := c.saveState(st); err != nil {
+	if err := c.updateState(func(s *State) { s.Timeline = timeline }); err != nil {
 		return err
 	}
+	st := c.snapshot()
 	var errs []error
 	if err := c.reconfigure(target, st); err != nil {
 		errs = append(errs, err)
@@ -161,7 +165,7 @@ func (c *Cluster) Promote(ctx context.Context, region string) error {
 
 func (c *Cluster) promoteRegion(ctx context.Context, region, reason string) error {
 	if !c.active {
-		return errors.New("the database cluster is not running")
+		return errNotRunning
 	}
 	st := c.snapshot()
 	if c.byName[st.Primary].cfg.Region == region {

@@ -25,10 +25,10 @@ func replicationPasswordPath(stateDir string) string {
 // passfile is the node's libpq password file for the replication role,
 // readable by the account only; the password never appears in a
 // connection string or a server setting.
-func (n *node) passfile() string { return filepath.Join(n.layout.nodeDir, "replication.pgpass") }
+func (n *node) passfile() string { return n.layout.path(pgpassName) }
 
 func writePassfile(n *node, a account, password string) error {
-	return writeOwned(n.passfile(), "*:*:*:"+replicationUser+":"+password+"\n", a)
+	return n.layout.files(a).write(pgpassName, []byte("*:*:*:"+replicationUser+":"+password+"\n"))
 }
 
 // conninfo is a libpq connection string to the node as the replication
@@ -131,17 +131,43 @@ func ensureSlots(ctx context.Context, conn *pgx.Conn, followers []string) error 
 	return nil
 }
 
-// baseBackup fills the node's empty data directory with a copy of the
-// primary's, streaming the WAL written meanwhile through its slot.
-func (c *Cluster) baseBackup(ctx context.Context, n, primary *node) error {
-	if err := os.RemoveAll(n.layout.dataDir); err != nil {
-		return fmt.Errorf("clearing the data directory: %w", err)
+// rebuildData makes the stopped node n a follower of primary with a new
+// copy of the data, built in data.new and swapped in only once complete:
+// its own data rewound with pg_rewind (on a copy), or, when fresh or when
+// that fails, a base backup. It returns what it did, for the event.
+func (c *Cluster) rebuildData(ctx context.Context, n, primary *node, fresh bool) (string, error) {
+	begin := time.Now()
+	if !fresh {
+		err := c.rewindCopy(ctx, n, primary)
+		if err == nil {
+			return fmt.Sprintf("rewound to follow %s with pg_rewind in %s", primary.cfg.Name, since(begin)), nil
+		}
+		if ctx.Err() != nil {
+			return "", err
+		}
+		c.log.Warn("pg_rewind failed, taking a fresh base backup", "node", n.cfg.Name, "err", err)
+		if berr := c.baseBackup(ctx, n, primary); berr != nil {
+			return "", fmt.Errorf("%w; then %w", err, berr)
+		}
+		return fmt.Sprintf("could not be rewound (%v); copied afresh from %s with pg_basebackup in %s", err, primary.cfg.Name, since(begin)), nil
 	}
-	if err := mkdirOwned(n.layout.dataDir, c.acct); err != nil {
+	if err := c.baseBackup(ctx, n, primary); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("copied from %s with pg_basebackup in %s", primary.cfg.Name, since(begin)), nil
+}
+
+// baseBackup copies the primary's data into data.new, streaming the WAL
+// written meanwhile through a fresh replication slot, and swaps it in.
+func (c *Cluster) baseBackup(ctx context.Context, n, primary *node) error {
+	if err := os.RemoveAll(n.layout.path(newDataName)); err != nil {
+		return fmt.Errorf("removing an unfinished copy: %w", err)
+	}
+	if err := c.freshSlot(ctx, primary, n.cfg.Name); err != nil {
 		return err
 	}
-	err := c.runTool(ctx, n, "pg_basebackup",
-		"--pgdata", n.layout.dataDir,
+	err := c.runTool(ctx, n, c.tool("pg_basebackup"),
+		"--pgdata", n.layout.path(newDataName),
 		"--dbname", c.conninfo(primary, n.passfile(), "pg_basebackup", ""),
 		"--wal-method", "stream",
 		"--slot", slotName(n.cfg.Name),
@@ -151,50 +177,107 @@ func (c *Cluster) baseBackup(ctx context.Context, n, primary *node) error {
 	if err != nil {
 		return fmt.Errorf("copying %s (pg_basebackup): %w", primary.cfg.Name, err)
 	}
-	return nil
-}
-
-// rewind makes a stopped node's data a follower of primary again: it
-// takes back whatever the node wrote after the two diverged.
-func (c *Cluster) rewind(ctx context.Context, n, primary *node) error {
-	// pg_rewind recovers a crashed target in single-user mode first,
-	// which refuses to run in standby mode.
-	if err := setStandbySignal(n.layout, c.acct, false); err != nil {
+	if err := markComplete(n.layout, c.acct, newDataName, n.cfg.Name); err != nil {
 		return err
 	}
-	if err := clearStale(ctx, n.layout.dataDir); err != nil {
+	return swapIn(n.layout)
+}
+
+// rewindCopy copies the stopped node's data to data.new, makes the copy
+// a follower of primary with pg_rewind (which takes back whatever the
+// node wrote after the two diverged) and swaps it in. A rewind that
+// fails half-way leaves the node's own data as it was.
+func (c *Cluster) rewindCopy(ctx context.Context, n, primary *node) error {
+	// The processes of a killed server must be gone before its files are
+	// copied.
+	if err := clearStale(ctx, n.layout, c.acct); err != nil {
 		return err
+	}
+	if err := os.RemoveAll(n.layout.path(newDataName)); err != nil {
+		return fmt.Errorf("removing an unfinished copy: %w", err)
+	}
+	if err := c.runTool(ctx, n, "cp", "-a", "--", dataName, newDataName); err != nil { // cp from PATH
+		return fmt.Errorf("copying the data to rewind it: %w", err)
+	}
+	files := n.layout.files(c.acct)
+	// pg_rewind recovers a crashed target in single-user mode first,
+	// which refuses to run in standby mode; no server runs on the copy.
+	for _, name := range []string{"standby.signal", "postmaster.pid"} {
+		if err := files.remove(filepath.Join(newDataName, name)); err != nil {
+			return err
+		}
 	}
 	// Until the new primary's first checkpoint its control file still
 	// shows the old timeline, and pg_rewind would see nothing to do.
 	if err := c.checkpoint(ctx, primary); err != nil {
 		return err
 	}
-	err := c.runTool(ctx, n, "pg_rewind",
-		"--target-pgdata", n.layout.dataDir,
+	err := c.runTool(ctx, n, c.tool("pg_rewind"),
+		"--target-pgdata", n.layout.path(newDataName),
 		"--source-server", c.conninfo(primary, n.passfile(), "pg_rewind", "postgres"),
 	)
 	if err != nil {
 		return fmt.Errorf("rewinding to %s (pg_rewind): %w", primary.cfg.Name, err)
 	}
-	return clearSlots(n.layout.dataDir)
+	if err := clearSlots(n.layout, newDataName); err != nil {
+		return err
+	}
+	if err := markComplete(n.layout, c.acct, newDataName, n.cfg.Name); err != nil {
+		return err
+	}
+	return swapIn(n.layout)
 }
 
-// clearSlots removes the replication slots a former primary kept: a
-// follower has no use for them and they would hold its WAL.
-func clearSlots(dataDir string) error {
-	dir := filepath.Join(dataDir, "pg_replslot")
-	entries, err := os.ReadDir(dir)
+// clearSlots removes the replication slots a former primary kept in the
+// data directory dir: a follower has no use for them and they would hold
+// its WAL.
+func clearSlots(l layout, dir string) error {
+	root, err := os.OpenRoot(l.nodeDir)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", l.nodeDir, err)
+	}
+	defer root.Close()
+	slots := filepath.Join(dir, "pg_replslot")
+	d, err := root.Open(slots)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading pg_replslot: %w", err)
 	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("reading pg_replslot: %w", err)
+	}
 	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		if err := root.RemoveAll(filepath.Join(slots, e.Name())); err != nil {
 			return fmt.Errorf("removing replication slot %s: %w", e.Name(), err)
 		}
+	}
+	return nil
+}
+
+// freshSlot gives follower a new replication slot on the primary that
+// reserves WAL from now on, in place of one that may have lost the WAL
+// it held (a copy starts from a new checkpoint anyway).
+func (c *Cluster) freshSlot(ctx context.Context, primary *node, follower string) error {
+	conn, err := c.connect(ctx, primary, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("connecting to %s for a replication slot: %w", primary.cfg.Name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	slot := slotName(follower)
+	// A WAL sender of the follower's old session may still hold the slot.
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots
+		WHERE slot_name = $1 AND active_pid IS NOT NULL`, slot); err != nil {
+		return fmt.Errorf("ending the sessions on replication slot %s: %w", slot, err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot); err != nil {
+		return fmt.Errorf("dropping replication slot %s: %w", slot, err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_create_physical_replication_slot($1, true)", slot); err != nil {
+		return fmt.Errorf("creating replication slot %s: %w", slot, err)
 	}
 	return nil
 }
@@ -212,10 +295,14 @@ func (c *Cluster) checkpoint(ctx context.Context, n *node) error {
 	return nil
 }
 
-// runTool runs a PostgreSQL program as the account, for node n, and
-// reports its last output lines on failure.
+// tool is the path of a PostgreSQL program.
+func (c *Cluster) tool(name string) string { return filepath.Join(c.binDir, name) }
+
+// runTool runs a program (a path, or a name looked up in PATH) as the
+// account, in node n's directory, and reports its last output lines on
+// failure.
 func (c *Cluster) runTool(ctx context.Context, n *node, prog string, args ...string) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.binDir, prog), args...)
+	cmd := exec.CommandContext(ctx, prog, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Dir = n.layout.nodeDir

@@ -21,6 +21,11 @@ func passwordPath(stateDir string) string {
 	return filepath.Join(stateDir, "secrets", "db-password")
 }
 
+// adminPasswordPath holds the password of hastack's own superuser.
+func adminPasswordPath(stateDir string) string {
+	return filepath.Join(stateDir, "secrets", "db-admin-password")
+}
+
 // loadOrCreatePassword returns the master password stored at path,
 // generating and storing a new one if there is none yet.
 func loadOrCreatePassword(path string) (string, error) {

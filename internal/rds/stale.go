@@ -21,15 +21,23 @@ import (
 // a live server on this data directory is an error; a pid reused by an
 // unrelated process makes the file stale and it is removed; and the
 // orphaned backends of a killed server are waited for (bounded by ctx).
-func clearStale(ctx context.Context, dataDir string) error {
-	pidFile := filepath.Join(dataDir, "postmaster.pid")
-	lines, err := readLines(pidFile)
+func clearStale(ctx context.Context, l layout, a account) error {
+	return clearStaleIn(ctx, l, a, dataName)
+}
+
+// clearStaleIn is clearStale for the data directory dir, a name in the
+// node directory.
+func clearStaleIn(ctx context.Context, l layout, a account, dir string) error {
+	dataDir := l.path(dir)
+	pidFile := filepath.Join(dir, "postmaster.pid")
+	data, err := l.files(a).read(pidFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading postmaster.pid: %w", err)
 	}
+	lines := strings.Split(string(data), "\n")
 	if len(lines) == 0 {
 		return nil // PostgreSQL treats an empty pid file as stale
 	}
@@ -50,7 +58,7 @@ func clearStale(ctx context.Context, dataDir string) error {
 		case cwd == dataDir:
 			return fmt.Errorf("a PostgreSQL server (pid %d) is already running on data directory %s", pid, dataDir)
 		default:
-			if err := os.Remove(pidFile); err != nil {
+			if err := l.files(a).remove(pidFile); err != nil {
 				return fmt.Errorf("removing stale postmaster.pid: %w", err)
 			}
 		}

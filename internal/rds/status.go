@@ -8,9 +8,10 @@ const (
 	ReplSync         = "sync"         // streaming; the primary's commits wait for it
 	ReplAsync        = "async"        // streaming asynchronously
 	ReplDisconnected = "disconnected" // running, not attached to the primary
-	ReplRebuilding   = "rebuilding"   // being rewound or copied
-	ReplStopped      = "stopped"
-	ReplFenced       = "fenced" // stopped former primary, to rejoin via pg_rewind
+	ReplRebuilding   = "rebuilding"   // cannot catch up: being (or to be) rewound or copied
+	ReplRestarting   = "restarting"   // stopped on its own; being (or to be) started again
+	ReplStopped      = "stopped"      // stopped by a fault or on request
+	ReplFenced       = "fenced"       // stopped former primary, to rejoin via pg_rewind
 )
 
 // Nodes reports every node's role and replication as of the monitor's
@@ -22,28 +23,36 @@ func (c *Cluster) Nodes() []NodeStatus {
 	out := make([]NodeStatus, 0, len(c.nodes))
 	for _, n := range c.nodes {
 		ns := st.Nodes[n.cfg.Name]
+		h := c.healthOf(n.cfg.Name)
 		s := NodeStatus{
 			Name: n.cfg.Name, Region: n.cfg.Region, AZ: n.cfg.AZ,
 			Role: ns.Role, Address: n.addrPort().String(),
 			Running: n.running(), Fenced: ns.Fenced,
+			Restarts: h.restarts, CrashLoop: h.crashLoop(), LastExit: h.lastExit, LastExitAt: h.lastExitAt,
 		}
-		s.ReplicationState, s.LagBytes, s.LagSeconds = replication(n.cfg.Name, s.Running, n.busy.Load(), st, obs)
+		s.ReplicationState, s.LagBytes, s.LagSeconds = replication(n.cfg.Name, s.Running, n.busy.Load(), h, st, obs)
 		out = append(out, s)
 	}
 	return out
 }
 
 // replication derives a node's replication state and lag.
-func replication(name string, running, busy bool, st State, obs observation) (string, int64, float64) {
+func replication(name string, running, busy bool, h health, st State, obs observation) (string, int64, float64) {
 	o := obs.Nodes[name]
 	prim := obs.Nodes[st.Primary]
 	switch {
+	case busy && h.job == "restart":
+		return ReplRestarting, 0, 0
 	case busy:
 		return ReplRebuilding, 0, 0
 	case !running && st.Nodes[name].Fenced:
 		return ReplFenced, 0, 0
-	case !running:
+	case !running && h.held:
 		return ReplStopped, 0, 0
+	case !running && h.cannotFollow != "":
+		return ReplRebuilding, 0, 0
+	case !running:
+		return ReplRestarting, 0, 0
 	case !o.Reachable:
 		return ReplUnreachable, 0, 0
 	case name == st.Primary && o.InRecovery:

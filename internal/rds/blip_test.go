@@ -1,0 +1,133 @@
+package rds
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hastack/hastack/internal/ledger"
+)
+
+// systemID reads the node's PostgreSQL system identifier, which a base
+// backup keeps and a new initdb changes.
+func systemID(t *testing.T, ctx context.Context, c *Cluster, name string) string {
+	t.Helper()
+	conn, err := c.connect(ctx, c.byName[name], 5*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", name, err)
+	}
+	defer conn.Close(ctx)
+	var id string
+	if err := conn.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&id); err != nil {
+		t.Fatalf("reading the system identifier of %s: %v", name, err)
+	}
+	return id
+}
+
+// dropReplication ends the primary's WAL sender sessions.
+func dropReplication(t *testing.T, ctx context.Context, c *Cluster, primary string) {
+	t.Helper()
+	conn, err := c.connect(ctx, c.byName[primary], 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("ending the WAL senders on %s: %d ended, %v", primary, n, err)
+	}
+}
+
+func streaming(s NodeStatus) bool {
+	return s.ReplicationState == ReplSync || s.ReplicationState == ReplAsync
+}
+
+// A 5 s network cut between the followers and the primary, under writes,
+// costs no follower its data: both keep their server and their copy, and
+// stream again soon after the cut ends.
+func TestFollowersSurviveNetworkCut(t *testing.T) {
+	requirePostgres(t)
+	requireNetAdmin(t)
+	rec := newRecorder()
+	c := newCluster(t, haConfig(stateDir(t), 97, true, rec))
+	ctx := startCtx(t)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both followers streaming", eventually, func() bool {
+		return streaming(nodeStatus(t, c, nodeB)) && streaming(nodeStatus(t, c, nodeW))
+	})
+	ids := map[string]string{}
+	for _, name := range []string{nodeA, nodeB, nodeW} {
+		ids[name] = systemID(t, ctx, c, name)
+	}
+	pids := postmasters(c)
+
+	l, err := ledger.New(ledger.Config{URL: c.WriterURL(""), Rate: 50, Writers: 2, Duration: 14 * time.Second, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	waitFor(t, "the first acknowledged writes", eventually, func() bool { return l.Stats().Acked >= 10 })
+
+	before := len(strings.Split(eventsOnly(rec), "\n"))
+	cut := cutFrom(t, c.acct.uid, c.byName[nodeA].addrPort())
+	cutAt := time.Now()
+	// A long partition ends the followers' sessions (their timeouts); end
+	// them now, so that the followers must reconnect through the cut.
+	dropReplication(t, ctx, c, nodeA)
+	waitFor(t, "both followers cut off", 4*time.Second, func() bool {
+		return !streaming(nodeStatus(t, c, nodeB)) && !streaming(nodeStatus(t, c, nodeW))
+	})
+	// Every status seen during the cut: the followers keep running.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		if time.Since(cutAt) >= 5*time.Second {
+			break
+		}
+		for _, name := range []string{nodeB, nodeW} {
+			if s := nodeStatus(t, c, name); !s.Running || s.ReplicationState == ReplRebuilding {
+				t.Errorf("%s during the cut: %+v", name, s)
+			}
+		}
+	}
+	cut.Restore()
+	ended := time.Now()
+	waitFor(t, "both followers streaming again", 10*time.Second, func() bool {
+		return streaming(nodeStatus(t, c, nodeB)) && streaming(nodeStatus(t, c, nodeW))
+	})
+	t.Logf("followers streaming again %s after the cut ended", since(ended))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	for name, pid := range postmasters(c) {
+		if pids[name] != pid {
+			t.Errorf("%s runs as pid %d, was %d before the cut: it was restarted", name, pid, pids[name])
+		}
+	}
+	for _, name := range []string{nodeA, nodeB, nodeW} {
+		if id := systemID(t, ctx, c, name); id != ids[name] {
+			t.Errorf("%s has system identifier %s, was %s: its data was replaced", name, id, ids[name])
+		}
+	}
+	st := l.Stats()
+	t.Logf("writes: %+v", st)
+	for _, name := range []string{nodeA, nodeB, nodeW} {
+		url := c.DirectURL(name)
+		waitFor(t, "every acknowledged write on "+name, eventually, func() bool {
+			rep, err := l.Verify(ctx, url)
+			return err == nil && rep.Lost == 0 && rep.Acked == st.Acked
+		})
+	}
+	after := strings.Join(strings.Split(eventsOnly(rec), "\n")[before:], "\n")
+	for _, bad := range []string{EventNodeRebuilding, EventNodeRebuilt, EventNodeStopped, EventNodeExited} {
+		if strings.Contains(after, bad) {
+			t.Errorf("%s during or after the cut; events since it began:\n%s", bad, after)
+		}
+	}
+	t.Logf("events since the cut began:\n%s", after)
+}
