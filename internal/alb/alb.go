@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,12 @@ type Config struct {
 	// Metrics, if set, counts requests, latency and host health under the
 	// label region=Name. One Metrics serves every load balancer.
 	Metrics *Metrics
+	// SourceAddr is the address every connection to a target leaves from:
+	// proxied requests, WebSocket tunnels and health checks. Set it to the
+	// load balancer's own address, so that a packet filter between failure
+	// domains cuts them as a real partition would. The zero value leaves
+	// the choice to the kernel.
+	SourceAddr netip.Addr
 }
 
 // EventTarget is the event kind for target registration and health changes.
@@ -45,7 +52,9 @@ type LB struct {
 	log     *slog.Logger
 	onEvent func(kind, message string)
 
-	dialer  *net.Dialer
+	dialer *net.Dialer
+	// source is Config.SourceAddr; health checks connect from it too.
+	source  netip.Addr
 	metrics *lbMetrics // nil when off
 	access  *accessLog // nil when off
 	// timed: the request path takes timestamps, for metrics or access logs.
@@ -98,7 +107,8 @@ func New(cfg Config) (*LB, error) {
 		name:     cfg.Name,
 		log:      logger.With("alb", cfg.Name),
 		onEvent:  cfg.OnEvent,
-		dialer:   &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second},
+		dialer:   newDialer(cfg.SourceAddr),
+		source:   cfg.SourceAddr,
 		metrics:  cfg.Metrics.forLB(cfg.Name),
 		grace:    2 * time.Second,
 		cfg:      l,
@@ -115,6 +125,17 @@ func New(cfg Config) (*LB, error) {
 	lb.clock.Store(time.Now().Unix())
 	lb.rebuildLocked()
 	return lb, nil
+}
+
+// newDialer is the dialer of target connections, bound to source when it
+// is valid.
+func newDialer(source netip.Addr) *net.Dialer {
+	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
+	if source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
+		d.Control = portAtConnect
+	}
+	return d
 }
 
 // SetConfig applies new settings to a running load balancer. Changed health

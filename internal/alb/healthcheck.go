@@ -58,7 +58,7 @@ func (lb *LB) startCheckLocked(t *target) {
 	run := &checkRun{cancel: cancel}
 	t.check = run
 	c := &health.Checker{
-		Probe:    health.NewHTTPProbe(checkURL(t.addr, hc), hc.Timeout, hc.Timeout, lb.matcher),
+		Probe:    health.NewHTTPProbe(checkURL(t.addr, hc), hc.Timeout, hc.Timeout, lb.matcher, health.From(lb.source)),
 		Interval: hc.Interval,
 		Counter: health.NewCounter(health.Thresholds{
 			Healthy:   hc.HealthyThreshold,

@@ -86,7 +86,7 @@ func (c *conn) proxy(rs *routeSet) bool {
 	r, e := &c.req, &c.entry
 	t := c.pick(rs)
 	if t == nil {
-		return c.answer(http.StatusServiceUnavailable, "no target registered", rs)
+		return c.answer(http.StatusServiceUnavailable, "no target available", rs)
 	}
 	replayable := r.replayable(c.br.Buffered())
 	fresh, redone := false, false

@@ -3,9 +3,11 @@ package alb
 import (
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // healthyLB serves a load balancer with the given backends registered under
@@ -71,14 +73,15 @@ func TestClosedPort502(t *testing.T) {
 	url := serve(t, lb)
 	lb.Register("dead", dead)
 	c := client(t)
-	// Whatever its health, the only target gets the request (fail open).
-	if code, _ := get(t, c, url+"/"); code != http.StatusBadGateway {
-		t.Fatalf("closed port: status %d, want 502", code)
+	// Not yet checked, the target gets nothing: no target is available.
+	if code, _ := get(t, c, url+"/"); code != http.StatusServiceUnavailable && targetState(lb, "dead").State == StateInitial {
+		t.Fatalf("closed port, initial: status %d, want 503", code)
 	}
 	waitFor(t, "dead target unhealthy", func() bool { return targetState(lb, "dead").State == StateUnhealthy })
 	if s := targetState(lb, "dead"); s.Reason != ReasonFailedHealthChecks || s.Description == "" {
 		t.Fatalf("dead target status %+v, want reason %s with a description", s, ReasonFailedHealthChecks)
 	}
+	// Failed its checks, the only target gets the request (fail open).
 	if code, _ := get(t, c, url+"/"); code != http.StatusBadGateway {
 		t.Fatalf("closed port, unhealthy: status %d, want 502", code)
 	}
@@ -208,5 +211,45 @@ func TestRequestIDs(t *testing.T) {
 			t.Fatalf("bad or repeated request ID %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestFailOpenSkipsTargetsNeverChecked: a target whose first checks have
+// not finished (initial) has not failed them, so it takes no part in fail
+// open, as on an ALB. Alone it leaves no target available; beside an
+// unhealthy one, the unhealthy one gets every request.
+func TestFailOpenSkipsTargetsNeverChecked(t *testing.T) {
+	// pending answers nothing to its health checks while the test runs.
+	pending := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("X-Backend", "pending")
+	}))
+	t.Cleanup(pending.Close)
+	failing := newBackend(t, "failing")
+	failing.setHealth(http.StatusServiceUnavailable)
+
+	l := fastLB()
+	l.HealthCheck.Timeout = time.Minute // pending stays initial throughout
+	lb := newLB(t, l, nil)
+	url := serve(t, lb)
+	c := client(t)
+	lb.Register("pending", pending.Listener.Addr().String())
+	if code, _ := get(t, c, url+"/"); code != http.StatusServiceUnavailable {
+		t.Fatalf("only an initial target: status %d, want 503", code)
+	}
+
+	lb.Register("failing", failing.addr())
+	waitFor(t, "failing unhealthy", func() bool { return lb.TargetHealth("failing") == StateUnhealthy })
+	for range 10 {
+		code, who := get(t, c, url+"/")
+		if code != http.StatusOK || who != "failing" {
+			t.Fatalf("initial and unhealthy targets: status %d from %q, want 200 from the unhealthy one", code, who)
+		}
+	}
+	if s := lb.TargetHealth("pending"); s != StateInitial {
+		t.Fatalf("pending is %s, want still initial", s)
 	}
 }

@@ -133,6 +133,7 @@ func TestServeCancelsRequestsAfterGrace(t *testing.T) {
 	defer cancel()
 	addr, done := startServe(t, ctx, lb)
 	lb.Register("stuck", hb.addr())
+	waitFor(t, "stuck healthy", func() bool { return lb.HealthyCount() == 1 })
 
 	res := slowGet(t, client(t), "http://"+addr+"/stuck", hb)
 	cancel()

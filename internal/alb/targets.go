@@ -94,8 +94,10 @@ func (t *target) release() {
 // settings the request path reads.
 type routeSet struct {
 	healthy []*target // sorted by ID
-	all     []*target // every registered target not draining, sorted by ID
-	sel     Selector
+	// routed is where requests go, as routeTo decided: the healthy
+	// targets, or the unhealthy ones when failing open; sorted by ID.
+	routed []*target
+	sel    Selector
 	// idle is the idle timeout on both sides of the load balancer.
 	idle time.Duration
 	// retry is RetryOnConnectFailure.
@@ -104,29 +106,19 @@ type routeSet struct {
 	maxConns int
 }
 
-// candidates is the list a request picks from: the healthy targets, or
-// every registered one when none is healthy (fail open).
-func (rs *routeSet) candidates() []*target {
-	if len(rs.healthy) > 0 {
-		return rs.healthy
-	}
-	return rs.all
-}
-
-// pick chooses a target for one request: a healthy one, or any registered
-// one when none is healthy (fail open), or nil when none is registered.
+// pick chooses a target for one request from the routed ones, or nil when
+// there is none.
 func (rs *routeSet) pick() *target {
-	if c := rs.candidates(); len(c) > 0 {
-		return rs.sel.Select(c)
+	if len(rs.routed) > 0 {
+		return rs.sel.Select(rs.routed)
 	}
 	return nil
 }
 
 // pickOther chooses a target other than failed, for a retry.
 func (rs *routeSet) pickOther(failed *target) *target {
-	c := rs.candidates()
-	others := make([]*target, 0, len(c))
-	for _, t := range c {
+	others := make([]*target, 0, len(rs.routed))
+	for _, t := range rs.routed {
 		if t != failed {
 			others = append(others, t)
 		}
@@ -287,40 +279,48 @@ func (lb *LB) HealthyCount() int {
 	return len(lb.routes.Load().healthy)
 }
 
-// rebuildLocked publishes a new routing snapshot from the target set,
-// updates the host count metrics, and logs when the load balancer starts
-// or stops failing open.
+// rebuildLocked publishes a new routing snapshot from the target set, as
+// routeTo decides, updates the host count metrics, and logs when the load
+// balancer starts or stops failing open.
 func (lb *LB) rebuildLocked() {
 	rs := &routeSet{sel: lb.selector, idle: lb.cfg.IdleTimeout, retry: lb.cfg.RetryOnConnectFailure, maxConns: lb.cfg.MaxConnections}
-	unhealthy := 0
+	ts := make([]*target, 0, len(lb.targets))
 	for _, t := range lb.targets {
+		ts = append(ts, t)
+	}
+	slices.SortFunc(ts, func(a, b *target) int { return cmp.Compare(a.id, b.id) })
+	states := make([]string, len(ts))
+	unhealthy := 0
+	for i, t := range ts {
+		states[i] = t.state.String()
 		if t.drain.Load() != nil {
-			continue
+			states[i] = StateDraining
 		}
-		rs.all = append(rs.all, t)
-		switch t.state {
-		case health.Healthy:
+		switch states[i] {
+		case StateHealthy:
 			rs.healthy = append(rs.healthy, t)
-		case health.Unhealthy:
+		case StateUnhealthy:
 			unhealthy++
 		}
 	}
-	byID := func(a, b *target) int { return cmp.Compare(a.id, b.id) }
-	slices.SortFunc(rs.all, byID)
-	slices.SortFunc(rs.healthy, byID)
+	take, failOpen := routeTo(states)
+	for _, i := range take {
+		rs.routed = append(rs.routed, ts[i])
+	}
 	lb.routes.Store(rs)
 	if lb.run != nil {
 		lb.metrics.hosts(len(rs.healthy), unhealthy)
 	}
 
-	failOpen := len(rs.healthy) == 0 && len(rs.all) > 0
 	if failOpen != lb.failOpen {
 		lb.failOpen = failOpen
 		switch {
 		case failOpen:
-			lb.log.Warn("no healthy target: routing to all registered targets (fail open)", "targets", len(rs.all))
+			lb.log.Warn("no healthy target: routing to every unhealthy target (fail open)", "unhealthy", unhealthy, "targets", len(ts))
 		case len(rs.healthy) > 0:
-			lb.log.Info("healthy targets again: routing to them only", "healthy", len(rs.healthy), "targets", len(rs.all))
+			lb.log.Info("healthy targets again: routing to them only", "healthy", len(rs.healthy), "targets", len(ts))
+		default:
+			lb.log.Info("no unhealthy target left to fail open to: no target available", "targets", len(ts))
 		}
 	}
 }
