@@ -76,8 +76,14 @@ func (p Paths) prepare() error {
 // else may write to it: hastack writes there as that user, often root, and
 // trusts what it reads back.
 func EnsureStateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
+		// A umask of 002 would leave a new directory group-writable.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
 	}
 	return checkOwnDir(dir)
 }

@@ -127,7 +127,10 @@ func TestDirProblem(t *testing.T) {
 // others may write to, or that another user owns, is refused.
 func TestEnsureStateDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	if err := EnsureStateDir(dir); err != nil {
+	old := syscall.Umask(0o002) // as with user private groups
+	err := EnsureStateDir(dir)
+	syscall.Umask(old)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o755 {
