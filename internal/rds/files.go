@@ -164,7 +164,11 @@ func complete(l layout, a account, name string) (bool, error) {
 // markComplete records that the data directory dir (a name in the node
 // directory) is a complete copy for the node named name.
 func markComplete(l layout, a account, dir, name string) error {
-	return l.files(a).write(filepath.Join(dir, markerName), []byte(name+"\n"))
+	if err := l.files(a).writeDurable(filepath.Join(dir, markerName), []byte(name+"\n")); err != nil {
+		return err
+	}
+	syncDir(l.path(dir))
+	return nil
 }
 
 // swapIn makes the complete copy in data.new the node's data; the

@@ -223,6 +223,11 @@ func TestMultiAZFailover(t *testing.T) {
 	if rep.Lost != 0 || rep.Acked == 0 || rep.FailedPresent != 0 {
 		t.Fatalf("ledger report %+v, want no acknowledged write lost", rep)
 	}
+	for _, line := range strings.Split(eventsOnly(rec), "\n") {
+		if strings.Contains(line, "(+") {
+			t.Log(line)
+		}
+	}
 	events := rec.String()
 	for _, want := range []string{EventNodeFenced, EventPromoted, EventEndpointsMoved, EventFailoverDone, EventSyncLost} {
 		if !strings.Contains(events, want) {

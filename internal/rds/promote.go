@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // gracefulStop bounds the fast shutdown of a reachable old primary
@@ -65,12 +67,14 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 		return err
 	}
 	st := c.snapshot()
+	// Writers first: as a standby its commits waited for no one, and
+	// the settings of its new role change nothing that writes need.
+	c.leadWriters(route{node: target.cfg.Name, addr: target.addrPort()})
+	step(EventEndpointsMoved, fmt.Sprintf("writer endpoints lead to %s", target.cfg.Name))
 	var errs []error
 	if err := c.reconfigure(target, st); err != nil {
 		errs = append(errs, err)
 	}
-	c.leadWriters(route{node: target.cfg.Name, addr: target.addrPort()})
-	step(EventEndpointsMoved, fmt.Sprintf("writer endpoints lead to %s", target.cfg.Name))
 	if err := c.ensureSlots(ctx, target, st); err != nil {
 		errs = append(errs, fmt.Errorf("replication slots on %s: %w", target.cfg.Name, err))
 	}
@@ -89,15 +93,34 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 }
 
 // promoteServer ends recovery on n, if it is still in recovery, and
-// waits until it accepts writes; it returns the new timeline.
+// waits until it accepts writes; it returns the new timeline. It works
+// through the monitor's open session to n when there is one, which
+// spares a login in the middle of a failover. The caller holds opMu.
 func (c *Cluster) promoteServer(ctx context.Context, n *node) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if conn := c.probes[n.cfg.Name]; conn != nil && !conn.IsClosed() {
+		timeline, err := promoteOn(ctx, conn)
+		if err == nil {
+			return timeline, nil
+		}
+		conn.Close(context.WithoutCancel(ctx))
+		delete(c.probes, n.cfg.Name)
+		if ctx.Err() != nil {
+			return 0, err
+		}
+		c.log.Warn("promoting through a new session", "node", n.cfg.Name, "err", err)
+	}
 	conn, err := c.connect(ctx, n, 2*time.Second)
 	if err != nil {
 		return 0, fmt.Errorf("connecting: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	return promoteOn(ctx, conn)
+}
+
+// promoteOn promotes the server of conn and returns its new timeline.
+func promoteOn(ctx context.Context, conn *pgx.Conn) (int, error) {
 	var inRecovery bool
 	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
 		return 0, fmt.Errorf("checking recovery: %w", err)

@@ -106,8 +106,14 @@ func (f nodeFiles) exists(rel string) bool {
 // write replaces rel with data atomically: a new file (mode 0600, owned
 // by the account) is created beside it, exclusively and without
 // following links, then renamed over it, which replaces a link rather
-// than writing through it.
-func (f nodeFiles) write(rel string, data []byte) error {
+// than writing through it. Settings are written again at every start,
+// so write does not wait for the disk; writeDurable does.
+func (f nodeFiles) write(rel string, data []byte) error { return f.writeFile(rel, data, false) }
+
+// writeDurable is write, with the data on disk before the rename.
+func (f nodeFiles) writeDurable(rel string, data []byte) error { return f.writeFile(rel, data, true) }
+
+func (f nodeFiles) writeFile(rel string, data []byte, durable bool) error {
 	dfd, name, err := f.parent(rel)
 	if err != nil {
 		return err
@@ -126,7 +132,7 @@ func (f nodeFiles) write(rel string, data []byte) error {
 	if err == nil {
 		_, err = file.Write(data)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = file.Sync()
 	}
 	if cerr := file.Close(); err == nil {
