@@ -187,3 +187,97 @@ func (g *Group) UnblockAZ(az string) error {
 	g.poke()
 	return nil
 }
+
+// CrashReport is what Crash did.
+type CrashReport struct {
+	// Instances are the IDs of the group's instances at the crash, sorted;
+	// every one still running got SIGKILL.
+	Instances []string
+	// At is when the first SIGKILL went out.
+	At time.Time
+	// Spread is the time from the first SIGKILL to the last.
+	Spread time.Duration
+	// Reaped is the time from the first SIGKILL until every instance had
+	// been reaped.
+	Reaped time.Duration
+}
+
+// Crash is a power loss of the group's region: every instance's process
+// group gets SIGKILL in the same instant, with no deregistration, no
+// draining and no SIGTERM, and the group's control loop stops: it replaces
+// nothing, launches nothing and does not scale until Resume. Crash returns
+// once every instance has been reaped and shows as terminated. The load
+// balancer is not told: it is lost with the region.
+func (g *Group) Crash() (CrashReport, error) {
+	g.pass.Lock() // no launch in flight: every instance is in g.live
+	defer g.pass.Unlock()
+	g.mu.Lock()
+	if g.crashed {
+		g.mu.Unlock()
+		return CrashReport{}, fmt.Errorf("crashing %s: already crashed", g.cfg.Region)
+	}
+	g.crashed = true
+	var victims []*member
+	for _, id := range slices.Sorted(maps.Keys(g.live)) {
+		m := g.live[id]
+		m.killed = true
+		victims = append(victims, m)
+		if m.State == InService {
+			g.lost = append(g.lost, id)
+		}
+	}
+	g.mu.Unlock()
+
+	procs := make([]*process, len(victims))
+	for i, m := range victims {
+		procs[i] = m.proc
+	}
+	_, first, spread, err := killAll(procs)
+	for _, p := range procs {
+		<-p.done
+	}
+	rep := CrashReport{At: first, Spread: spread, Reaped: time.Since(first)}
+	if first.IsZero() {
+		rep.Reaped = 0 // nothing was running
+	}
+
+	g.mu.Lock()
+	for _, m := range victims {
+		m.exited = true // reaped; its waiter may not have said so yet
+		rep.Instances = append(rep.Instances, m.ID)
+	}
+	effects := g.observe(time.Now(), true, nil)
+	g.mu.Unlock()
+	for _, f := range effects {
+		f()
+	}
+	g.emit(slog.LevelWarn, EventCrash, fmt.Sprintf("%s crashed: SIGKILL to %d instances %v within %s, all reaped %s after the first; no launches until it is resumed",
+		g.cfg.Region, len(rep.Instances), rep.Instances, rep.Spread.Round(time.Microsecond), rep.Reaped.Round(time.Microsecond)))
+	if err != nil {
+		return rep, fmt.Errorf("crashing %s: %w", g.cfg.Region, err)
+	}
+	return rep, nil
+}
+
+// Resume brings a crashed group back, as when its region's power returns:
+// the instances lost in the crash are deregistered from the load balancer
+// (nothing to drain), then the control loop launches instances up to
+// desired capacity again and scales as before. The capacity, blocked AZs,
+// policies and their alarms survive the crash.
+func (g *Group) Resume() error {
+	g.mu.Lock()
+	if !g.crashed {
+		g.mu.Unlock()
+		return fmt.Errorf("resuming %s: not crashed", g.cfg.Region)
+	}
+	lost := g.lost
+	g.lost, g.crashed = nil, false
+	desired := g.capacity.Desired
+	g.mu.Unlock()
+	for _, id := range lost {
+		g.deregister(id)
+	}
+	g.emit(slog.LevelInfo, EventResume, fmt.Sprintf("%s resumed after a crash; launching %d desired instances", g.cfg.Region, desired))
+	g.poke()
+	return nil
+}

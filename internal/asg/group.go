@@ -42,6 +42,9 @@ const (
 	EventUpdate       = "asg.update"
 	EventAZBlocked    = "asg.az_blocked"
 	EventAZUnblocked  = "asg.az_unblocked"
+	EventCooldown     = "asg.cooldown"
+	EventCrash        = "asg.crash"
+	EventResume       = "asg.resume"
 	EventAlarm        = "alarm.state"
 )
 
@@ -64,20 +67,28 @@ type Group struct {
 	baseEnv        []string // Config.Env and the account's variables
 	wake           chan struct{}
 	wg             sync.WaitGroup // every goroutine the group starts
+	// pass is held by the Run goroutine for each reconcile pass and sample,
+	// and by Crash: no launch or scaling decision overlaps a crash.
+	pass sync.Mutex
 
-	mu            sync.Mutex
-	ran           bool
-	capacity      Capacity
-	health        HealthCheck
-	policies      []policy
-	alarms        map[string]*metrics.Alarm // by policy name, for policies that are on
-	cooldownUntil time.Time
-	activities    []Activity // most recent last
-	groupCPU      float64
-	haveCPU       bool
-	blocked       map[string]bool
-	live          map[string]*member // not yet reaped
-	terminated    []Instance         // most recent last
+	mu      sync.Mutex
+	ran     bool
+	crashed bool // by Crash, until Resume: the control loop does nothing
+	// lost are the instances in service at the crash, still registered
+	// with the load balancer; Resume deregisters them.
+	lost       []string
+	capacity   Capacity
+	health     HealthCheck
+	policies   []policy
+	alarms     map[string]*metrics.Alarm // by policy name, for policies that are on
+	cooldown   Cooldown
+	scaling    Activity   // the last policy's activity, while cooldown.InProgress
+	activities []Activity // most recent last
+	groupCPU   float64
+	haveCPU    bool
+	blocked    map[string]bool
+	live       map[string]*member // not yet reaped
+	terminated []Instance         // most recent last
 
 	// Owned by the Run goroutine.
 	failures    int
@@ -96,7 +107,8 @@ type member struct {
 	listening     bool
 	startTimedOut bool
 	exited        bool
-	// killed is set by Kill and BlockAZ: the exit is injected, not a crash.
+	// killed is set by Kill, BlockAZ and Crash: the exit is injected, not
+	// the instance's own crash.
 	killed        bool
 	everInService bool
 }
@@ -211,7 +223,11 @@ func (g *Group) Run(ctx context.Context) error {
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
 	for ctx.Err() == nil {
-		g.reconcile(ctx)
+		g.pass.Lock()
+		if !g.isCrashed() {
+			g.reconcile(ctx)
+		}
+		g.pass.Unlock()
 		if d := time.Until(g.notBefore); d > 0 {
 			retry.Reset(d)
 		} else {
@@ -231,7 +247,11 @@ func (g *Group) Run(ctx context.Context) error {
 		case <-health.C:
 		case <-retry.C:
 		case <-sample.C:
-			g.sample(time.Now())
+			g.pass.Lock()
+			if !g.isCrashed() {
+				g.sample(time.Now())
+			}
+			g.pass.Unlock()
 		}
 	}
 	g.shutdown()
@@ -239,12 +259,21 @@ func (g *Group) Run(ctx context.Context) error {
 	return nil
 }
 
+func (g *Group) isCrashed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.crashed
+}
+
 // reconcile is one pass: take in what the instances and the load balancer
 // reported, then plan from the observed state and carry the plan out.
+// Called with g.pass held.
 func (g *Group) reconcile(ctx context.Context) {
 	verdicts := g.targetHealth()
+	now := time.Now()
 	g.mu.Lock()
-	effects := g.observe(time.Now(), false, verdicts)
+	effects := g.observe(now, false, verdicts)
+	effects = append(effects, g.completeScaling(now)...)
 	desired, blocked := g.capacity.Desired, maps.Clone(g.blocked)
 	snapshot := make([]Instance, 0, len(g.live))
 	for _, m := range g.live {
@@ -289,14 +318,16 @@ func (g *Group) targetHealth() map[string]string {
 // observe moves instances along their lifecycle from the facts their
 // goroutines and the load balancer (verdicts, by instance) reported. It
 // returns the calls to the load balancer and the events to make, in order,
-// once g.mu is released. Called with g.mu held, on the Run goroutine.
+// once g.mu is released. Called with g.mu held, on the Run goroutine or,
+// shutting down, by Crash. A crashed group tells the load balancer nothing:
+// it went down with the region.
 func (g *Group) observe(now time.Time, shuttingDown bool, verdicts map[string]string) []func() {
 	var effects []func()
 	for _, id := range slices.Sorted(maps.Keys(g.live)) {
 		m := g.live[id]
 		switch {
 		case m.exited:
-			if m.State == InService {
+			if m.State == InService && !g.crashed {
 				effects = append(effects, func() { g.deregister(id) })
 			}
 			if m.State != Terminating || m.killed {
@@ -361,9 +392,63 @@ func (g *Group) unhealthyEvent(m *member) func() {
 	return func() { g.emit(slog.LevelWarn, EventUnhealthy, msg) }
 }
 
+// progress counts the instances against desired capacity. Called with
+// g.mu held.
+func (g *Group) progress() Progress {
+	p := Progress{Desired: g.capacity.Desired}
+	for _, m := range g.live {
+		switch {
+		case m.State == Terminating || m.Health == Unhealthy:
+			p.Leaving++
+		case m.State == Pending:
+			p.Pending++
+		case m.State == InService:
+			p.InService++
+		}
+	}
+	return p
+}
+
+// activityLimit bounds how long a scaling activity may take before its
+// cooldown starts anyway: the longest a launch or a graceful termination
+// may take.
+func (g *Group) activityLimit() time.Duration {
+	return g.startTimeout + g.drainTimeout + g.stopTimeout
+}
+
+// completeScaling ends the policy activity in progress once Complete says
+// it has completed, starting its cooldown, and returns the event to emit.
+// Called with g.mu held, on the Run goroutine.
+func (g *Group) completeScaling(now time.Time) []func() {
+	if !g.cooldown.InProgress {
+		return nil
+	}
+	act, done := Complete(g.scaling, g.progress(), now, g.activityLimit())
+	if !done {
+		return nil
+	}
+	g.cooldown = Cooldown{Until: act.CooldownUntil}
+	g.scaling = Activity{}
+	for i := len(g.activities) - 1; i >= 0; i-- {
+		if a := g.activities[i]; a.At.Equal(act.At) && a.Cause == act.Cause {
+			act.Description = a.Description
+			g.activities[i] = act
+			break
+		}
+	}
+	how := fmt.Sprintf("completed after %s", act.CompletedAt.Sub(act.At).Round(time.Millisecond))
+	if act.TimedOut {
+		how = fmt.Sprintf("did not settle within %s (%d of %d desired in service); counted complete",
+			g.activityLimit(), g.progress().InService, g.capacity.Desired)
+	}
+	msg := fmt.Sprintf("%s %s activity (desired %d -> %d) %s; cooldown %s, until %s",
+		g.cfg.Region, act.Cause, act.From, act.To, how, act.Cooldown, act.CooldownUntil.Format("15:04:05.000"))
+	return []func(){func() { g.emit(slog.LevelInfo, EventCooldown, msg) }}
+}
+
 // sample measures the instances' CPU, feeds the group average to the
 // alarms, evaluates them and lets the scaling policies decide. Runs on the
-// Run goroutine.
+// Run goroutine with g.pass held.
 func (g *Group) sample(now time.Time) {
 	g.mu.Lock()
 	pids := make([]int, 0, len(g.live))
@@ -407,18 +492,19 @@ func (g *Group) sample(now time.Time) {
 		}
 		states = append(states, PolicyState{Name: p.name, Alarm: st, Adjustment: p.Adjustment, Cooldown: p.Cooldown})
 	}
-	if act, ok := Scale(g.capacity, states, now, g.cooldownUntil); ok {
-		p := g.policy(act.Cause)
+	effects = append(effects, g.completeScaling(now)...)
+	if act, ok := Scale(g.capacity, states, now, g.cooldown); ok {
 		a := g.alarms[act.Cause].Status()
 		kind := EventScaleOut
 		if act.To < act.From {
 			kind = EventScaleIn
 		}
-		act.Description = fmt.Sprintf("%s %s policy: alarm %s is in ALARM (group CPU %.1f%% %s %.1f%%); desired %d -> %d (min %d, max %d); cooldown %s, until %s",
+		act.Description = fmt.Sprintf("%s %s policy: alarm %s is in ALARM (group CPU %.1f%% %s %.1f%%); desired %d -> %d (min %d, max %d); cooldown %s once the activity completes",
 			g.cfg.Region, act.Cause, a.Name, g.groupCPU, a.Comparison.Symbol(), a.Threshold,
-			act.From, act.To, g.capacity.Min, g.capacity.Max, p.Cooldown, act.CooldownUntil.Format("15:04:05.000"))
+			act.From, act.To, g.capacity.Min, g.capacity.Max, act.Cooldown)
 		g.capacity.Desired = act.To
-		g.cooldownUntil = act.CooldownUntil
+		g.cooldown = Cooldown{InProgress: true}
+		g.scaling = act
 		g.recordActivity(act)
 		effects = append(effects, func() { g.emit(slog.LevelInfo, kind, act.Description) })
 	}
@@ -426,16 +512,6 @@ func (g *Group) sample(now time.Time) {
 	for _, f := range effects {
 		f()
 	}
-}
-
-// policy returns the named policy. Called with g.mu held.
-func (g *Group) policy(name string) policy {
-	for _, p := range g.policies {
-		if p.name == name {
-			return p
-		}
-	}
-	return policy{}
 }
 
 // recordActivity keeps act for Status. Called with g.mu held.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -110,6 +111,53 @@ func (p *process) signal(sig syscall.Signal) error {
 		return fmt.Errorf("sending %s to process group %d: %w", sig, p.pid, err)
 	}
 	return nil
+}
+
+// killAll sends SIGKILL to the process groups of procs back to back: each
+// process is first held against being reaped (which would free its process
+// group ID for reuse), so that between the first signal and the last there
+// is nothing but the kill system calls. It returns how many it signalled,
+// when the first signal went and how long until the last had; processes
+// already reaped are skipped.
+//
+// The signals go out from a thread of their own, at real-time priority
+// where hastack may set it (root, or CAP_SYS_NICE): otherwise the first
+// victims, woken to die, preempt the sender on a busy machine and the last
+// signal leaves milliseconds after the first. The thread ends with its
+// goroutine, and its priority with it.
+func killAll(procs []*process) (int, time.Time, time.Duration, error) {
+	held := make([]*process, 0, len(procs))
+	for _, p := range procs {
+		p.mu.Lock()
+		if p.reaped {
+			p.mu.Unlock()
+			continue
+		}
+		held = append(held, p)
+	}
+	var (
+		errs   []error
+		first  time.Time
+		spread time.Duration
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
+		first = time.Now()
+		for _, p := range held {
+			if err := syscall.Kill(-p.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				errs = append(errs, fmt.Errorf("sending SIGKILL to process group %d: %w", p.pid, err))
+			}
+		}
+		spread = time.Since(first)
+	}()
+	<-done
+	for _, p := range held {
+		p.mu.Unlock()
+	}
+	return len(held), first, spread, errors.Join(errs...)
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL if the process has

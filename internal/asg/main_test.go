@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,8 @@ import (
 //	       HASTACK_ASG_TEST_IGNORE_TERM=1 ignores SIGTERM;
 //	       HASTACK_ASG_TEST_TERM_LOG=1 ignores it too, printing
 //	       "helper got SIGTERM at <unix nanoseconds>" on each;
+//	       HASTACK_ASG_TEST_TERM_DIR=dir handles it by writing the file
+//	       dir/<instance ID> and exiting with status 0;
 //	       while the file $HASTACK_ASG_TEST_BURN_FILE exists, burn CPU
 //	       (a whole core, or the scheduler's share of one)
 //	sleep  ignore SIGTERM and never listen
@@ -58,6 +61,18 @@ func serveHelper() int {
 			for range terms {
 				fmt.Printf("helper got SIGTERM at %d\n", time.Now().UnixNano())
 			}
+		}()
+	}
+	if dir := os.Getenv("HASTACK_ASG_TEST_TERM_DIR"); dir != "" {
+		terms := make(chan os.Signal, 1)
+		signal.Notify(terms, syscall.SIGTERM)
+		go func() {
+			<-terms
+			if err := os.WriteFile(filepath.Join(dir, id), []byte("SIGTERM\n"), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "helper:", err)
+				os.Exit(1)
+			}
+			os.Exit(0)
 		}()
 	}
 	if path := os.Getenv("HASTACK_ASG_TEST_BURN_FILE"); path != "" {

@@ -47,8 +47,22 @@ func TestGroupScalesOnMeasuredCPU(t *testing.T) {
 	if len(outs) != 2 || !strings.Contains(outs[0].msg, "desired 1 -> 2 (min 1, max 3)") || !strings.Contains(outs[1].msg, "desired 2 -> 3") {
 		t.Fatalf("scale-out events %v", outs)
 	}
-	if gap := outs[1].at.Sub(outs[0].at); gap < cooldown-50*time.Millisecond {
-		t.Errorf("scaled out again %s after the first, within the %s cooldown", gap, cooldown)
+	// The cooldown runs from when the first scale-out's launch came into
+	// service (the second in-service event), not from the decision.
+	var served, cools []event
+	eventually(t, "both activities completed", func() bool {
+		served, cools = h.events.of(EventInService), h.events.of(EventCooldown)
+		return len(served) >= 3 && len(cools) >= 2
+	})
+	if len(served) != 3 || len(cools) != 2 || !strings.Contains(cools[0].msg, "scale-out activity (desired 1 -> 2) completed after ") {
+		t.Fatalf("in-service events %v, cooldown events %v", served, cools)
+	}
+	if gap := outs[1].at.Sub(served[1].at); gap < cooldown-50*time.Millisecond {
+		t.Errorf("scaled out again %s after the first scale-out's instance came into service, within the %s cooldown", gap, cooldown)
+	}
+	if cools[0].at.Before(served[1].at) || outs[1].at.Before(cools[0].at) {
+		t.Errorf("first activity's cooldown started at %s, its instance in service at %s, next scale-out at %s",
+			cools[0].at.Format(time.StampMicro), served[1].at.Format(time.StampMicro), outs[1].at.Format(time.StampMicro))
 	}
 	for _, e := range outs {
 		if !strings.Contains(e.msg, "alarm test-1-cpu-high is in ALARM (group CPU ") || !strings.Contains(e.msg, ">= 12.0%") {
@@ -59,8 +73,9 @@ func TestGroupScalesOnMeasuredCPU(t *testing.T) {
 		t.Errorf("no alarm event for the high alarm: %v", h.events.of(EventAlarm))
 	}
 	st := h.g.Status()
-	if last, ok := st.LastActivity(); !ok || last.Cause != PolicyScaleOut || last.To != 3 || !last.CooldownUntil.Equal(st.CooldownUntil) {
-		t.Errorf("last activity %+v, cooldown until %s", last, st.CooldownUntil)
+	if last, ok := st.LastActivity(); !ok || last.Cause != PolicyScaleOut || last.To != 3 || st.ScalingInProgress ||
+		last.CompletedAt.Before(last.At) || !last.CooldownUntil.Equal(last.CompletedAt.Add(cooldown)) || !last.CooldownUntil.Equal(st.CooldownUntil) {
+		t.Errorf("last activity %+v, in progress %v, cooldown until %s", last, st.ScalingInProgress, st.CooldownUntil)
 	}
 	// At max no policy fires, but the alarm stays in ALARM while the burn
 	// goes on (polled: on a busy machine a datapoint may dip for a moment).

@@ -21,8 +21,15 @@ type Status struct {
 	// core; HaveCPU is false before the first or with no instance measured.
 	CPU     float64
 	HaveCPU bool
-	// CooldownUntil is when simple scaling policies may fire again.
+	// ScalingInProgress is set while the last scaling policy's activity
+	// has not completed; its cooldown starts once it has.
+	ScalingInProgress bool
+	// CooldownUntil is when simple scaling policies may fire again, once
+	// the last policy's activity completed.
 	CooldownUntil time.Time
+	// Crashed is set from Crash until Resume: no instance runs and the
+	// group neither launches nor scales.
+	Crashed bool
 	// Activities are the recent changes of desired capacity, most recent last.
 	Activities []Activity
 	// Alarms are the scaling policies' alarms, scale-out first.
@@ -43,14 +50,16 @@ func (g *Group) Status() Status {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := Status{
-		Region:        g.cfg.Region,
-		Capacity:      g.capacity,
-		HealthCheck:   g.health,
-		BlockedAZs:    slices.Sorted(maps.Keys(g.blocked)),
-		CPU:           g.groupCPU,
-		HaveCPU:       g.haveCPU,
-		CooldownUntil: g.cooldownUntil,
-		Activities:    slices.Clone(g.activities),
+		Region:            g.cfg.Region,
+		Capacity:          g.capacity,
+		HealthCheck:       g.health,
+		BlockedAZs:        slices.Sorted(maps.Keys(g.blocked)),
+		CPU:               g.groupCPU,
+		HaveCPU:           g.haveCPU,
+		CooldownUntil:     g.cooldown.Until,
+		ScalingInProgress: g.cooldown.InProgress,
+		Crashed:           g.crashed,
+		Activities:        slices.Clone(g.activities),
 	}
 	if s.HealthCheck.Type == "" {
 		s.HealthCheck.Type = HealthCheckEC2
