@@ -281,3 +281,36 @@ func fraction(name string, v float64) string {
 	}
 	return ""
 }
+
+// network decodes the network block; absent, regions are as far apart as
+// the AWS regions they are named after.
+func (d *decoder) network(sec *section) Network {
+	l := get(d, sec, "inter_region_latency", latency{auto: true}, asLatency)
+	return Network{InterRegionAuto: l.auto, InterRegionLatency: l.rtt}
+}
+
+// latency is an inter_region_latency: "auto" or a round trip.
+type latency struct {
+	auto bool
+	rtt  time.Duration
+}
+
+// asLatency accepts "auto" or a round trip of zero or more, e.g. "40ms".
+func asLatency(name string, v cty.Value) (latency, string) {
+	bad := fmt.Sprintf("%s must be \"auto\" (the measured round trip between the AWS regions) or a round trip such as \"40ms\" or \"0s\"", name)
+	s, problem := asString(name, v)
+	if problem != "" {
+		return latency{}, bad + ", not " + typeName(v.Type()) + "."
+	}
+	if s == "auto" {
+		return latency{auto: true}, ""
+	}
+	rtt, err := time.ParseDuration(s)
+	if err != nil {
+		return latency{}, fmt.Sprintf("%s, not %q.", bad, s)
+	}
+	if rtt < 0 {
+		return latency{}, fmt.Sprintf("%s (%s) must not be negative.", name, rtt)
+	}
+	return latency{rtt: rtt}, ""
+}

@@ -79,9 +79,11 @@ func (d *decoder) stack(filename string, body *hclsyntax.Body) *Stack {
 		s.Regions = append(s.Regions, d.region(sec, sharedLB, sharedASG))
 	}
 	s.Database = d.database(root.block("database"))
+	s.Network = d.network(root.block("network"))
 	s.Objectives = d.objectives(root.block("objectives"))
 
 	d.checkRegions(s, regions, start)
+	d.checkDomainNames(s, regions)
 	d.checkDatabase(s, root.block("database"))
 	return s
 }

@@ -57,8 +57,10 @@ var (
 
 	objectivesSchema = &schema{name: "objectives", attrs: []string{"rto", "rpo", "max_error_rate"}}
 
+	networkSchema = &schema{name: "network", attrs: []string{"inter_region_latency"}}
+
 	rootSchema = &schema{attrs: []string{"name"}, blocks: []*schema{
-		dnsSchema, loadBalancerSchema, autoScalingSchema, regionSchema, databaseSchema, objectivesSchema,
+		dnsSchema, loadBalancerSchema, autoScalingSchema, regionSchema, databaseSchema, networkSchema, objectivesSchema,
 	}}
 )
 

@@ -164,6 +164,9 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(s.Database, wantDB) {
 		t.Errorf("database = %+v, want %+v", s.Database, wantDB)
 	}
+	if want := (spec.Network{InterRegionAuto: true}); s.Network != want {
+		t.Errorf("network = %+v, want %+v", s.Network, want)
+	}
 	if want := (spec.Objectives{}); s.Objectives != want {
 		t.Errorf("objectives = %+v, want none set %+v", s.Objectives, want)
 	}
@@ -199,6 +202,15 @@ func TestDerivedDefaults(t *testing.T) {
 		}},
 		{"null means default", "load_balancer {\n  port = null\n}", func(s *spec.Stack) bool {
 			return s.Regions[0].LoadBalancer.Port == 80
+		}},
+		{"fixed inter-region latency", "network {\n  inter_region_latency = \"40ms\"\n}", func(s *spec.Stack) bool {
+			return s.Network == spec.Network{InterRegionLatency: 40 * time.Millisecond}
+		}},
+		{"no inter-region latency", "network {\n  inter_region_latency = \"0s\"\n}", func(s *spec.Stack) bool {
+			return s.Network == spec.Network{}
+		}},
+		{"auto inter-region latency", "network {\n  inter_region_latency = \"auto\"\n}", func(s *spec.Stack) bool {
+			return s.Network == spec.Network{InterRegionAuto: true}
 		}},
 	}
 	for _, tt := range tests {
@@ -508,6 +520,24 @@ func TestErrors(t *testing.T) {
 			`stack.hcl:2:10: name ("App-DB") must be 1 to 63 lower-case letters, digits or "_", not starting with a digit.`},
 		{"bad health path", withBase("load_balancer {\n  health_check {\n    path = \"health\"\n  }\n}"),
 			`stack.hcl:3:12: path ("health") must be a URL path starting with "/", e.g. "/health".`},
+
+		// Network and failure domains.
+		{"latency not a duration", withBase("network {\n  inter_region_latency = \"far\"\n}"),
+			`stack.hcl:2:26: inter_region_latency must be "auto" (the measured round trip between the AWS regions) or a round trip such as "40ms" or "0s", not "far".`},
+		{"latency a number", withBase("network {\n  inter_region_latency = 40\n}"),
+			`stack.hcl:2:26: inter_region_latency must be "auto" (the measured round trip between the AWS regions) or a round trip such as "40ms" or "0s", not a number.`},
+		{"negative latency", withBase("network {\n  inter_region_latency = \"-5ms\"\n}"),
+			`stack.hcl:2:26: inter_region_latency (-5ms) must not be negative.`},
+		{"unknown network attribute", withBase("network {\n  latency = \"5ms\"\n}"),
+			`stack.hcl:2:3: unknown attribute "latency" in the network block.`},
+		{"reserved region name", strings.Replace(base, `region "us-west-2"`, `region "internet"`, 1),
+			`stack.hcl:15:8: region name "internet" is reserved for the failure domain outside the regions; choose another.`},
+		{"reserved AZ name", strings.Replace(base, `"us-west-2a", "us-west-2b"`, `"dns", "us-west-2b"`, 1),
+			`stack.hcl:19:23: AZ name "dns" is reserved for the failure domain outside the regions; choose another.`},
+		{"AZ named like a region", strings.Replace(base, `"us-west-2a", "us-west-2b"`, `"us-east-1", "us-west-2b"`, 1),
+			`stack.hcl:19:23: AZ name "us-east-1" is also a region's name; each failure domain needs a name of its own.`},
+		{"AZ in two regions", strings.Replace(base, `"us-west-2a", "us-west-2b"`, `"us-east-1a", "us-west-2b"`, 1),
+			`stack.hcl:19:23: AZ "us-east-1a" is also in region "us-east-1" (line 10); AZ names must be unique across the stack.`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

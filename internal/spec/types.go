@@ -18,7 +18,19 @@ type Stack struct {
 	DNS        DNS
 	Regions    []Region
 	Database   Database
+	Network    Network
 	Objectives Objectives
+}
+
+// Network is the network between the stack's failure domains.
+type Network struct {
+	// InterRegionAuto delays traffic between two regions by the measured
+	// round trip between those AWS regions (inter_region_latency = "auto",
+	// the default).
+	InterRegionAuto bool
+	// InterRegionLatency is the round trip between any two regions when
+	// not InterRegionAuto; half of it each way, 0 for none.
+	InterRegionLatency time.Duration
 }
 
 // Objectives are what a drill must meet; a zero value sets no objective.

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"slices"
+
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -145,6 +147,43 @@ func (d *decoder) checkReplicas(s *Stack, replicas []*section) {
 		}
 		if !dup {
 			first[name] = i
+		}
+	}
+}
+
+// reservedDomains name failure domains outside the regions; faults and
+// partitions address a region or an AZ by its name, so none may take one
+// of these.
+var reservedDomains = []string{"internet", "dns", "witness"}
+
+// checkDomainNames requires every region and AZ name to name one failure
+// domain only: AZ names are unique across the stack, differ from every
+// region name and, like region names, are none of the reserved ones.
+func (d *decoder) checkDomainNames(s *Stack, regions []*section) {
+	for i, r := range s.Regions {
+		if slices.Contains(reservedDomains, r.Name) {
+			d.errorf(regions[i].labelR, "region name %q is reserved for the failure domain outside the regions; choose another.", r.Name)
+		}
+	}
+	type place struct{ region, line int }
+	seen := make(map[string]place)
+	for i, r := range s.Regions {
+		vpc := regions[i].block("vpc")
+		if vpc == nil || !d.valid(vpc, "azs") {
+			continue
+		}
+		for _, az := range r.VPC.AZs {
+			switch prev, dup := seen[az]; {
+			case slices.Contains(reservedDomains, az):
+				d.errorf(vpc.at("azs"), "AZ name %q is reserved for the failure domain outside the regions; choose another.", az)
+			case s.Region(az) != nil:
+				d.errorf(vpc.at("azs"), "AZ name %q is also a region's name; each failure domain needs a name of its own.", az)
+			case dup && prev.region != i:
+				d.errorf(vpc.at("azs"), "AZ %q is also in region %q (line %d); AZ names must be unique across the stack.",
+					az, s.Regions[prev.region].Name, prev.line)
+			case !dup:
+				seen[az] = place{i, vpc.at("azs").Start.Line}
+			}
 		}
 	}
 }
