@@ -81,12 +81,6 @@ func ownerOnly(owner int, next http.Handler) http.Handler {
 	})
 }
 
-// faultRequest is the body of /v1/fail and /v1/recover.
-type faultRequest struct {
-	Kind string `json:"kind"`
-	Name string `json:"name"`
-}
-
 // maxApplyBody admits a stack file of spec.MaxFileSize even with every
 // byte escaped in JSON, so an oversized file is refused by the parser with
 // its own sentence rather than cut off.
@@ -153,7 +147,7 @@ func (st *Stack) handler() http.Handler {
 		writeJSON(w, http.StatusOK, applyResponse{Changes: changes})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(st.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/promote", st.faultHandler(func(ctx context.Context, _, region string) error { return st.Promote(ctx, region) }))
+	mux.HandleFunc("POST /v1/promote", st.faultHandler(func(ctx context.Context, f Fault) error { return st.Promote(ctx, f.Name) }))
 	mux.HandleFunc("POST /v1/fail", st.faultHandler(st.Fail))
 	mux.HandleFunc("POST /v1/recover", st.faultHandler(st.Recover))
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
@@ -168,9 +162,11 @@ func (st *Stack) handler() http.Handler {
 // the control API; the caller's own deadline does not end it.
 const operationTimeout = 5 * time.Minute
 
-func (st *Stack) faultHandler(do func(context.Context, string, string) error) http.HandlerFunc {
+// faultHandler serves /v1/fail, /v1/recover and /v1/promote, whose body
+// is a Fault (a promotion names its region).
+func (st *Stack) faultHandler(do func(context.Context, Fault) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req faultRequest
+		var req Fault
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
 			writeJSON(w, http.StatusBadRequest, apiError{Error: "the request body is not a fault"})
 			return
@@ -179,7 +175,7 @@ func (st *Stack) faultHandler(do func(context.Context, string, string) error) ht
 		// Ctrl-C): stopping it half-way would leave the stack half-failed.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), operationTimeout)
 		defer cancel()
-		if err := do(ctx, req.Kind, req.Name); err != nil {
+		if err := do(ctx, req); err != nil {
 			writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
 			return
 		}

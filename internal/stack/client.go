@@ -81,14 +81,27 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return s, err
 }
 
-// Fail injects a fault.
+// Fail injects a fault of kind on name with its defaults (a region
+// fault isolates the region); Inject takes every setting.
 func (c *Client) Fail(ctx context.Context, kind, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/fail", faultRequest{Kind: kind, Name: name}, nil)
+	return c.Inject(ctx, Fault{Kind: kind, Name: name})
 }
 
-// Recover undoes a fault.
+// Recover undoes the fault of kind on name; Undo takes a partition's or
+// a network fault's second domain.
 func (c *Client) Recover(ctx context.Context, kind, name string) error {
-	return c.do(ctx, http.MethodPost, "/v1/recover", faultRequest{Kind: kind, Name: name}, nil)
+	return c.Undo(ctx, Fault{Kind: kind, Name: name})
+}
+
+// Inject injects a fault and returns once it is in place.
+func (c *Client) Inject(ctx context.Context, f Fault) error {
+	return c.do(ctx, http.MethodPost, "/v1/fail", f, nil)
+}
+
+// Undo undoes a fault in place: the one of f's kind on f.Name (and
+// f.Other, for a partition or a network fault between two domains).
+func (c *Client) Undo(ctx context.Context, f Fault) error {
+	return c.do(ctx, http.MethodPost, "/v1/recover", f, nil)
 }
 
 // Down asks the stack to stop and waits until it has released its lock.
@@ -160,5 +173,5 @@ func (c *Client) Apply(ctx context.Context, filename string, source []byte, dryR
 
 // Promote promotes region's database replica to primary.
 func (c *Client) Promote(ctx context.Context, region string) error {
-	return c.do(ctx, http.MethodPost, "/v1/promote", faultRequest{Kind: "promote", Name: region}, nil)
+	return c.do(ctx, http.MethodPost, "/v1/promote", Fault{Kind: "promote", Name: region}, nil)
 }

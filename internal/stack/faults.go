@@ -4,17 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hastack/hastack/internal/rds"
-)
-
-// Fault kinds the control API accepts. More come with later parts (az,
-// instance, db-primary); an unknown kind is refused, never faked.
-const (
-	FaultRegion    = "region"
-	FaultInstance  = "instance"
-	FaultAZ        = "az"
-	FaultDBPrimary = "db-primary"
 )
 
 // clusterOps is what faults, recovery and promotion ask of the database.
@@ -30,72 +22,114 @@ type clusterOps interface {
 
 var _ clusterOps = (*rds.Cluster)(nil)
 
-// Fail injects a fault and returns once it is in place. Faults,
-// recoveries, promotions and applies run one at a time: a recovery racing
-// a fault of the same region could otherwise leave its load balancer up
-// and its database nodes down.
-func (st *Stack) Fail(ctx context.Context, kind, name string) error {
+// Fail injects a fault and returns once it is in place; Status lists it
+// until Recover undoes it. Faults, recoveries, promotions and applies run
+// one at a time: a recovery racing a fault of the same region could
+// otherwise leave its load balancer up and its database nodes down.
+func (st *Stack) Fail(ctx context.Context, f Fault) error {
 	st.opsMu.Lock()
 	defer st.opsMu.Unlock()
-	switch kind {
+	f, err := f.check()
+	if err != nil {
+		return err
+	}
+	if f.needsNetwork() {
+		if err := st.needNetwork(); err != nil {
+			return err
+		}
+	}
+	active := st.faultsNow()
+	for _, a := range active {
+		if conflicts(a.Fault, f) {
+			return alreadyInPlace(a.Fault)
+		}
+	}
+	var what string
+	switch f.Kind {
 	case FaultRegion:
-		r, err := st.region(name)
+		r, err := st.region(f.Name)
 		if err != nil {
 			return err
 		}
-		r.mu.Lock()
-		already := r.failed
-		r.failed = true
-		r.mu.Unlock()
-		if already {
-			return fmt.Errorf("region %s is already failed", name)
+		if f.Mode == ModeIsolate {
+			if err := st.enforce(append(plain(active), f)); err != nil {
+				return err
+			}
+			r.setFault(ModeIsolate)
+			what = fmt.Sprintf("region %s isolated: every packet between it and any address outside it is dropped; its load balancer, instances and database nodes keep running", f.Name)
+			break
 		}
-		r.stop()
-		if err := st.dbOps.StopRegion(ctx, name); err != nil {
-			return fmt.Errorf("stopping the database nodes of %s: %w", name, err)
+		started := time.Now()
+		rep, err := r.crash(func() error { return st.dbOps.StopRegion(ctx, f.Name) })
+		st.record(f) // whatever failed, the region is down and recover brings it back
+		if err != nil {
+			return err
 		}
-		st.events.Add("fault.inject", fmt.Sprintf("region %s failed: load balancer, instances and database nodes stopped", name))
+		st.events.Add("fault.inject", fmt.Sprintf("region %s crashed: its load balancer closed with every connection, SIGKILL to its %d instances (within %s) and its database nodes, all gone %s after the fault",
+			f.Name, len(rep.Instances), rep.Spread.Round(time.Microsecond), time.Since(started).Round(time.Millisecond)))
 		return nil
+	case FaultPartition, FaultNetwork:
+		if err := st.enforce(append(plain(active), f)); err != nil {
+			return err
+		}
+		what = fmt.Sprintf("%s: %s", f, f.details())
 	case FaultInstance:
 		for _, r := range st.regions {
 			_, group, _ := r.parts()
 			if group == nil {
 				continue
 			}
-			if err := group.Kill(name); err == nil {
-				st.events.Add("fault.inject", fmt.Sprintf("instance %s in %s killed (SIGKILL)", name, r.spec.Name))
+			if err := group.Kill(f.Name); err == nil {
+				st.events.Add("fault.inject", fmt.Sprintf("instance %s in %s killed (SIGKILL)", f.Name, r.spec.Name))
 				return nil
 			}
 		}
-		return fmt.Errorf("no running instance %q in stack %s (see hastack status)", name, st.spec.Name)
+		return fmt.Errorf("no running instance %q in stack %s (see hastack status)", f.Name, st.spec.Name)
 	case FaultAZ:
-		r, err := st.azRegion(name)
+		r, err := st.azRegion(f.Name)
 		if err != nil {
 			return err
 		}
-		if err := r.blockAZ(name); err != nil {
+		if err := r.blockAZ(f.Name); err != nil {
 			return err
 		}
 		for _, n := range st.dbOps.Nodes() {
-			if n.AZ == name && n.Running {
+			if n.AZ == f.Name && n.Running {
 				if err := st.dbOps.StopNode(ctx, n.Name); err != nil {
+					st.record(f)
 					return fmt.Errorf("stopping database node %s: %w", n.Name, err)
 				}
 			}
 		}
-		st.events.Add("fault.inject", fmt.Sprintf("AZ %s failed: its instances and database nodes stopped, no launches there", name))
-		return nil
+		what = fmt.Sprintf("AZ %s failed: its instances and database nodes stopped, no launches there", f.Name)
 	case FaultDBPrimary:
-		primary := st.primaryNode()
+		f.Name = st.primaryNode()
 		if err := st.dbOps.KillPrimary(); err != nil {
 			return err
 		}
-		st.faultyNodes.Store(primary, true)
-		st.events.Add("fault.inject", fmt.Sprintf("database primary %s killed (kill -9 of its postmaster)", primary))
-		return nil
-	default:
-		return fmt.Errorf("unknown fault %q (supported: region, instance, az, db-primary)", kind)
+		what = fmt.Sprintf("database primary %s killed (kill -9 of its postmaster)", f.Name)
 	}
+	st.record(f)
+	st.events.Add("fault.inject", what)
+	return nil
+}
+
+// alreadyInPlace refuses a fault that conflicts with one in place.
+func alreadyInPlace(a Fault) error {
+	switch a.Kind {
+	case FaultRegion:
+		return fmt.Errorf("region %s is already failed (%s); recover it first", a.Name, a.Mode)
+	case FaultAZ:
+		return fmt.Errorf("AZ %s is already failed", a.Name)
+	}
+	undo := []string{a.Kind, a.Name}
+	if a.Kind == FaultPartition || a.Other != "" {
+		if a.Kind == FaultNetwork {
+			undo = append(undo, "--to")
+		}
+		undo = append(undo, a.Other)
+	}
+	return fmt.Errorf("%s is already in place; undo it first with hastack recover %s", a, strings.Join(undo, " "))
 }
 
 // primaryNode names the database node that is primary now.
@@ -108,22 +142,45 @@ func (st *Stack) primaryNode() string {
 	return ""
 }
 
-// Recover undoes a fault and returns once the recovered parts are started
-// (not necessarily healthy yet). It waits for any operation in progress.
-func (st *Stack) Recover(ctx context.Context, kind, name string) error {
+// Recover undoes a fault in place and returns once the network is
+// restored, or the recovered parts are started (not necessarily healthy
+// yet). It waits for any operation in progress.
+func (st *Stack) Recover(ctx context.Context, f Fault) error {
 	st.opsMu.Lock()
 	defer st.opsMu.Unlock()
-	switch kind {
+	if f.Kind == FaultInstance {
+		return fmt.Errorf("a killed instance is replaced by its group; there is nothing to recover")
+	}
+	if err := knownKind(f.Kind); err != nil {
+		return err
+	}
+	var found []activeFault
+	var rest []Fault
+	for _, a := range st.faultsNow() {
+		if matches(a.Fault, f) {
+			found = append(found, a)
+		} else {
+			rest = append(rest, a.Fault)
+		}
+	}
+	if len(found) == 0 {
+		return notInPlace(f)
+	}
+	undone := func(a Fault) bool { return matches(a, f) }
+	switch f.Kind {
 	case FaultRegion:
-		r, err := st.region(name)
+		r, err := st.region(f.Name)
 		if err != nil {
 			return err
 		}
-		r.mu.Lock()
-		failed := r.failed
-		r.mu.Unlock()
-		if !failed {
-			return fmt.Errorf("region %s is not failed", name)
+		if found[0].Mode == ModeIsolate {
+			if err := st.enforce(rest); err != nil {
+				return err
+			}
+			r.setFault("")
+			st.forget(undone)
+			st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: reachable again", f.Name))
+			return nil
 		}
 		ln, err := listenTCP("load balancer", r.lbAddr())
 		if err != nil {
@@ -131,51 +188,74 @@ func (st *Stack) Recover(ctx context.Context, kind, name string) error {
 		}
 		// The database first: a former primary rejoins as a follower of the
 		// new one before any instance of the region can reach it.
-		if err := st.dbOps.StartRegion(ctx, name); err != nil {
+		if err := st.dbOps.StartRegion(ctx, f.Name); err != nil {
 			ln.Close()
-			return fmt.Errorf("starting the database nodes of %s: %w", name, err)
+			return fmt.Errorf("starting the database nodes of %s: %w", f.Name, err)
 		}
 		if err := r.start(st.runCtx, ln); err != nil {
 			return err
 		}
-		st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: database nodes, load balancer and instances starting", name))
+		st.forget(undone)
+		st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: database nodes, load balancer and instances starting", f.Name))
 		return nil
-	case FaultInstance:
-		return fmt.Errorf("a killed instance is replaced by its group; there is nothing to recover")
+	case FaultPartition, FaultNetwork:
+		if err := st.enforce(rest); err != nil {
+			return err
+		}
+		st.forget(undone)
+		st.events.Add("fault.recover", fmt.Sprintf("%s recovered: %s no more", found[0].Fault, found[0].details()))
+		return nil
 	case FaultAZ:
-		r, err := st.azRegion(name)
+		r, err := st.azRegion(f.Name)
 		if err != nil {
 			return err
 		}
-		if err := r.unblockAZ(name); err != nil {
+		if err := r.unblockAZ(f.Name); err != nil {
 			return err
 		}
+		st.forget(undone)
 		for _, n := range st.dbOps.Nodes() {
-			if n.AZ == name && !n.Running {
+			if n.AZ == f.Name && !n.Running {
 				if err := st.dbOps.RecoverNode(ctx, n.Name); err != nil {
 					return fmt.Errorf("recovering database node %s: %w", n.Name, err)
 				}
 			}
 		}
-		st.events.Add("fault.recover", fmt.Sprintf("AZ %s recovered: launches resume there, its database nodes rejoin", name))
+		st.events.Add("fault.recover", fmt.Sprintf("AZ %s recovered: launches resume there, its database nodes rejoin", f.Name))
 		return nil
 	case FaultDBPrimary:
 		var recovered []string
-		for node := range st.faultyNodes.Range {
-			if err := st.dbOps.RecoverNode(ctx, node.(string)); err != nil {
-				return fmt.Errorf("recovering database node %s: %w", node, err)
+		for _, a := range found {
+			if err := st.dbOps.RecoverNode(ctx, a.Name); err != nil {
+				return fmt.Errorf("recovering database node %s: %w", a.Name, err)
 			}
-			st.faultyNodes.Delete(node)
-			recovered = append(recovered, node.(string))
-		}
-		if len(recovered) == 0 {
-			return fmt.Errorf("no killed database primary to recover")
+			st.forget(func(b Fault) bool { return b == a.Fault })
+			recovered = append(recovered, a.Name)
 		}
 		st.events.Add("fault.recover", fmt.Sprintf("database node %s back, following the current primary", strings.Join(recovered, ", ")))
 		return nil
-	default:
-		return fmt.Errorf("unknown fault %q (supported: region, az, db-primary)", kind)
 	}
+	return notInPlace(f)
+}
+
+// notInPlace refuses to recover a fault that is not in place.
+func notInPlace(f Fault) error {
+	switch f.Kind {
+	case FaultRegion:
+		return fmt.Errorf("region %s is not failed", f.Name)
+	case FaultAZ:
+		return fmt.Errorf("AZ %s is not failed", f.Name)
+	case FaultDBPrimary:
+		return fmt.Errorf("no killed database primary to recover")
+	case FaultPartition:
+		return fmt.Errorf("there is no partition between %s and %s to recover (see hastack status)", f.Name, f.Other)
+	case FaultNetwork:
+		if f.Other == "" {
+			return fmt.Errorf("there is no network fault on %s to recover (see hastack status)", f.Name)
+		}
+		return fmt.Errorf("there is no network fault between %s and %s to recover (see hastack status)", f.Name, f.Other)
+	}
+	return fmt.Errorf("no %s fault to recover", f.Kind)
 }
 
 // azRegion finds the region an AZ belongs to.

@@ -135,9 +135,9 @@ func testSpec(t *testing.T, port int) *spec.Stack {
 	return s
 }
 
-// TestFailRecoverRace: `fail region` and `recover region` at the same
-// time leave the region whole one way or the other: its load balancer runs
-// exactly when its database nodes do.
+// TestFailRecoverRace: `fail region --mode crash` and `recover region` at
+// the same time leave the region whole one way or the other: its load
+// balancer runs exactly when its database nodes do.
 func TestFailRecoverRace(t *testing.T) {
 	db := newFakeDB(2 * time.Millisecond)
 	st := newTestStack(t, db, true)
@@ -147,8 +147,8 @@ func TestFailRecoverRace(t *testing.T) {
 	for i := range 30 {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
-		wg.Go(func() { <-start; _ = st.Fail(ctx, FaultRegion, name) })
-		wg.Go(func() { <-start; _ = st.Recover(ctx, FaultRegion, name) })
+		wg.Go(func() { <-start; _ = st.Fail(ctx, Fault{Kind: FaultRegion, Name: name, Mode: ModeCrash}) })
+		wg.Go(func() { <-start; _ = st.Recover(ctx, Fault{Kind: FaultRegion, Name: name}) })
 		close(start)
 		wg.Wait()
 		lb, _, failed := r.parts()
@@ -157,7 +157,7 @@ func TestFailRecoverRace(t *testing.T) {
 			t.Fatalf("round %d: load balancer running %v, database nodes running %v, region failed %v", i, lbUp, dbUp, failed)
 		}
 		if failed {
-			if err := st.Recover(ctx, FaultRegion, name); err != nil {
+			if err := st.Recover(ctx, Fault{Kind: FaultRegion, Name: name}); err != nil {
 				t.Fatalf("round %d: recovering: %v", i, err)
 			}
 		}
@@ -186,7 +186,7 @@ func TestOperationOutlivesCaller(t *testing.T) {
 	c = &Client{paths: st.paths, http: unixClient(sock)}
 	callCtx, hangUp := context.WithCancel(context.Background())
 	callErr := make(chan error, 1)
-	go func() { callErr <- c.Fail(callCtx, FaultRegion, "us-east-1") }()
+	go func() { callErr <- c.Inject(callCtx, Fault{Kind: FaultRegion, Name: "us-east-1", Mode: ModeCrash}) }()
 	<-db.stopping
 	hangUp()
 	if err := <-callErr; !errors.Is(err, context.Canceled) {
@@ -211,7 +211,9 @@ func TestApplyWaitsForOperations(t *testing.T) {
 	db.hold, db.stopping = make(chan struct{}), make(chan struct{})
 	st := newTestStack(t, db, true)
 	failed := make(chan error, 1)
-	go func() { failed <- st.Fail(context.Background(), FaultRegion, "us-east-1") }()
+	go func() {
+		failed <- st.Fail(context.Background(), Fault{Kind: FaultRegion, Name: "us-east-1", Mode: ModeCrash})
+	}()
 	<-db.stopping
 	n := testSpec(t, st.spec.Regions[0].LoadBalancer.Port)
 	n.Regions[0].AutoScaling.Max = 3

@@ -47,6 +47,7 @@ func Diff(old, new *spec.Stack) []Change {
 	add("", "dns", old.DNS, new.DNS)
 	add("", "database", old.Database, new.Database)
 	add("", "objectives", old.Objectives, new.Objectives)
+	add("", "network", old.Network, new.Network)
 	var oldNames, newNames []string
 	for _, r := range old.Regions {
 		oldNames = append(oldNames, r.Name+"="+string(r.Role))
@@ -88,6 +89,8 @@ func liveChange(path string) (bool, string) {
 	case strings.HasPrefix(path, "autoscaling."):
 		return true, ""
 	case strings.HasPrefix(path, "objectives."):
+		return true, ""
+	case strings.HasPrefix(path, "network."):
 		return true, ""
 	case strings.HasPrefix(path, "vpc."):
 		return false, "the network cannot change while the stack runs; restart it (hastack down, then up)"
@@ -179,6 +182,16 @@ func (st *Stack) Apply(n *spec.Stack, dryRun bool) ([]Change, error) {
 	if dryRun || len(changes) == 0 {
 		return changes, nil
 	}
+	if n.Network != st.spec.Network && st.domains != nil {
+		// The distance first: it is the only change that can be refused.
+		base := st.netBase
+		st.netBase.Shapes = distance(n.Network, st.domains.regions)
+		if err := st.enforce(plain(st.faultsNow())); err != nil {
+			st.netBase = base
+			return changes, err
+		}
+	}
+	st.spec.Network = n.Network
 	for i, r := range st.regions {
 		if err := r.apply(&n.Regions[i]); err != nil {
 			return changes, err

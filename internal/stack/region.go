@@ -2,10 +2,10 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -18,7 +18,8 @@ import (
 )
 
 // region runs one region's data plane: its load balancer and its group.
-// Failing the region stops both; recovering starts fresh ones.
+// Crashing the region kills both; recovering starts fresh ones. An
+// isolated region keeps running.
 type region struct {
 	spec *spec.Region
 	plan *vpc.Region
@@ -26,10 +27,12 @@ type region struct {
 
 	mu     sync.Mutex
 	lb     *alb.LB
+	ln     *killableListener
 	group  *asg.Group
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	failed bool
+	// fault is the region fault in place: "", ModeIsolate or ModeCrash.
+	fault string
 	// capacity survives a region outage: the recovered group starts with
 	// the capacity the old one had, as an ASG's settings outlive its
 	// instances.
@@ -38,7 +41,7 @@ type region struct {
 	// a region outage and recovery.
 	blockedAZs map[string]bool
 	// accessLog is the load balancer's access log file, when enabled.
-	accessLog *os.File
+	accessLog *alb.AccessLogFile
 }
 
 func (r *region) lbAddr() string {
@@ -49,9 +52,12 @@ func (r *region) lbAddr() string {
 // at once; the parts run until stop.
 func (r *region) start(parent context.Context, ln net.Listener) error {
 	s := r.st
-	lbCfg := alb.Config{Name: r.spec.Name, LB: r.spec.LoadBalancer, Logger: s.logger.With("region", r.spec.Name, "part", "alb"), OnEvent: s.events.Add, Metrics: s.lbMetrics}
+	lbCfg := alb.Config{Name: r.spec.Name, LB: r.spec.LoadBalancer, Logger: s.logger.With("region", r.spec.Name, "part", "alb"), OnEvent: s.events.Add, Metrics: s.lbMetrics,
+		// Target connections and health checks leave from the load
+		// balancer's own address, inside its region.
+		SourceAddr: r.plan.LoadBalancer}
 	if r.spec.LoadBalancer.AccessLogs && r.accessLog == nil {
-		f, err := OpenAppend(filepath.Join(s.paths.LogDir(), "alb-"+r.spec.Name+".access.log"))
+		f, err := alb.OpenAccessLog(filepath.Join(s.paths.LogDir(), "alb-"+r.spec.Name+".access.log"), 0)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("region %s: opening the access log: %w", r.spec.Name, err)
@@ -101,13 +107,14 @@ func (r *region) start(parent context.Context, ln net.Listener) error {
 		}
 	}
 	ctx, cancel := context.WithCancel(parent)
+	kl := newKillable(ln)
 	r.mu.Lock()
-	r.lb, r.group, r.cancel, r.failed = lb, group, cancel, false
+	r.lb, r.ln, r.group, r.cancel, r.fault = lb, kl, group, cancel, ""
 	r.mu.Unlock()
 	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
-		if err := lb.Serve(ctx, ln); err != nil {
+		if err := lb.Serve(ctx, kl); err != nil && !errors.Is(err, errCrashed) {
 			s.events.Add("error", fmt.Sprintf("%s load balancer stopped: %v", r.spec.Name, err))
 		}
 	}()
@@ -136,6 +143,54 @@ func (r *region) stop() {
 	r.wg.Wait()
 }
 
+// crash is a power loss of the region: its load balancer's listener and
+// every client connection close with a reset, its instances get SIGKILL
+// (asg.Group.Crash) and killDB kills its database nodes, all started in
+// the same instant; nothing is drained or deregistered. It returns once
+// every part is gone, with what the group's crash did.
+func (r *region) crash(killDB func() error) (asg.CrashReport, error) {
+	r.mu.Lock()
+	cancel, ln, group := r.cancel, r.ln, r.group
+	r.cancel, r.fault = nil, ModeCrash
+	if group != nil && cancel != nil {
+		c := group.Status().Capacity
+		r.capacity = &c
+	}
+	r.mu.Unlock()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var rep asg.CrashReport
+	var groupErr, dbErr error
+	if cancel != nil {
+		wg.Go(func() { <-start; ln.kill() })
+		wg.Go(func() { <-start; rep, groupErr = group.Crash() })
+	}
+	wg.Go(func() { <-start; dbErr = killDB() })
+	close(start)
+	wg.Wait()
+	if cancel != nil {
+		// With nothing left to stop, the load balancer and the group
+		// return at once.
+		cancel()
+		r.wg.Wait()
+	}
+	if groupErr != nil {
+		groupErr = fmt.Errorf("crashing the instances of %s: %w", r.spec.Name, groupErr)
+	}
+	if dbErr != nil {
+		dbErr = fmt.Errorf("killing the database nodes of %s: %w", r.spec.Name, dbErr)
+	}
+	return rep, errors.Join(groupErr, dbErr)
+}
+
+// setFault records the region fault in place ("" for none) on a running
+// region.
+func (r *region) setFault(mode string) {
+	r.mu.Lock()
+	r.fault = mode
+	r.mu.Unlock()
+}
+
 // close releases what outlives restarts of the region (its access log).
 func (r *region) close() {
 	r.stop()
@@ -145,24 +200,36 @@ func (r *region) close() {
 	}
 }
 
-// parts returns the running load balancer and group, nil while failed.
+// parts returns the running load balancer and group, nil while crashed,
+// and whether a region fault is in place.
 func (r *region) parts() (*alb.LB, *asg.Group, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cancel == nil {
-		return nil, nil, r.failed
+		return nil, nil, r.fault != ""
 	}
-	return r.lb, r.group, r.failed
+	return r.lb, r.group, r.fault != ""
+}
+
+// faultMode is the region fault in place: "", ModeIsolate or ModeCrash.
+func (r *region) faultMode() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fault
 }
 
 // targetHealthy is the load balancer's own verdict, for Route53's
 // evaluate_target_health: a running LB with no healthy target counts as
-// down. A stopped LB gives no verdict (true): in a real outage its target
-// health is not known outside the region, so the HTTP health checks alone
-// must notice, and take their interval x threshold to do so.
+// down. A stopped LB, or one Route53 cannot reach, gives no verdict
+// (true): in a real outage its target health is not known outside the
+// region, so the HTTP health checks alone must notice, and take their
+// interval x threshold to do so.
 func (r *region) targetHealthy() bool {
 	lb, _, _ := r.parts()
-	return lb == nil || lb.HealthyCount() > 0
+	if lb == nil || !r.st.reachableFromDNS(r.plan.LoadBalancer) {
+		return true
+	}
+	return lb.HealthyCount() > 0
 }
 
 // ready reports whether the group is at desired capacity and every

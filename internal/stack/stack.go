@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hastack/hastack/internal/alb"
+	"github.com/hastack/hastack/internal/network"
 	"github.com/hastack/hastack/internal/rds"
 	"github.com/hastack/hastack/internal/route53"
 	"github.com/hastack/hastack/internal/spec"
@@ -58,8 +59,20 @@ type Stack struct {
 	opsMu sync.Mutex
 	// specMu guards spec against apply.
 	specMu sync.Mutex
-	// faultyNodes are database nodes killed by `fail db-primary`, for recover.
-	faultyNodes sync.Map
+
+	// domains are the failure domains on the address plan.
+	domains *domains
+	// net enforces the network; nil without CAP_NET_ADMIN, and netOff
+	// says why.
+	net    enforcer
+	netOff error
+	// netBase is the network without faults: security groups, distance.
+	netBase network.State
+	// faultsMu guards faults and netState, which status reads while an
+	// operation (under opsMu) changes them.
+	faultsMu sync.Mutex
+	faults   []activeFault
+	netState network.State
 
 	readyMu sync.Mutex
 	readyAt time.Time
@@ -128,6 +141,14 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 		st.events.Add("stack.down", fmt.Sprintf("stack %s stopped", s.Name))
 	}()
 	st.events.Add("stack.up", fmt.Sprintf("stack %s starting", s.Name))
+
+	// The network first: its rules hold before any part starts talking,
+	// and it is the last thing removed.
+	stopNetwork, err := st.startNetwork()
+	if err != nil {
+		return err
+	}
+	stop = append(stop, stopNetwork)
 
 	if err := st.startDatabase(ctx); err != nil {
 		return err

@@ -20,7 +20,10 @@ type Status struct {
 	DNS      DNSStatus      `json:"dns"`
 	Regions  []RegionStatus `json:"regions"`
 	Database DatabaseStatus `json:"database"`
-	Events   []Event        `json:"recent_events,omitempty"`
+	// Faults are the faults in place, oldest first.
+	Faults  []FaultStatus `json:"faults"`
+	Network NetworkStatus `json:"network"`
+	Events  []Event       `json:"recent_events,omitempty"`
 }
 
 type DNSStatus struct {
@@ -45,7 +48,9 @@ type RecordStatus struct {
 type RegionStatus struct {
 	Name         string           `json:"name"`
 	Role         string           `json:"role"`
+	// Failed: a region fault is in place; Fault says which mode.
 	Failed       bool             `json:"failed"`
+	Fault        string           `json:"fault,omitempty"`
 	FailedAZs    []string         `json:"failed_azs,omitempty"`
 	VPC          VPCStatus        `json:"vpc"`
 	LoadBalancer LBStatus         `json:"load_balancer"`
@@ -144,6 +149,13 @@ func (st *Stack) Status() Status {
 		StateDir: st.paths.Dir,
 		Uptime:   time.Since(st.started).Seconds(),
 		Events:   st.events.Recent(),
+		Faults:   []FaultStatus{},
+	}
+	for _, a := range st.faultsNow() {
+		s.Faults = append(s.Faults, a.status())
+	}
+	if st.domains != nil {
+		s.Network = st.networkStatus()
 	}
 	d := st.spec.DNS
 	s.DNS = DNSStatus{Address: d.Listen, Name: d.Domain, Zone: d.Zone, TTL: d.TTL}
@@ -196,6 +208,7 @@ func (r *region) status() RegionStatus {
 	}
 	lb, group, failed := r.parts()
 	rs.Failed = failed
+	rs.Fault = r.faultMode()
 	r.mu.Lock()
 	for az := range r.blockedAZs {
 		rs.FailedAZs = append(rs.FailedAZs, az)
