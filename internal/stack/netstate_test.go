@@ -55,7 +55,9 @@ func TestFaultCheck(t *testing.T) {
 }
 
 func TestFaultMatchesAndConflicts(t *testing.T) {
-	part := func(a, b string, oneWay bool) Fault { return Fault{Kind: FaultPartition, Name: a, Other: b, OneWay: oneWay} }
+	part := func(a, b string, oneWay bool) Fault {
+		return Fault{Kind: FaultPartition, Name: a, Other: b, OneWay: oneWay}
+	}
 	gray := func(a, b string) Fault { return Fault{Kind: FaultNetwork, Name: a, Other: b, Loss: 5} }
 	tests := []struct {
 		name              string
@@ -248,15 +250,15 @@ func TestSecurityGroups(t *testing.T) {
 		{"127.1.11.11", "127.1.11.10", 8080, false}, // another instance
 		{"127.2.1.10", "127.2.11.10", 9000, true},   // the health check port
 		{"127.0.7.7", "127.2.11.10", 9000, false},
-		{"127.1.11.10", "127.1.11.5", 5432, true},   // the VPC to a database node
-		{"127.1.12.200", "127.1.11.6", 5432, true},  // and to its endpoints
-		{"127.2.11.5", "127.1.11.5", 5432, true},    // the replica to the primary
-		{"127.2.11.6", "127.1.11.5", 5432, true},    // another region's writer endpoint
-		{"127.0.0.1", "127.1.11.5", 5432, true},     // the operator
-		{"127.0.7.7", "127.1.11.5", 5432, false},    // anyone else
-		{"127.2.11.10", "127.1.11.5", 5432, false},  // another region's instance
-		{"127.0.7.7", "127.2.11.7", 5432, false},    // to an endpoint
-		{"127.0.7.7", "127.1.11.5", 22, true},       // no group on other ports
+		{"127.1.11.10", "127.1.11.5", 5432, true},  // the VPC to a database node
+		{"127.1.12.200", "127.1.11.6", 5432, true}, // and to its endpoints
+		{"127.2.11.5", "127.1.11.5", 5432, true},   // the replica to the primary
+		{"127.2.11.6", "127.1.11.5", 5432, true},   // another region's writer endpoint
+		{"127.0.0.1", "127.1.11.5", 5432, true},    // the operator
+		{"127.0.7.7", "127.1.11.5", 5432, false},   // anyone else
+		{"127.2.11.10", "127.1.11.5", 5432, false}, // another region's instance
+		{"127.0.7.7", "127.2.11.7", 5432, false},   // to an endpoint
+		{"127.0.7.7", "127.1.11.5", 22, true},      // no group on other ports
 	}
 	for _, tt := range tests {
 		if got := admitted(tt.from, tt.to, tt.port); got != tt.want {

@@ -46,8 +46,8 @@ type RecordStatus struct {
 }
 
 type RegionStatus struct {
-	Name         string           `json:"name"`
-	Role         string           `json:"role"`
+	Name string `json:"name"`
+	Role string `json:"role"`
 	// Failed: a region fault is in place; Fault says which mode.
 	Failed       bool             `json:"failed"`
 	Fault        string           `json:"fault,omitempty"`
