@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hastack/hastack/internal/network"
 	"github.com/hastack/hastack/internal/stack"
 )
 
@@ -28,6 +29,11 @@ func newDown(g *globals) *cobra.Command {
 			switch {
 			case errors.Is(err, stack.ErrNotRunning):
 				fmt.Fprintf(g.stdout, "stack %s is not running\n", s.Name)
+				// A stack killed with SIGKILL leaves its packet filter
+				// rules behind; without the capability there can be none.
+				if err := network.Remove(s.Name); err != nil && !errors.Is(err, network.ErrNoNetAdmin) {
+					return fmt.Errorf("removing the network rules stack %s left behind: %w", s.Name, err)
+				}
 			case err != nil:
 				return err
 			default:

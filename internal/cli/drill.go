@@ -58,7 +58,7 @@ func newDrill(g *globals) *cobra.Command {
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
 			f.opts.Load = f.load
-			f.opts.Objectives = s.Objectives
+			f.opts.Objectives, f.opts.Stack = s.Objectives, s
 			f.opts.Progress = progressPrinter(g.stderr)
 			rep, err := drill.Run(ctx, client, sc, f.opts)
 			endProgress(g.stderr)
@@ -71,7 +71,7 @@ func newDrill(g *globals) *cobra.Command {
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.DurationVar(&f.opts.Warmup, "warmup", 3*time.Second, "steady load before the fault")
-	fl.DurationVar(&f.opts.Timeout, "timeout", time.Minute, "longest wait for recovery after the fault")
+	fl.DurationVar(&f.opts.Timeout, "timeout", 0, "longest wait for recovery after the fault (default: derived from the stack file's timings)")
 	fl.DurationVar(&f.opts.Settle, "settle", 2*time.Second, "load kept after recovery")
 	cmd.AddCommand(newProbe(g))
 	return cmd

@@ -61,9 +61,15 @@ func printStatus(w io.Writer, st stack.Status) {
 	fmt.Fprintln(tw, "REGION\tROLE\tVPC\tLOOPBACK\tLOAD BALANCER\tHEALTHY\tCAPACITY (MIN/DESIRED/MAX)\tCPU\tALARMS\tSTATE")
 	for _, r := range st.Regions {
 		state := "running"
-		if r.Failed {
+		switch {
+		case r.Fault == stack.ModeIsolate:
+			state = "ISOLATED (running, unreachable from outside)"
+		case r.Failed:
 			state = "FAILED"
-		} else if len(r.FailedAZs) > 0 {
+			if r.Fault != "" {
+				state += " (" + r.Fault + ")"
+			}
+		case len(r.FailedAZs) > 0:
 			state = "AZ FAILED: " + strings.Join(r.FailedAZs, ",")
 		}
 		capacity, cpu, alarms := "-", "-", "-"
@@ -129,6 +135,8 @@ func printStatus(w io.Writer, st stack.Status) {
 		fmt.Fprintf(w, "  %-10s writer %s  reader %s\n", e.Region, e.Writer, e.Reader)
 	}
 
+	printNetwork(w, st)
+
 	if len(st.Events) > 0 {
 		fmt.Fprintln(w, "\nRECENT EVENTS")
 		events := st.Events
@@ -146,4 +154,39 @@ func healthWord(ok bool) string {
 		return "healthy"
 	}
 	return "UNHEALTHY"
+}
+
+// printNetwork shows whether the network is enforced, how far apart the
+// regions are, and the faults in place.
+func printNetwork(w io.Writer, st stack.Status) {
+	n := st.Network
+	fmt.Fprintln(w)
+	switch {
+	case n.Enforced:
+		var dist []string
+		for _, d := range n.InterRegion {
+			dist = append(dist, fmt.Sprintf("%s <-> %s %.0f ms", d.A, d.B, d.RTTSeconds*1000))
+		}
+		what := "no delay between regions"
+		if len(dist) > 0 {
+			what = "round trip " + strings.Join(dist, ", ")
+		}
+		fmt.Fprintf(w, "network: security groups enforced (nftables table %s); %s\n", n.Table, what)
+	case n.Reason != "":
+		fmt.Fprintf(w, "network: NOT enforced: %s\n", n.Reason)
+	}
+	if len(st.Faults) == 0 {
+		fmt.Fprintln(w, "faults: none")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FAULT\tTARGET\tSINCE\tDETAILS")
+	for _, f := range st.Faults {
+		target := f.Target
+		if f.Other != "" {
+			target += " / " + f.Other
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Kind, target, f.Since.Local().Format("15:04:05"), f.Details)
+	}
+	tw.Flush()
 }

@@ -22,13 +22,14 @@ func newApp(s settings, log *slog.Logger) (*app, error) {
 	if s.writerURL == "" {
 		return a, nil
 	}
+	from := sourceAddr(s.listen)
 	var err error
-	if a.writer, err = openDB(s.writerURL); err != nil {
+	if a.writer, err = openDB(s.writerURL, from); err != nil {
 		return nil, fmt.Errorf("parsing DATABASE_URL: %w", err)
 	}
 	a.reader = a.writer
 	if s.readerURL != s.writerURL {
-		if a.reader, err = openDB(s.readerURL); err != nil {
+		if a.reader, err = openDB(s.readerURL, from); err != nil {
 			return nil, fmt.Errorf("parsing DATABASE_READ_URL: %w", err)
 		}
 	}

@@ -3,6 +3,8 @@ package webapp
 import (
 	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -20,17 +22,33 @@ const (
 	healthCheckPeriod = time.Second
 )
 
+// sourceAddr is the IP address of a host:port to listen on, if it names one.
+func sourceAddr(listen string) netip.Addr {
+	ap, err := netip.ParseAddrPort(listen)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
+}
+
 // db is a pool of connections to one endpoint, dialled on demand.
 type db struct {
 	pool     *pgxpool.Pool
 	password string
 }
 
-// openDB prepares a pool for url without connecting.
-func openDB(url string) (*db, error) {
+// openDB prepares a pool for url without connecting. Connections leave
+// from the address from, when valid: the instance's own, so that they
+// stay inside its failure domain (the kernel would pick 127.0.0.1, which
+// is outside every region).
+func openDB(url string, from netip.Addr) (*db, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, err // pgx redacts the password
+	}
+	if from.IsValid() && !from.IsUnspecified() {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: from.AsSlice()}, KeepAlive: 5 * time.Minute} // pgconn's keep-alive
+		cfg.ConnConfig.DialFunc = d.DialContext
 	}
 	cfg.MaxConns, cfg.MinConns = maxConns, 0
 	cfg.HealthCheckPeriod = healthCheckPeriod
