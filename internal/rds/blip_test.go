@@ -50,7 +50,7 @@ func TestFollowersSurviveNetworkCut(t *testing.T) {
 	requirePostgres(t)
 	requireNetAdmin(t)
 	rec := newRecorder()
-	c := newCluster(t, haConfig(stateDir(t), 97, true, rec))
+	c := newCluster(t, haConfig(stateDir(t), 86, true, rec))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
