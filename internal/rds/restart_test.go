@@ -113,8 +113,11 @@ func TestCrashedPrimaryRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the primary reported stopped", eventually, func() bool { return nodeStatus(t, c, nodeA).ReplicationState == ReplStopped })
-	if err := c.RecoverNode(ctx, nodeA); err != nil {
-		t.Fatal(err)
+	if started, err := c.Recover(ctx); err != nil || len(started) != 1 || started[0] != nodeA {
+		t.Fatalf("Recover started %v (%v), want %s", started, err, nodeA)
+	}
+	if started, err := c.Recover(ctx); err != nil || len(started) != 0 {
+		t.Errorf("Recover with every node running started %v (%v)", started, err)
 	}
 	if !visible(ctx, c.WriterURL(""), 2) {
 		t.Error("a row committed before the kill is missing")
