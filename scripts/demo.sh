@@ -30,7 +30,7 @@ curl -sS "http://$primary:8080/"
 curl -sS -X PUT --data "written before the failover" "http://$primary:8080/kv/demo"
 echo
 
-say "3. Fail the primary region (its load balancer, instances and database nodes stop)"
+say "3. Fail the primary region (cut off: every packet between it and the rest is dropped; everything inside keeps running)"
 start=$(now)
 run fail region us-east-1 -f "$stack"
 printf '%-8s %-14s %s\n' "t(s)" "DNS answer" "served by"
