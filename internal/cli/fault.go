@@ -118,8 +118,7 @@ func newFault(g *globals, verb string) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(g.stdout, "%s %s: %s\n", verb, strings.Join(append([]string{ft.kind}, c.Flags().Args()...), " "),
-					map[string]string{"fail": "the fault is in place", "recover": "recovering"}[verb])
+				fmt.Fprintf(g.stdout, "%s %s: %s\n", verb, f, map[string]string{"fail": "the fault is in place", "recover": "recovering"}[verb])
 				return nil
 			},
 		}

@@ -168,7 +168,9 @@ func (f Fault) String() string {
 	}
 	switch f.Kind {
 	case FaultRegion:
-		parts = append(parts, "--mode", f.Mode)
+		if f.Mode != "" {
+			parts = append(parts, "--mode", f.Mode)
+		}
 	case FaultPartition:
 		parts = append(parts, f.Other)
 		if f.OneWay {
