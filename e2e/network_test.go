@@ -353,6 +353,7 @@ func TestNetwork(t *testing.T) {
 		}
 		e.fails("there is no network fault on us-west-2 to recover", "recover", "network", "us-west-2")
 		e.must("recover", "network", "us-east-1")
+		e.waitServed(operator, eastLB+"/", "us-east-1")
 		if took := mustServe(t, operator, eastLB+"/", "us-east-1"); took >= 400*time.Millisecond {
 			t.Errorf("after recover a request took %s", took)
 		}
