@@ -21,6 +21,7 @@ type drillFlags struct {
 	opts    drill.Options
 	resolve string
 	dur     time.Duration
+	loss    percent
 }
 
 func (f *drillFlags) register(cmd *cobra.Command) {
@@ -37,18 +38,26 @@ func newDrill(g *globals) *cobra.Command {
 	f := &drillFlags{}
 	var names []string
 	for _, s := range drill.Scenarios {
-		names = append(names, s.Name)
+		line := "  " + s.Name
+		if len(s.Takes) > 0 {
+			line = fmt.Sprintf("  %-26s --%s", s.Name, strings.Join(s.Takes, " --"))
+		}
+		names = append(names, line)
 	}
 	cmd := &cobra.Command{
 		Use:   "drill SCENARIO",
 		Short: "Run a failure scenario under load and measure RTO, errors, latency and lost writes",
 		Long: "Run a failure scenario against the running stack under realistic load and report how long\n" +
 			"users were down, how much data was lost, and whether the stack file's objectives were met.\n\n" +
-			"Scenarios: " + strings.Join(names, ", ") + ".",
+			"Scenarios, with the options each takes beyond the common ones:\n" + strings.Join(names, "\n"),
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			sc, err := drill.Find(a[0])
 			if err != nil {
+				return usageError{err}
+			}
+			f.opts.Loss = float64(f.loss)
+			if err := f.opts.Check(sc); err != nil {
 				return usageError{err}
 			}
 			s, client, err := g.dial()
@@ -73,6 +82,15 @@ func newDrill(g *globals) *cobra.Command {
 	fl.DurationVar(&f.opts.Warmup, "warmup", 3*time.Second, "steady load before the fault")
 	fl.DurationVar(&f.opts.Timeout, "timeout", 0, "longest wait for recovery after the fault (default: derived from the stack file's timings)")
 	fl.DurationVar(&f.opts.Settle, "settle", 2*time.Second, "load kept after recovery")
+	// Zero takes the drill's default, which the help shows.
+	fl.StringVar(&f.opts.Mode, drill.OptMode, "", "region scenarios: isolate cuts the region off while it keeps running, crash kills every process of it at once")
+	fl.DurationVar(&f.opts.Duration, drill.OptDuration, 0, "timed scenarios (replication-partition, gray-failure): how long the fault is held")
+	fl.DurationVar(&f.opts.Delay, drill.OptDelay, 0, "gray-failure: delay each way between the primary region and the internet")
+	fl.Var(&f.loss, drill.OptLoss, "gray-failure: share of packets dropped between the primary region and the internet, e.g. 30%")
+	fl.DurationVar(&f.opts.LinkDelay, drill.OptLinkDelay, 0, "region scenarios: delay each way added to the link between the primary region and the replica's, from before the warm-up")
+	for name, def := range map[string]string{drill.OptMode: "isolate", drill.OptDuration: "10s", drill.OptDelay: "200ms", drill.OptLoss: "30%"} {
+		fl.Lookup(name).DefValue = def
+	}
 	cmd.AddCommand(newProbe(g))
 	return cmd
 }
@@ -163,14 +181,20 @@ func writeReport(path string, rep *drill.Report) error {
 func progressPrinter(w io.Writer) func(drill.Progress) {
 	tty := isTerminal(w)
 	last := ""
+	var lastAt time.Duration
 	return func(p drill.Progress) {
+		lag := ""
+		if p.Lag.Node != "" {
+			lag = fmt.Sprintf("  %s %.2fs behind", p.Lag.Node, p.Lag.Seconds)
+		}
 		if tty {
-			fmt.Fprintf(w, "\r  %-8s %6.1fs  %5d requests  %4d errors  served by %-12s", p.Phase, p.Elapsed.Seconds(), p.Requests, p.Errors, p.Region)
+			fmt.Fprintf(w, "\r  %-8s %6.1fs  %5d requests  %4d errors  served by %-12s%s\033[K", p.Phase, p.Elapsed.Seconds(), p.Requests, p.Errors, p.Region, lag)
 			return
 		}
-		if p.Phase != last {
-			fmt.Fprintf(w, "  %6.1fs  %s (%d requests, %d errors so far)\n", p.Elapsed.Seconds(), p.Phase, p.Requests, p.Errors)
-			last = p.Phase
+		// A line per phase, and one every 2 s while a lag is measured.
+		if p.Phase != last || (lag != "" && p.Elapsed-lastAt >= 2*time.Second) {
+			fmt.Fprintf(w, "  %6.1fs  %s (%d requests, %d errors so far)%s\n", p.Elapsed.Seconds(), p.Phase, p.Requests, p.Errors, lag)
+			last, lastAt = p.Phase, p.Elapsed
 		}
 	}
 }

@@ -60,6 +60,16 @@ func (r *Report) cards() []card {
 	if r.LagAtFaultNode != "" {
 		cards = append(cards, card{"Lag at fault", fmt.Sprintf("%.2f s", r.LagAtFaultSeconds), fmt.Sprintf("%s %s, %d bytes behind", r.LagAtFaultRole, r.LagAtFaultNode, r.LagAtFaultBytes)})
 	}
+	if r.MaxLagSeconds != nil {
+		cards = append(cards, card{"Max lag during the fault", fmt.Sprintf("%.2f s", *r.MaxLagSeconds), fmt.Sprintf("%s, %d bytes behind", r.LagNode, r.MaxLagBytes)})
+	}
+	if r.CatchUpSeconds != nil {
+		cards = append(cards, card{"Caught up", fmt.Sprintf("%.2f s", *r.CatchUpSeconds), "after the fault was undone"})
+	}
+	if w := r.FaultWindow; w != nil {
+		cards = append(cards, card{"During the fault", fmt.Sprintf("%.1f%% errors", 100*w.ErrorRate),
+			fmt.Sprintf("%d of %d requests; p50 %.0f ms, p99 %.0f ms", w.Errors, w.Requests, w.Latency.P50*1000, w.Latency.P99*1000)})
+	}
 	cards = append(cards,
 		card{"p99 latency", fmt.Sprintf("%.1f → %.1f", r.Latency.Before.P99*1000, r.Latency.After.P99*1000), "ms, before → after"},
 	)
@@ -261,6 +271,8 @@ func shortLabel(m Marker) string {
 		return "DB promoted"
 	case "operator":
 		return "operator"
+	case "link":
+		return "link delayed"
 	}
 	return m.Kind
 }
@@ -289,6 +301,8 @@ td.t{white-space:nowrap;color:#4a5568;font-variant-numeric:tabular-nums}
 {{.Requests}}
 <h2>Median latency of successful requests</h2>
 {{.Latency}}
+{{if .R.Checks}}<h2>What the scenario expects</h2><table><tr><th>check</th><th>held</th><th>what was seen</th></tr>
+{{range .R.Checks}}<tr><td>{{.Name}}</td><td>{{if .Passed}}yes{{else}}<b>no</b>{{end}}</td><td>{{.Detail}}</td></tr>{{end}}</table>{{end}}
 {{if .R.Objectives}}<h2>Objectives</h2><table><tr><th>objective</th><th>target</th><th>actual</th><th>met</th></tr>
 {{range .R.Objectives}}<tr><td>{{.Name}}</td><td>{{printf "%.3f" .Target}}</td><td>{{printf "%.3f" .Actual}}</td><td>{{if .Met}}yes{{else}}<b>no</b>{{end}}</td></tr>{{end}}</table>{{end}}
 <h2>What happened</h2>

@@ -51,6 +51,33 @@ type Report struct {
 	LagAtFaultNode    string  `json:"lag_at_fault_node,omitempty"`
 	LagAtFaultRole    string  `json:"lag_at_fault_role,omitempty"`
 
+	// LinkDelaySeconds is the delay, one way, the drill put on the link
+	// between the primary region and the replica's from before the
+	// warm-up until the fault was undone (Options.LinkDelay).
+	LinkDelaySeconds float64 `json:"link_delay_seconds,omitempty"`
+	// LagNode is the follower whose lag the drill sampled all along (the
+	// replica in another region, else the standby), straight from the
+	// database nodes; Lag holds its samples (see Lag for the measure).
+	LagNode string `json:"lag_node,omitempty"`
+	Lag     []Lag  `json:"lag,omitempty"`
+	// MaxLagSeconds and MaxLagBytes are the most LagNode trailed while the
+	// fault was in place; nil when it was not measured then.
+	MaxLagSeconds *float64 `json:"max_lag_seconds,omitempty"`
+	MaxLagBytes   int64    `json:"max_lag_bytes,omitempty"`
+	// CatchUpSeconds: from undoing the fault until LagNode was back within
+	// 250 ms of its largest lag before the fault (timed scenarios).
+	CatchUpSeconds *float64 `json:"catch_up_seconds,omitempty"`
+	// FaultWindow is what clients saw while a timed scenario's fault was
+	// in place, and UntilDNSSwitch the part of it before DNS failed over.
+	FaultWindow    *Window `json:"fault_window,omitempty"`
+	UntilDNSSwitch *Window `json:"until_dns_switch,omitempty"`
+	// ServedByAZ counts the requests served while the fault was in place
+	// by the AZ of the instance that answered (AZ scenarios).
+	ServedByAZ map[string]int `json:"served_by_az_during_fault,omitempty"`
+	// Checks are what the scenario expects besides recovery and the
+	// objectives; the drill passes only if each held.
+	Checks []Check `json:"checks,omitempty"`
+
 	DNSSwitchSeconds *float64 `json:"dns_switch_seconds"`
 	DNSSwitchedTo    string   `json:"dns_switched_to,omitempty"`
 	// PromotionSeconds: from the fault to a database node's promotion
@@ -64,6 +91,34 @@ type Report struct {
 	Objectives []Objective  `json:"objectives"`
 	Timeline   []Bucket     `json:"timeline"`
 	Markers    []Marker     `json:"markers"`
+}
+
+// Window is what clients saw over a stretch of the drill.
+type Window struct {
+	Seconds   float64 `json:"seconds"`
+	Requests  int     `json:"requests"`
+	Errors    int     `json:"errors"`
+	ErrorRate float64 `json:"error_rate"`
+	// Latency of the requests served.
+	Latency Latency `json:"latency"`
+}
+
+// WindowBetween summarises the requests started in [from, to).
+func WindowBetween(samples []Sample, from, to time.Time) Window {
+	w := Window{Seconds: to.Sub(from).Seconds(), Latency: LatencyBetween(samples, from, to)}
+	for _, s := range samples {
+		if s.Start.Before(from) || !s.Start.Before(to) {
+			continue
+		}
+		w.Requests++
+		if !s.OK {
+			w.Errors++
+		}
+	}
+	if w.Requests > 0 {
+		w.ErrorRate = float64(w.Errors) / float64(w.Requests)
+	}
+	return w
 }
 
 // PhaseLatency splits latency around the outage.
@@ -147,15 +202,36 @@ func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, 
 	}
 	sort.SliceStable(r.Markers, func(i, j int) bool { return r.Markers[i].At.Before(r.Markers[j].At) })
 	r.Objectives = objectives(opts.Objectives, r)
+	r.judge()
+}
+
+// judge sets Passed: recovered, every objective met, every check held.
+func (r *Report) judge() {
 	r.Passed = r.Recovered
 	for _, o := range r.Objectives {
 		r.Passed = r.Passed && o.Met
 	}
+	for _, c := range r.Checks {
+		r.Passed = r.Passed && c.Passed
+	}
+}
+
+// withLag returns nodes with the lag of each node measured in lags (the
+// latest sample of it) in place of the lag the status reported.
+func withLag(nodes []stack.NodeStatus, lags []Lag) []stack.NodeStatus {
+	out := append([]stack.NodeStatus(nil), nodes...)
+	for i, n := range out {
+		for _, l := range lags {
+			if l.Node == n.Name {
+				out[i].LagBytes, out[i].LagSeconds = l.Bytes, l.Seconds
+			}
+		}
+	}
+	return out
 }
 
 // setLag records the replication lag at the fault of the node LagAtFault
-// picks from nodes, the database as the stack reported it just before the
-// fault.
+// picks from nodes, the database just before the fault (withLag).
 func (r *Report) setLag(nodes []stack.NodeStatus, events []stack.Event) {
 	n, ok := LagAtFault(nodes, events, r.FaultAt)
 	if !ok {
@@ -182,13 +258,30 @@ func (r *Report) Loss() string {
 	return fmt.Sprintf("%s %.2f s behind %s; %s", role, r.LagAtFaultSeconds, faultMoment(r.Fault), writes)
 }
 
-// faultMoment words the moment of a fault ("region us-east-1") for Loss.
+// faultMoment words the moment of a fault ("region us-east-1", or several
+// separated by "; ") for Loss.
 func faultMoment(fault string) string {
-	kind, name, _ := strings.Cut(strings.TrimSpace(fault), " ")
-	name, _, _ = strings.Cut(strings.TrimSpace(name), " ")
+	parts := strings.Split(strings.TrimSpace(fault), "; ")
+	fields := strings.Fields(parts[0])
+	kind, name := "", ""
+	if len(fields) > 0 {
+		kind = fields[0]
+	}
+	if len(fields) > 1 {
+		name = fields[1]
+	}
 	switch {
 	case kind == "db-primary":
 		return "when the database primary was lost"
+	case kind == "partition" && len(parts) > 1:
+		for _, p := range parts[1:] {
+			if f := strings.Fields(p); len(f) < 2 || f[0] != "partition" || f[1] != name {
+				return "at the fault"
+			}
+		}
+		return "when " + name + " was cut off"
+	case kind == "partition" && len(fields) > 2:
+		return "when " + name + " and " + fields[2] + " were cut apart"
 	case name != "" && (kind == "region" || kind == "az" || kind == "instance"):
 		return "when " + name + " was lost"
 	}

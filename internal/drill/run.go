@@ -2,12 +2,15 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,10 +37,67 @@ type Options struct {
 	Objectives spec.Objectives
 	// Progress, if set, is called about four times a second.
 	Progress func(Progress)
+
+	// Mode is how a region scenario takes the region out (OptMode):
+	// stack.ModeIsolate (the default) or stack.ModeCrash.
+	Mode string
+	// Duration is how long a timed scenario holds its fault (OptDuration,
+	// default 10s).
+	Duration time.Duration
+	// Delay, one way, and Loss, in percent, are what gray-failure puts on
+	// the primary region's front door (OptDelay, OptLoss); with neither
+	// set, 200ms and 30%.
+	Delay time.Duration
+	Loss  float64
+	// LinkDelay, if set, delays the link between the primary region and
+	// the replica's region this much more each way, from before the
+	// warm-up until the fault is undone (OptLinkDelay): a replica that
+	// trails further, as over a longer or congested link.
+	LinkDelay time.Duration
+}
+
+// Defaults of the scenario options.
+const (
+	defaultDuration = 10 * time.Second
+	defaultDelay    = 200 * time.Millisecond
+	defaultLoss     = 30.0
+)
+
+// Check refuses, in one sentence, options that are out of range or that
+// the scenario does not use.
+func (o Options) Check(sc Scenario) error {
+	notFor := func(opt string) error {
+		var takers []string
+		for _, s := range Scenarios {
+			if s.Accepts(opt) {
+				takers = append(takers, s.Name)
+			}
+		}
+		return fmt.Errorf("scenario %s takes no --%s (%s do)", sc.Name, opt, strings.Join(takers, ", "))
+	}
+	switch {
+	case o.Mode != "" && o.Mode != stack.ModeIsolate && o.Mode != stack.ModeCrash:
+		return fmt.Errorf("unknown region failure mode %q (supported: %s, %s)", o.Mode, stack.ModeIsolate, stack.ModeCrash)
+	case o.Mode != "" && !sc.Accepts(OptMode):
+		return notFor(OptMode)
+	case o.Duration < 0 || o.Delay < 0 || o.LinkDelay < 0:
+		return fmt.Errorf("durations and delays must not be negative")
+	case o.Duration != 0 && !sc.Accepts(OptDuration):
+		return notFor(OptDuration)
+	case o.Delay != 0 && !sc.Accepts(OptDelay):
+		return notFor(OptDelay)
+	case math.IsNaN(o.Loss) || o.Loss < 0 || o.Loss > 100:
+		return fmt.Errorf("loss %g%% is not between 0%% and 100%%", o.Loss)
+	case o.Loss != 0 && !sc.Accepts(OptLoss):
+		return notFor(OptLoss)
+	case o.LinkDelay != 0 && !sc.Accepts(OptLinkDelay):
+		return notFor(OptLinkDelay)
+	}
+	return nil
 }
 
 // defaults fills zero options and returns the waits for scenario.
-func (o *Options) defaults(scenario string) Waits {
+func (o *Options) defaults(sc Scenario) Waits {
 	if o.Warmup <= 0 {
 		o.Warmup = 3 * time.Second
 	}
@@ -47,10 +107,16 @@ func (o *Options) defaults(scenario string) Waits {
 	if o.Settle <= 0 {
 		o.Settle = 2 * time.Second
 	}
+	if sc.Timed && o.Duration <= 0 {
+		o.Duration = defaultDuration
+	}
+	if sc.Accepts(OptDelay) && o.Delay == 0 && o.Loss == 0 {
+		o.Delay, o.Loss = defaultDelay, defaultLoss
+	}
 	if o.Timeout > 0 {
 		return Waits{Recovery: o.Timeout, Restore: o.Timeout}
 	}
-	return DefaultWaits(o.Stack, scenario, o.Sustain)
+	return DefaultWaits(o.Stack, sc.Name, o.Sustain)
 }
 
 // Progress is what a drill tells while it runs.
@@ -60,12 +126,19 @@ type Progress struct {
 	Requests int
 	Errors   int
 	Region   string // region that served the latest success
+	// Lag is the latest sample of the watched follower's lag (Node is ""
+	// before the first).
+	Lag Lag
 }
 
 // Run runs scenario sc against the stack behind ctl and reports what
-// clients saw. The load and every goroutine end before it returns.
+// clients saw. The load and every goroutine end before it returns, and
+// the faults it injected are undone even when it fails.
 func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Report, error) {
-	waits := opts.defaults(sc.Name)
+	if err := opts.Check(sc); err != nil {
+		return nil, err
+	}
+	waits := opts.defaults(sc)
 	st, err := ctl.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -73,9 +146,17 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	if !st.Ready {
 		return nil, fmt.Errorf("stack %s is not ready; wait for hastack up to finish", st.Name)
 	}
-	kind, name, err := sc.Fault(st)
+	faults, err := sc.Faults(st, opts)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	var link []stack.Fault
+	if opts.LinkDelay > 0 {
+		f, err := linkDelay(st, opts.LinkDelay)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+		}
+		link = []stack.Fault{f}
 	}
 	if opts.Load.URL == "" {
 		opts.Load.URL = "http://" + net.JoinHostPort(st.DNS.Name, lbPort(st))
@@ -86,42 +167,74 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	if err != nil {
 		return nil, err
 	}
+	dbURL, err := ctl.DatabaseURL(ctx, false, "")
+	if err != nil {
+		return nil, fmt.Errorf("asking for the database's address: %w", err)
+	}
+	sampler, err := newLagSampler(dbURL, st)
+	if err != nil {
+		return nil, fmt.Errorf("measuring replication lag: %w", err)
+	}
 
-	d := &driver{ctl: ctl, load: load, opts: opts, start: time.Now()}
+	d := &driver{ctl: ctl, load: load, opts: opts, start: time.Now(), sampler: sampler, watch: watchedFollower(st)}
 	runCtx, stopRun := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { load.Run(runCtx) })
 	wg.Go(func() { d.watchDNS(runCtx, resolver, st.DNS.Name) })
-	defer func() { stopRun(); wg.Wait() }()
+	wg.Go(func() { sampler.run(runCtx, lagEvery) })
+	defer func() { stopRun(); wg.Wait(); sampler.close() }()
+	// Whatever ends the drill, nothing it broke stays broken.
+	defer d.undoAll()
 
-	rep := &Report{Scenario: sc.Name, Description: sc.Description, Fault: kind + " " + name, StartedAt: d.start}
+	rep := &Report{Scenario: sc.Name, Description: sc.Description, Fault: describe(faults), StartedAt: d.start, LagNode: d.watch}
+	if len(link) > 0 {
+		if _, err := d.inject(ctx, link); err != nil {
+			return nil, fmt.Errorf("delaying the link between the regions: %w", err)
+		}
+		rep.LinkDelaySeconds = opts.LinkDelay.Seconds()
+		d.mark(Marker{At: time.Now(), Kind: "link", Label: link[0].String()})
+	}
 	if err := d.phase(ctx, "warm-up", opts.Warmup, nil); err != nil {
 		return nil, err
 	}
+	follower, checksFollower := sampler.follower(d.watch)
+	checksFollower = checksFollower && sc.Expect != nil && sc.Timed
+	var facts Facts
+	if checksFollower {
+		facts.IdentityBefore, facts.IdentityErr = sampler.identityOf(ctx, follower)
+	}
 	// The replicas' lag at the fault is what the fault can cost in
-	// writes: read it as late before the fault as the status allows.
+	// writes: read it as late before the fault as possible.
 	var nodesAtFault []stack.NodeStatus
 	if before, err := ctl.Status(ctx); err == nil {
 		nodesAtFault = before.Database.Nodes
 	}
+	lagsAtFault := sampler.sample(ctx)
 	rep.FaultAt = time.Now()
-	stopCPU, err := d.inject(runCtx, kind, name)
+	stopCPU, err := d.inject(runCtx, faults)
 	if err != nil {
 		return nil, fmt.Errorf("injecting the fault: %w", err)
 	}
+	defer stopCPU()
+	inPlace := time.Now()
+
 	var opErr error
 	operatorDone := sc.Operator == nil
 	var recoveredAt time.Time
-	err = d.phase(ctx, "fault", waits.Recovery, func() bool {
-		if !operatorDone && opErr == nil {
-			operatorDone, opErr = sc.Operator(ctx, d, st, rep.FaultAt)
-		}
-		if !operatorDone || !d.recovered(ctx, rep.FaultAt, sc, st) {
-			return false
-		}
-		recoveredAt = time.Now()
-		return true
-	})
+	if sc.Timed {
+		err = d.phase(ctx, "fault", opts.Duration, nil)
+	} else {
+		err = d.phase(ctx, "fault", waits.Recovery, func() bool {
+			if !operatorDone && opErr == nil {
+				operatorDone, opErr = sc.Operator(ctx, d, st, rep.FaultAt)
+			}
+			if !operatorDone || !d.recovered(ctx, rep.FaultAt, sc, st) {
+				return false
+			}
+			recoveredAt = time.Now()
+			return true
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,24 +247,41 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	}
 	// A scenario with its own recovery test passes only if it held.
 	scenarioRecovered := sc.Recovered == nil || !recoveredAt.IsZero()
-	if err := d.phase(ctx, "settle", opts.Settle, nil); err != nil {
-		return nil, err
+	if !sc.Timed {
+		if err := d.phase(ctx, "settle", opts.Settle, nil); err != nil {
+			return nil, err
+		}
 	}
+	baseline, _ := MaxLag(sampler.Series(), d.watch, d.start, rep.FaultAt)
 	if sc.Recoverable {
 		rep.RecoverAt = time.Now()
-		if kind == faultCPU {
-			stopCPU()
-		} else if err := ctl.Recover(ctx, kind, name); err != nil {
+		stopCPU()
+		if err := d.undoAll(); err != nil {
 			return nil, fmt.Errorf("recovering the fault: %w", err)
 		}
-		err := d.phase(ctx, "restore", waits.Restore, func() bool { return d.restored(ctx, st) })
+		caughtUp := func() bool {
+			if !checksFollower {
+				return true
+			}
+			_, ok := CaughtUp(sampler.Series(), d.watch, rep.RecoverAt, baseline.Seconds)
+			return ok
+		}
+		err := d.phase(ctx, "restore", waits.Restore, func() bool { return d.restored(ctx, st) && caughtUp() })
 		restored := err == nil && d.restored(ctx, st)
 		rep.Restored = &restored
+	}
+	if sc.Timed {
+		if err := d.phase(ctx, "settle", opts.Settle, nil); err != nil {
+			return nil, err
+		}
 	}
 	stopCPU()
 	stopRun()
 	wg.Wait()
 	rep.EndedAt = time.Now()
+	if err := d.undoAll(); err != nil {
+		return nil, fmt.Errorf("undoing the link delay: %w", err)
+	}
 
 	events, err := ctl.Events(ctx)
 	if err != nil {
@@ -165,20 +295,176 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	verified := VerifyWrites(samples, present, d.start)
 	rep.Markers = d.markers()
 	rep.fill(samples, d.dnsAnswers(), events, &verified, regionsByAddr(st), opts)
-	rep.setLag(nodesAtFault, events)
-	if !scenarioRecovered {
-		rep.Recovered, rep.Passed = false, false
+	rep.setLag(withLag(nodesAtFault, lagsAtFault), events)
+
+	series := sampler.Series()
+	faultEnd := rep.RecoverAt
+	if faultEnd.IsZero() {
+		faultEnd = rep.EndedAt
 	}
+	rep.measureLag(series, d.watch, inPlace, faultEnd, baseline.Seconds)
+	if sc.Timed {
+		w := WindowBetween(samples, inPlace, faultEnd)
+		rep.FaultWindow = &w
+		if sw := rep.DNSSwitchSeconds; sw != nil {
+			if at := rep.FaultAt.Add(time.Duration(*sw * float64(time.Second))); at.Before(faultEnd) {
+				w := WindowBetween(samples, inPlace, at)
+				rep.UntilDNSSwitch = &w
+			}
+		}
+	}
+	if sc.ByAZ {
+		rep.ServedByAZ = ServedByAZ(samples, d.instanceAZs(ctx, st), inPlace, faultEnd)
+	}
+	if sc.Expect != nil {
+		facts.Report, facts.Before, facts.Events, facts.Faults, facts.InPlace, facts.Follower = rep, st, events, faults, inPlace, d.watch
+		if checksFollower {
+			d.checkFollower(ctx, &facts, follower)
+		}
+		rep.Checks = sc.Expect(facts)
+	}
+	if !scenarioRecovered {
+		rep.Recovered = false
+	}
+	rep.judge()
 	return rep, nil
 }
 
-// inject puts the fault in place: the control API's, or CPU load the
-// drill drives itself. The returned function stops that load (and does
-// nothing for other faults); it may be called more than once.
-func (d *driver) inject(ctx context.Context, kind, name string) (func(), error) {
-	if kind != faultCPU {
-		return func() {}, d.ctl.Fail(ctx, kind, name)
+// lagEvery is how often the followers' lag is sampled.
+const lagEvery = 200 * time.Millisecond
+
+// watchedFollower is the follower whose lag a drill shows: the replica
+// in another region, else the standby; "" when there is none.
+func watchedFollower(st stack.Status) string {
+	primary := ""
+	for _, n := range st.Database.Nodes {
+		if n.Role == "primary" {
+			primary = n.Region
+		}
 	}
+	watch := ""
+	for _, n := range st.Database.Nodes {
+		switch {
+		case n.Role == "replica" && n.Region != primary:
+			return n.Name
+		case n.Role == "standby" && watch == "":
+			watch = n.Name
+		}
+	}
+	return watch
+}
+
+// measureLag records the watched follower's samples, its largest lag
+// while the fault was in place ([from, to)) and, once the fault was
+// undone, when it was back within catchUpMargin of baseline.
+func (r *Report) measureLag(series []Lag, node string, from, to time.Time, baseline float64) {
+	if node == "" {
+		return
+	}
+	for _, l := range series {
+		if l.Node == node {
+			r.Lag = append(r.Lag, l)
+		}
+	}
+	if m, ok := MaxLag(series, node, from, to); ok {
+		r.MaxLagSeconds, r.MaxLagBytes = &m.Seconds, m.Bytes
+	}
+	if !r.RecoverAt.IsZero() {
+		if d, ok := CaughtUp(series, node, r.RecoverAt, baseline); ok {
+			secs := d.Seconds()
+			r.CatchUpSeconds = &secs
+		}
+	}
+}
+
+// checkFollower reads, once the drill is over, whether the follower kept
+// its data (its identity) and holds every acknowledged write.
+func (d *driver) checkFollower(ctx context.Context, f *Facts, n stack.NodeStatus) {
+	if f.IdentityErr == nil {
+		f.IdentityAfter, f.IdentityErr = d.sampler.identityOf(ctx, n)
+	}
+	var keys []string
+	for _, s := range d.load.Samples() {
+		if s.Kind == Write && s.OK {
+			keys = append(keys, s.Key)
+		}
+	}
+	present, err := d.sampler.keysOn(ctx, n, keys, 10*time.Second)
+	if err != nil {
+		f.MissingOnFollower, f.FollowerErr = -1, err
+		return
+	}
+	for _, k := range keys {
+		if !present[k] {
+			f.MissingOnFollower++
+		}
+	}
+}
+
+// instanceAZs maps every instance the drill may have seen to its AZ: those
+// of the stack before the fault and now.
+func (d *driver) instanceAZs(ctx context.Context, before stack.Status) map[string]string {
+	out := map[string]string{}
+	add := func(st stack.Status) {
+		for _, r := range st.Regions {
+			for _, in := range r.Instances {
+				out[in.ID] = in.AZ
+			}
+		}
+	}
+	add(before)
+	if now, err := d.ctl.Status(ctx); err == nil {
+		add(now)
+	}
+	return out
+}
+
+// inject puts faults in place in order: the control API's, or CPU load the
+// drill drives itself. When one fails, those already in place are undone.
+// The returned function stops the CPU load (and does nothing without it);
+// it may be called more than once.
+func (d *driver) inject(ctx context.Context, faults []stack.Fault) (func(), error) {
+	stop := func() {}
+	for _, f := range faults {
+		if f.Kind == faultCPU {
+			stop = d.burnCPU(ctx, f.Name)
+			continue
+		}
+		if err := d.ctl.Inject(ctx, f); err != nil {
+			stop()
+			return func() {}, errors.Join(fmt.Errorf("%s: %w", f, err), d.undoAll())
+		}
+		d.mu.Lock()
+		d.inPlace = append(d.inPlace, f)
+		d.mu.Unlock()
+	}
+	return stop, nil
+}
+
+// undoAll undoes the faults the drill put in place, newest first, on a
+// context of its own: an interrupted drill still cleans up.
+func (d *driver) undoAll() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	for {
+		d.mu.Lock()
+		if len(d.inPlace) == 0 {
+			d.mu.Unlock()
+			return errors.Join(errs...)
+		}
+		f := d.inPlace[len(d.inPlace)-1]
+		d.inPlace = d.inPlace[:len(d.inPlace)-1]
+		d.mu.Unlock()
+		if err := d.ctl.Undo(ctx, f); err != nil {
+			errs = append(errs, fmt.Errorf("recover %s: %w", f, err))
+		}
+	}
+}
+
+// burnCPU drives CPU load through region's load balancer until the
+// returned function is called.
+func (d *driver) burnCPU(ctx context.Context, region string) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	client := d.load.newClient()
@@ -206,7 +492,7 @@ func (d *driver) inject(ctx context.Context, kind, name string) (func(), error) 
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for n := 0; ctx.Err() == nil; {
-			if n < 8 && d.groupBelowTarget(ctx, name) {
+			if n < 8 && d.groupBelowTarget(ctx, region) {
 				n++
 				wg.Go(burn)
 			}
@@ -217,7 +503,7 @@ func (d *driver) inject(ctx context.Context, kind, name string) (func(), error) 
 		}
 	})
 	var once sync.Once
-	return func() { once.Do(func() { cancel(); wg.Wait() }) }, nil
+	return func() { once.Do(func() { cancel(); wg.Wait() }) }
 }
 
 // groupBelowTarget: region's group runs under its scale-out threshold plus
@@ -237,14 +523,17 @@ func (d *driver) groupBelowTarget(ctx context.Context, region string) bool {
 
 // driver holds a running drill's moving parts.
 type driver struct {
-	ctl   Controller
-	load  *Load
-	opts  Options
-	start time.Time
+	ctl     Controller
+	load    *Load
+	opts    Options
+	start   time.Time
+	sampler *lagSampler // nil in a probe
+	watch   string      // the follower whose lag is shown
 
 	mu      sync.Mutex
 	answers []Answer
 	marks   []Marker
+	inPlace []stack.Fault // injected and not undone yet, oldest first
 }
 
 // mark records a moment of the drill's own, such as an operator action.
@@ -285,6 +574,15 @@ func (d *driver) progress(phase string) {
 		return
 	}
 	p := Progress{Phase: phase, Elapsed: time.Since(d.start)}
+	if d.sampler != nil {
+		series := d.sampler.Series()
+		for i := len(series) - 1; i >= 0; i-- {
+			if series[i].Node == d.watch {
+				p.Lag = series[i]
+				break
+			}
+		}
+	}
 	for _, s := range d.load.Samples() {
 		p.Requests++
 		if !s.OK {
@@ -302,6 +600,9 @@ func (d *driver) recovered(ctx context.Context, fault time.Time, sc Scenario, st
 	if sc.Recovered != nil {
 		return sc.Recovered(ctx, d, st)
 	}
+	if sc.Promotes && !d.primaryMoved(ctx, st) {
+		return false
+	}
 	samples := d.load.Samples()
 	_, ok := RTO(samples, fault, d.opts.Sustain)
 	if !ok || time.Since(fault) < d.opts.Sustain {
@@ -312,6 +613,24 @@ func (d *driver) recovered(ctx context.Context, fault time.Time, sc Scenario, st
 		return switched
 	}
 	return true
+}
+
+// primaryMoved: another database node than before is primary now.
+func (d *driver) primaryMoved(ctx context.Context, before stack.Status) bool {
+	st, err := d.ctl.Status(ctx)
+	if err != nil {
+		return false
+	}
+	was := map[string]bool{}
+	for _, n := range before.Database.Nodes {
+		was[n.Name] = n.Role == "primary"
+	}
+	for _, n := range st.Database.Nodes {
+		if n.Role == "primary" && !was[n.Name] {
+			return true
+		}
+	}
+	return false
 }
 
 // restored: the stack is back as it was before the drill — every region

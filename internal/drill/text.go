@@ -37,6 +37,31 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.LagAtFaultNode != "" {
 		fmt.Fprintf(tw, "  %s lag at fault\t%.2f s\t%d bytes behind (%s)\n", r.LagAtFaultRole, r.LagAtFaultSeconds, r.LagAtFaultBytes, r.LagAtFaultNode)
 	}
+	if r.MaxLagSeconds != nil {
+		fmt.Fprintf(tw, "  lag during the fault\t%.2f s\tat most, %d bytes behind (%s)\n", *r.MaxLagSeconds, r.MaxLagBytes, r.LagNode)
+	}
+	if r.CatchUpSeconds != nil {
+		fmt.Fprintf(tw, "  caught up\t%.2f s\tafter the fault was undone\n", *r.CatchUpSeconds)
+	}
+	if r.LinkDelaySeconds > 0 {
+		fmt.Fprintf(tw, "  link delayed\t%s\teach way, between the primary region and the replica's\n", ms(r.LinkDelaySeconds))
+	}
+	for _, p := range []struct {
+		name string
+		w    *Window
+	}{{"during the fault", r.FaultWindow}, {"until the DNS switch", r.UntilDNSSwitch}} {
+		if p.w != nil {
+			fmt.Fprintf(tw, "  %s\t%.1f s\t%d requests, errors %d (%.1f%%), p50 %s  p99 %s\n", p.name, p.w.Seconds, p.w.Requests, p.w.Errors, 100*p.w.ErrorRate, ms(p.w.Latency.P50), ms(p.w.Latency.P99))
+		}
+	}
+	if len(r.ServedByAZ) > 0 {
+		var zones []string
+		for az, n := range r.ServedByAZ {
+			zones = append(zones, fmt.Sprintf("%s %d", az, n))
+		}
+		sort.Strings(zones)
+		fmt.Fprintf(tw, "  served during the fault\t%s\tby the AZ of the instance\n", strings.Join(zones, ", "))
+	}
 	fmt.Fprintf(tw, "  writes acknowledged\t%d\tlost %d, RPO %.2f s  %s\n", r.WritesAcked, r.WritesLost, r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))
 	if r.StaleReads > 0 {
 		fmt.Fprintf(tw, "  stale reads\t%d\treads of acknowledged writes the reader had not caught up with\n", r.StaleReads)
@@ -53,6 +78,16 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "  stack restored after\t%s\t\n", map[bool]string{true: "yes", false: "NO (see hastack status)"}[*r.Restored])
 	}
 	tw.Flush()
+	if len(r.Checks) > 0 {
+		fmt.Fprintf(w, "\n  what the scenario expects:\n")
+		for _, c := range r.Checks {
+			mark := "ok    "
+			if !c.Passed {
+				mark = "FAILED"
+			}
+			fmt.Fprintf(w, "    %s %s: %s\n", mark, c.Name, c.Detail)
+		}
+	}
 	fmt.Fprintf(w, "\n  %s\n", r.Loss())
 	r.writeTimeline(w)
 }

@@ -30,7 +30,10 @@ const fallbackWait = time.Minute
 // off region's checks time out rather than fail), then the TTL clients
 // cache the old answer for, then the promotion (region_failover_after when
 // automatic; the drill promotes at once when manual). Scenarios are named
-// as in Scenarios; an unknown one gets the region loss's waits.
+// as in Scenarios; an unknown one gets the region loss's waits. Timed
+// scenarios (replication-partition, gray-failure) hold their fault for
+// their duration and only use Restore, the region loss's: what they cut
+// comes back as a recovered region does.
 func DefaultWaits(s *spec.Stack, scenario string, sustain time.Duration) Waits {
 	if s == nil || len(s.Regions) == 0 {
 		return Waits{Recovery: fallbackWait, Restore: fallbackWait}
@@ -52,7 +55,7 @@ func DefaultWaits(s *spec.Stack, scenario string, sustain time.Duration) Waits {
 	case "db-failover":
 		w.Recovery = db.FailoverDetection
 		w.Restore = targetUp
-	case "az-failure":
+	case "az-failure", "az-isolation":
 		// The load balancer stops sending to the lost AZ's instances while
 		// the standby takes over; the group relaunches them afterwards.
 		w.Recovery = max(targetDown, db.FailoverDetection)

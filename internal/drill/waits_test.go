@@ -46,6 +46,10 @@ func TestDefaultWaits(t *testing.T) {
 		// relaunched instances wait out the 300 s grace period.
 		{"two-region, az failure", seed, "az-failure",
 			Waits{Recovery: 97 * time.Second, Restore: 395 * time.Second}},
+		{"two-region, az isolation waits as az failure", seed, "az-isolation",
+			Waits{Recovery: 97 * time.Second, Restore: 395 * time.Second}},
+		{"two-region, replication partition restores as a region", seed, "replication-partition",
+			Waits{Recovery: 188 * time.Second, Restore: 191 * time.Second}},
 		{"quick, instance failure", quick, "instance-failure",
 			Waits{Recovery: 32700 * time.Millisecond, Restore: 30 * time.Second}},
 		// Two steps from 2 to 4 of 2 × 60 s alarm + 300 s cooldown + 65 s;
@@ -79,12 +83,16 @@ func TestDefaultWaitsCoverTheSeedsFailover(t *testing.T) {
 }
 
 func TestOptionsTimeoutOverridesWaits(t *testing.T) {
+	sc, err := Find("region-failure")
+	if err != nil {
+		t.Fatal(err)
+	}
 	o := Options{Timeout: 5 * time.Second, Stack: loadExample(t, "two-region")}
-	if got := o.defaults("region-failure"); got != (Waits{Recovery: 5 * time.Second, Restore: 5 * time.Second}) {
+	if got := o.defaults(sc); got != (Waits{Recovery: 5 * time.Second, Restore: 5 * time.Second}) {
 		t.Fatalf("waits with --timeout 5s = %+v", got)
 	}
 	o = Options{Stack: loadExample(t, "two-region")}
-	if got := o.defaults("region-failure"); got.Recovery != 188*time.Second || o.Sustain != 2*time.Second {
+	if got := o.defaults(sc); got.Recovery != 188*time.Second || o.Sustain != 2*time.Second {
 		t.Fatalf("derived waits %+v, sustain %v", got, o.Sustain)
 	}
 }

@@ -1,0 +1,104 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hastack/hastack/internal/stack"
+)
+
+// fakeStack is a Controller whose stack answers every request and takes
+// every fault but failOn; nothing listens at its database's address.
+type fakeStack struct {
+	st     stack.Status
+	failOn string
+
+	mu       sync.Mutex
+	injected []string
+	undone   []string
+}
+
+func (f *fakeStack) Status(context.Context) (stack.Status, error) { return f.st, nil }
+
+func (f *fakeStack) Inject(_ context.Context, fault stack.Fault) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fault.String() == f.failOn {
+		return errors.New("refused")
+	}
+	f.injected = append(f.injected, fault.String())
+	return nil
+}
+
+func (f *fakeStack) Undo(_ context.Context, fault stack.Fault) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.undone = append(f.undone, fault.String())
+	return nil
+}
+
+func (f *fakeStack) Promote(context.Context, string) error         { return nil }
+func (f *fakeStack) Events(context.Context) ([]stack.Event, error) { return nil, nil }
+func (f *fakeStack) DatabaseURL(context.Context, bool, string) (string, error) {
+	return "postgres://app:secret@127.0.0.1:1/app", nil
+}
+
+func newFakeStack(t *testing.T) (*fakeStack, string) {
+	t.Helper()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(app.Close)
+	st := quickStatus()
+	st.Ready = true
+	st.DNS = stack.DNSStatus{Address: "127.0.0.1:1", Name: "app.example.com"}
+	for i := range st.Database.Nodes {
+		st.Database.Nodes[i].Address, st.Database.Nodes[i].Running = "127.0.0.1:1", true
+	}
+	return &fakeStack{st: st}, app.URL
+}
+
+// TestRunUndoesWhatItBroke: when one of a scenario's faults cannot be
+// injected, the drill fails and undoes those already in place, the link
+// delay included, and every goroutine it started ends (TestMain checks).
+func TestRunUndoesWhatItBroke(t *testing.T) {
+	ctl, url := newFakeStack(t)
+	ctl.failOn = "partition us-east-1a us-west-2"
+	sc, _ := Find("az-isolation")
+	_, err := Run(context.Background(), ctl, sc, Options{Warmup: 50 * time.Millisecond, Load: LoadConfig{URL: url}})
+	if err == nil || !strings.Contains(err.Error(), "partition us-east-1a us-west-2: refused") {
+		t.Fatalf("Run = %v, want the refused injection", err)
+	}
+	want := []string{"partition us-east-1a us-east-1"}
+	if !slices.Equal(ctl.injected, want) || !slices.Equal(ctl.undone, want) {
+		t.Fatalf("injected %q, undone %q; want %q undone", ctl.injected, ctl.undone, want)
+	}
+
+	ctl, url = newFakeStack(t)
+	ctl.failOn = "region us-east-1 --mode crash"
+	sc, _ = Find("region-crash")
+	_, err = Run(context.Background(), ctl, sc, Options{Warmup: 50 * time.Millisecond, LinkDelay: 500 * time.Millisecond, Load: LoadConfig{URL: url}})
+	if err == nil {
+		t.Fatal("Run succeeded with a refused fault")
+	}
+	if want := []string{"network us-east-1 --to us-west-2 --delay 500ms"}; !slices.Equal(ctl.undone, want) {
+		t.Fatalf("undone %q, want the link delay %q", ctl.undone, want)
+	}
+}
+
+// TestRunRefusesBadOptions before it touches the stack.
+func TestRunRefusesBadOptions(t *testing.T) {
+	ctl, _ := newFakeStack(t)
+	sc, _ := Find("region-crash")
+	if _, err := Run(context.Background(), ctl, sc, Options{Loss: 20}); err == nil || !strings.Contains(err.Error(), "takes no --loss") {
+		t.Fatalf("Run = %v", err)
+	}
+	if len(ctl.injected) != 0 {
+		t.Fatalf("injected %q", ctl.injected)
+	}
+}
