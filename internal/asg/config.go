@@ -88,6 +88,11 @@ type Config struct {
 	// StopTimeout is how long a terminating instance has between SIGTERM and
 	// SIGKILL (default 5s).
 	StopTimeout time.Duration
+	// ProbeFrom is the source address of the check that a new instance
+	// accepts connections: an address of the instance's region (the load
+	// balancer's), so a security group admitting only the load balancer
+	// admits it too. Zero leaves the choice to the kernel.
+	ProbeFrom netip.Addr
 	// DrainTimeout bounds the wait for the load balancer to drain a
 	// deregistered instance before it gets SIGTERM (default 305s: ALB's
 	// default deregistration delay and 5s). Set it a little above the load

@@ -611,7 +611,7 @@ func (g *Group) launch(ctx context.Context, a Action) {
 		g.poke()
 	})
 	g.wg.Go(func() {
-		ok := waitListening(ctx, addr.String(), proc.done, g.startTimeout, readyPollInterval)
+		ok := waitListening(ctx, addr.String(), g.cfg.ProbeFrom, proc.done, g.startTimeout, readyPollInterval)
 		if !ok && (ctx.Err() != nil || isClosed(proc.done)) {
 			return // shutting down, or exited: the waiter reports that
 		}

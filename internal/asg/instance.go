@@ -182,14 +182,17 @@ func (p *process) stop(grace time.Duration) error {
 	return nil
 }
 
-// waitListening polls addr until it accepts a TCP connection (true), or
-// until timeout, done or ctx ends (false).
-func waitListening(ctx context.Context, addr string, done <-chan struct{}, timeout, interval time.Duration) bool {
+// waitListening polls addr, from the address from when valid, until it
+// accepts a TCP connection (true), or until timeout, done or ctx ends (false).
+func waitListening(ctx context.Context, addr string, from netip.Addr, done <-chan struct{}, timeout, interval time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	d := net.Dialer{Timeout: time.Second}
+	if from.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: from.AsSlice()}
+	}
 	for {
 		if conn, err := d.DialContext(ctx, "tcp", addr); err == nil {
 			_ = conn.Close()

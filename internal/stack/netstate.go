@@ -18,8 +18,8 @@ import (
 // addresses:
 //   - a load balancer accepts its listener port from anywhere (no rule);
 //   - an instance accepts its port, and the target health check's port,
-//     only from its region's load balancer, and from the operator
-//     (127.0.0.1), where the group checks that a new instance listens;
+//     only from its region's load balancer (whose address the group also
+//     checks new instances from);
 //   - a database node and an endpoint accept the database port only from
 //     their VPC, their replication peers (every database node and
 //     endpoint, which relay writes to the primary wherever it is) and the
@@ -60,7 +60,7 @@ func securityGroups(s *spec.Stack, plan *vpc.Plan, nodes []rds.NodeConfig, endpo
 				Name:  "instances " + r.Name,
 				Dest:  addrs.Prefixes(),
 				Port:  uint16(port),
-				Allow: []network.Domain{lb, operator},
+				Allow: []network.Domain{lb},
 			})
 		}
 

@@ -244,7 +244,7 @@ func TestSecurityGroups(t *testing.T) {
 		{"127.0.53.1", "127.1.1.10", 8080, true},    // the checkers too
 		{"127.1.1.10", "127.1.11.10", 8080, true},   // the load balancer to an instance
 		{"127.1.1.10", "127.1.12.13", 8080, true},   // in the other AZ
-		{"127.0.0.1", "127.1.11.10", 8080, true},    // the operator (the group's listen check)
+		{"127.0.0.1", "127.1.11.10", 8080, false},   // not even the operator: only the load balancer
 		{"127.0.7.7", "127.1.11.10", 8080, false},   // anyone else
 		{"127.2.1.10", "127.1.11.10", 8080, false},  // another region's load balancer
 		{"127.1.11.11", "127.1.11.10", 8080, false}, // another instance

@@ -91,6 +91,9 @@ func (r *region) start(parent context.Context, ln net.Listener) error {
 		LogDir:  s.paths.LogDir(),
 		BinDir:  filepath.Join(s.paths.Dir, "bin"),
 		Targets: lb,
+		// The group checks a new instance from the load balancer's
+		// address, which the instances' security group admits.
+		ProbeFrom: r.plan.LoadBalancer,
 		// Give the load balancer its whole deregistration delay to drain.
 		DrainTimeout: r.spec.LoadBalancer.DeregistrationDelay + 5*time.Second,
 		Logger:       s.logger.With("region", r.spec.Name, "part", "asg"),
