@@ -119,6 +119,12 @@ func printStatus(w io.Writer, st stack.Status) {
 		if n.Fenced {
 			state += ", fenced"
 		}
+		switch {
+		case n.CrashLoop:
+			state += fmt.Sprintf(", crash loop (%d restarts, last: %s)", n.Restarts, n.LastExit)
+		case n.Restarts > 0:
+			state += fmt.Sprintf(", restarted %d×", n.Restarts)
+		}
 		lag := "-"
 		if n.Role != "primary" {
 			lag = fmt.Sprintf("%d B, %.3f s", n.LagBytes, n.LagSeconds)

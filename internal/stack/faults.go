@@ -163,7 +163,14 @@ func (st *Stack) Recover(ctx context.Context, f Fault) error {
 			rest = append(rest, a.Fault)
 		}
 	}
-	if len(found) == 0 {
+	// A database server that stopped on its own (a crash, an OOM kill) is
+	// brought back by recover db-primary too, at once rather than after its
+	// restart backoff.
+	var crashed []string
+	if f.Kind == FaultDBPrimary {
+		crashed = crashedNodes(st.dbOps.Nodes(), rest, found)
+	}
+	if len(found) == 0 && len(crashed) == 0 {
 		return notInPlace(f)
 	}
 	undone := func(a Fault) bool { return matches(a, f) }
@@ -231,6 +238,12 @@ func (st *Stack) Recover(ctx context.Context, f Fault) error {
 			}
 			st.forget(func(b Fault) bool { return b == a.Fault })
 			recovered = append(recovered, a.Name)
+		}
+		for _, name := range crashed {
+			if err := st.dbOps.RecoverNode(ctx, name); err != nil {
+				return fmt.Errorf("recovering database node %s: %w", name, err)
+			}
+			recovered = append(recovered, name)
 		}
 		st.events.Add("fault.recover", fmt.Sprintf("database node %s back, following the current primary", strings.Join(recovered, ", ")))
 		return nil
@@ -300,4 +313,32 @@ func (st *Stack) regionLost() bool {
 		}
 	}
 	return false
+}
+
+// crashedNodes names the database nodes that are down though no fault in
+// place stopped them: not killed by fail db-primary (killed), not in a
+// crashed region, not in a failed AZ.
+func crashedNodes(nodes []rds.NodeStatus, faults []Fault, killed []activeFault) []string {
+	var out []string
+	for _, n := range nodes {
+		if n.Running {
+			continue
+		}
+		stopped := false
+		for _, k := range killed {
+			stopped = stopped || k.Name == n.Name
+		}
+		for _, f := range faults {
+			switch {
+			case f.Kind == FaultRegion && f.Mode == ModeCrash && f.Name == n.Region,
+				f.Kind == FaultAZ && f.Name == n.AZ,
+				f.Kind == FaultDBPrimary && f.Name == n.Name:
+				stopped = true
+			}
+		}
+		if !stopped {
+			out = append(out, n.Name)
+		}
+	}
+	return out
 }

@@ -3,12 +3,14 @@ package stack
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hastack/hastack/internal/network"
+	"github.com/hastack/hastack/internal/rds"
 	"github.com/hastack/hastack/internal/spec"
 )
 
@@ -244,5 +246,35 @@ func TestApplyDistance(t *testing.T) {
 	}
 	if got := fn.last(); len(got.Shapes) != 0 || len(got.Partitions) != 1 {
 		t.Fatalf("after apply of 0s: %+v", got)
+	}
+}
+
+// TestCrashedNodes: recover db-primary brings back a server that stopped
+// on its own, but not one a fault in place keeps down.
+func TestCrashedNodes(t *testing.T) {
+	nodes := []rds.NodeStatus{
+		{Name: "db-a", Region: "east", AZ: "east-a", Running: true},
+		{Name: "db-b", Region: "east", AZ: "east-b"},
+		{Name: "db-c", Region: "west", AZ: "west-a"},
+	}
+	tests := []struct {
+		name   string
+		faults []Fault
+		killed []activeFault
+		want   []string
+	}{
+		{"nothing in place", nil, nil, []string{"db-b", "db-c"}},
+		{"killed by fail db-primary", nil, []activeFault{{Fault: Fault{Kind: FaultDBPrimary, Name: "db-b"}}}, []string{"db-c"}},
+		{"region crashed", []Fault{{Kind: FaultRegion, Name: "west", Mode: ModeCrash}}, nil, []string{"db-b"}},
+		{"region isolated keeps nothing down", []Fault{{Kind: FaultRegion, Name: "west", Mode: ModeIsolate}}, nil, []string{"db-b", "db-c"}},
+		{"AZ failed", []Fault{{Kind: FaultAZ, Name: "east-b"}}, nil, []string{"db-c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := crashedNodes(nodes, tt.faults, tt.killed)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("crashedNodes = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -138,6 +138,13 @@ type NodeStatus struct {
 	LagSeconds       float64 `json:"lag_seconds"`
 	ReplicationState string  `json:"replication_state"`
 	Fenced           bool    `json:"fenced"`
+	// Restarts counts the times hastack restarted the node's server after
+	// it stopped on its own; CrashLoop says it keeps stopping; LastExit
+	// and LastExitAt tell how and when it last stopped on its own.
+	Restarts   int       `json:"restarts"`
+	CrashLoop  bool      `json:"crash_loop"`
+	LastExit   string    `json:"last_exit,omitempty"`
+	LastExitAt time.Time `json:"last_exit_at,omitzero"`
 }
 
 // Status assembles the current status from every part.
@@ -187,6 +194,7 @@ func (st *Stack) Status() Status {
 				Name: n.Name, Region: n.Region, AZ: n.AZ, Role: string(n.Role),
 				Address: n.Address, Running: n.Running, LagBytes: n.LagBytes, LagSeconds: n.LagSeconds,
 				ReplicationState: n.ReplicationState, Fenced: n.Fenced,
+				Restarts: n.Restarts, CrashLoop: n.CrashLoop, LastExit: n.LastExit, LastExitAt: n.LastExitAt,
 			})
 		}
 	}
