@@ -157,12 +157,17 @@ func failureReason(rep *drill.Report) string {
 		return "clients were not served again before the timeout"
 	}
 	var missed []string
-	for _, o := range rep.Objectives {
-		if !o.Met {
-			missed = append(missed, fmt.Sprintf("%s %.3f exceeds %.3f", o.Name, o.Actual, o.Target))
+	for _, c := range rep.Checks {
+		if !c.Passed {
+			missed = append(missed, fmt.Sprintf("expected: %s; seen: %s", c.Name, c.Detail))
 		}
 	}
-	return "objective missed: " + strings.Join(missed, "; ")
+	for _, o := range rep.Objectives {
+		if !o.Met {
+			missed = append(missed, fmt.Sprintf("objective missed: %s %.3f exceeds %.3f", o.Name, o.Actual, o.Target))
+		}
+	}
+	return strings.Join(missed, "; ")
 }
 
 func writeReport(path string, rep *drill.Report) error {

@@ -145,10 +145,11 @@ func ackTime(s Sample) time.Time { return s.Start.Add(s.Latency) }
 // LagAtFault picks the database node whose replication lag at the fault
 // decides what the fault costs in writes: the node promoted after the
 // fault (named by the first db_promoted event after it), or, without a
-// promotion, the standby or replica furthest behind. nodes are the
-// database nodes as the stack reported them just before the fault. ok is
-// false when none of them was a standby or replica.
-func LagAtFault(nodes []stack.NodeStatus, events []stack.Event, fault time.Time) (node stack.NodeStatus, ok bool) {
+// promotion, watch (the follower the drill watched) when it is among
+// nodes, else the standby or replica furthest behind. nodes are the
+// database nodes just before the fault. ok is false when none of them was
+// a standby or replica.
+func LagAtFault(nodes []stack.NodeStatus, events []stack.Event, fault time.Time, watch string) (node stack.NodeStatus, ok bool) {
 	for _, e := range events {
 		if e.Kind != "db_promoted" || e.Time.Before(fault) {
 			continue
@@ -161,6 +162,11 @@ func LagAtFault(nodes []stack.NodeStatus, events []stack.Event, fault time.Time)
 			}
 		}
 		break
+	}
+	for _, n := range nodes {
+		if n.Name == watch && n.Role != "primary" {
+			return n, true
+		}
 	}
 	for _, n := range nodes {
 		if n.Role == "primary" {

@@ -180,12 +180,17 @@ func TestLagAtFault(t *testing.T) {
 		{"no promotion: the node furthest behind", nodes, nil, "db-us-west-2a"},
 		{"equal seconds: more bytes behind", []stack.NodeStatus{{Name: "a", Role: "replica", LagBytes: 1}, {Name: "b", Role: "replica", LagBytes: 9}}, nil, "b"},
 		{"a promoted node unknown before the fault", nodes, []stack.Event{promoted(6*time.Second, "db-new")}, "db-us-west-2a"},
+		{"no promotion: the watched follower", nodes, nil, "db-us-east-1b"},
 		{"only a primary", nodes[:1], nil, ""},
 		{"no database", nil, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := LagAtFault(tt.nodes, tt.events, fault)
+			watch := ""
+			if strings.HasPrefix(tt.name, "no promotion: the watched") {
+				watch = "db-us-east-1b"
+			}
+			got, ok := LagAtFault(tt.nodes, tt.events, fault, watch)
 			if ok != (tt.want != "") || got.Name != tt.want {
 				t.Fatalf("LagAtFault = %q, %v; want %q", got.Name, ok, tt.want)
 			}

@@ -231,9 +231,10 @@ func withLag(nodes []stack.NodeStatus, lags []Lag) []stack.NodeStatus {
 }
 
 // setLag records the replication lag at the fault of the node LagAtFault
-// picks from nodes, the database just before the fault (withLag).
+// picks from nodes, the database just before the fault (withLag), with
+// LagNode as the watched follower.
 func (r *Report) setLag(nodes []stack.NodeStatus, events []stack.Event) {
-	n, ok := LagAtFault(nodes, events, r.FaultAt)
+	n, ok := LagAtFault(nodes, events, r.FaultAt, r.LagNode)
 	if !ok {
 		return
 	}

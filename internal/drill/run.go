@@ -633,14 +633,24 @@ func (d *driver) primaryMoved(ctx context.Context, before stack.Status) bool {
 	return false
 }
 
-// restored: the stack is back as it was before the drill — every region
-// running and DNS answering what it answered then.
+// restored: the stack is back as it was before the drill (Restored).
 func (d *driver) restored(ctx context.Context, before stack.Status) bool {
 	st, err := d.ctl.Status(ctx)
-	if err != nil {
+	return err == nil && Restored(before, st)
+}
+
+// Restored reports whether the stack now is back as it was before: every
+// region running with healthy targets and its group at the same desired
+// capacity, DNS answering what it did, every database node that ran
+// running again (in whatever role) and, if commits waited for a
+// synchronous standby, waiting for one again — unless the primary moved
+// to another region, where a promoted replica has no standby of its own
+// (as on AWS, until one is added).
+func Restored(before, now stack.Status) bool {
+	if len(now.Regions) != len(before.Regions) {
 		return false
 	}
-	for i, r := range st.Regions {
+	for i, r := range now.Regions {
 		if r.Failed || len(r.FailedAZs) > 0 || r.LoadBalancer.HealthyTargets == 0 {
 			return false
 		}
@@ -648,7 +658,29 @@ func (d *driver) restored(ctx context.Context, before stack.Status) bool {
 			return false
 		}
 	}
-	return st.DNS.Answer == before.DNS.Answer
+	running := map[string]bool{}
+	for _, n := range now.Database.Nodes {
+		running[n.Name] = n.Running
+	}
+	for _, n := range before.Database.Nodes {
+		if n.Running && !running[n.Name] {
+			return false
+		}
+	}
+	if before.Database.SyncStandby && !now.Database.SyncStandby && dbRegion(before) == dbRegion(now) {
+		return false
+	}
+	return now.DNS.Answer == before.DNS.Answer
+}
+
+// dbRegion is the region of the database primary, "" when none.
+func dbRegion(st stack.Status) string {
+	for _, n := range st.Database.Nodes {
+		if n.Role == "primary" {
+			return n.Region
+		}
+	}
+	return ""
 }
 
 // watchDNS asks the DNS server every 50ms, bypassing any cache, to time

@@ -102,3 +102,48 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		t.Fatalf("injected %q", ctl.injected)
 	}
 }
+
+func TestRestored(t *testing.T) {
+	before := quickStatus()
+	before.DNS.Answer = "127.1.1.10"
+	before.Database.SyncStandby = true
+	for i := range before.Database.Nodes {
+		before.Database.Nodes[i].Running = true
+	}
+	for i := range before.Regions {
+		before.Regions[i].LoadBalancer.HealthyTargets = 2
+	}
+	tests := []struct {
+		name   string
+		change func(st *stack.Status)
+		want   bool
+	}{
+		{"as before", func(*stack.Status) {}, true},
+		{"roles swapped", func(st *stack.Status) {
+			st.Database.Nodes[0].Role, st.Database.Nodes[1].Role = "standby", "primary"
+		}, true},
+		{"DNS elsewhere", func(st *stack.Status) { st.DNS.Answer = "127.2.1.10" }, false},
+		{"a region still failed", func(st *stack.Status) { st.Regions[0].Failed = true }, false},
+		{"no healthy target", func(st *stack.Status) { st.Regions[1].LoadBalancer.HealthyTargets = 0 }, false},
+		{"another desired capacity", func(st *stack.Status) { st.Regions[0].AutoScaling = &stack.ASGStatus{Desired: 3} }, false},
+		// The old primary, fenced after a failover, never came back.
+		{"a database node still down", func(st *stack.Status) { st.Database.Nodes[0].Running = false }, false},
+		{"no synchronous standby any more", func(st *stack.Status) { st.Database.SyncStandby = false }, false},
+		// A replica promoted in another region has no standby there.
+		{"primary in another region, no synchronous standby", func(st *stack.Status) {
+			st.Database.SyncStandby = false
+			st.Database.Nodes[0].Role, st.Database.Nodes[2].Role = "replica", "primary"
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := before
+			now.Regions = slices.Clone(before.Regions)
+			now.Database.Nodes = slices.Clone(before.Database.Nodes)
+			tt.change(&now)
+			if got := Restored(before, now); got != tt.want {
+				t.Fatalf("Restored = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
