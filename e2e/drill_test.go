@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/hastack/hastack/internal/drill"
 	"github.com/hastack/hastack/internal/stack"
+	"github.com/hastack/hastack/internal/testenv"
 )
 
 // runDrill runs `hastack drill NAME --json` and decodes its report.
@@ -27,34 +30,64 @@ func (e *env) runDrill(name string, extra ...string) (drill.Report, int) {
 	return rep, code
 }
 
-// TestDrillRegionFailure: the measurements agree with the configuration —
-// the DNS switch within [interval x (threshold-1), interval x threshold + 1s]
-// and the RTO within the DNS switch plus the TTL plus 1s.
+// TestDrillRegionFailure: the primary region cut off (isolate, the
+// default) under write load, regions 64 ms apart. The measurements agree
+// with the configuration — the DNS switch within [interval x
+// (threshold-1), interval x threshold + 1s] and the RTO within the DNS
+// switch plus the TTL plus 1s — and with the distance: a write through
+// the secondary region's writer endpoint takes a round trip to the
+// primary, the replica trails by tens of milliseconds at the fault, and
+// what is lost is what that lag puts at risk.
 func TestDrillRegionFailure(t *testing.T) {
+	testenv.RequireNetAdmin(t)
 	e := newEnv(t, "quick")
 	e.must("up", "-d")
+	if rtt := e.status().Network.InterRegion; len(rtt) != 1 || rtt[0].RTTSeconds < 0.06 {
+		t.Fatalf("inter-region distance %+v, want the default us-east-1 <-> us-west-2 round trip", rtt)
+	}
+	far := e.writeRoundTrip("us-west-2")
+	near := e.writeRoundTrip("us-east-1")
+	t.Logf("a write through the writer endpoint of us-west-2 takes %s, of us-east-1 %s", far, near)
+	if far < 60*time.Millisecond {
+		t.Errorf("a write through us-west-2's writer endpoint took %s: less than one round trip to the primary in us-east-1", far)
+	}
+	if near >= 60*time.Millisecond {
+		t.Errorf("a write through us-east-1's writer endpoint took %s: as if across regions", near)
+	}
+
 	report := filepath.Join(filepath.Dir(e.file), "region-failure.html")
-	rep, code := e.runDrill("region-failure", "--report", report)
+	// Writes every ~12 ms: always a few commits on their way to the
+	// replica, so its lag shows the distance, not the gaps between writes.
+	rep, code := e.runDrill("region-failure", "--report", report, "--rate", "100", "--write-ratio", "0.8")
 	const interval, threshold, ttl = 500 * time.Millisecond, 3, time.Second
 	if code != 0 || !rep.Passed || !rep.Recovered {
 		t.Fatalf("drill exit %d passed=%v recovered=%v", code, rep.Passed, rep.Recovered)
+	}
+	if rep.Fault != "region us-east-1 --mode isolate" {
+		t.Errorf("fault %q, want the region isolated", rep.Fault)
 	}
 	if rep.DNSSwitchSeconds == nil {
 		t.Fatal("no DNS switch measured")
 	}
 	sw := time.Duration(*rep.DNSSwitchSeconds * float64(time.Second))
 	lo, hi := time.Duration(threshold-1)*interval, time.Duration(threshold)*interval+time.Second
-	t.Logf("DNS switch %.2fs (bounds %.2f..%.2fs), RTO %.2fs, errors %d of %d, writes %d acked %d lost",
-		sw.Seconds(), lo.Seconds(), hi.Seconds(), rep.RTOSeconds, rep.Errors, rep.Requests, rep.WritesAcked, rep.WritesLost)
+	t.Logf("DNS switch %.2fs (bounds %.2f..%.2fs), RTO %.2fs, errors %d of %d, writes %d acked %d lost, RPO %.3fs, %s lag at fault %.3fs (%d bytes)",
+		sw.Seconds(), lo.Seconds(), hi.Seconds(), rep.RTOSeconds, rep.Errors, rep.Requests, rep.WritesAcked, rep.WritesLost, rep.RPOSeconds,
+		rep.LagAtFaultNode, rep.LagAtFaultSeconds, rep.LagAtFaultBytes)
 	if sw < lo || sw > hi {
 		t.Errorf("DNS switch %s outside [%s, %s]", sw, lo, hi)
 	}
 	if rto := time.Duration(rep.RTOSeconds * float64(time.Second)); rto > sw+ttl+time.Second {
 		t.Errorf("RTO %s exceeds DNS switch %s + TTL %s + 1s", rto, sw, ttl)
 	}
-	if rep.DNSSwitchedTo != "us-west-2" || rep.WritesAcked == 0 || rep.WritesLost != 0 {
-		t.Errorf("switched to %q, writes acked %d lost %d", rep.DNSSwitchedTo, rep.WritesAcked, rep.WritesLost)
+	if rep.DNSSwitchedTo != "us-west-2" || rep.WritesAcked == 0 {
+		t.Errorf("switched to %q, writes acked %d", rep.DNSSwitchedTo, rep.WritesAcked)
 	}
+	// 32 ms each way: the replica is tens of milliseconds behind, not 0.
+	if rep.LagAtFaultNode != "db-us-west-2a" || rep.LagAtFaultSeconds < 0.02 || rep.LagAtFaultSeconds > 0.3 || rep.LagAtFaultBytes == 0 {
+		t.Errorf("lag at fault %s %.3f s %d bytes, want db-us-west-2a tens of milliseconds behind", rep.LagAtFaultNode, rep.LagAtFaultSeconds, rep.LagAtFaultBytes)
+	}
+	checkRPO(t, rep, 0.3)
 	// The quick example promotes by hand: the drill does it after the switch.
 	if rep.PromotionSeconds == nil || *rep.PromotionSeconds < *rep.DNSSwitchSeconds {
 		t.Errorf("promotion at %v s, want after the DNS switch at %.2fs", deref(rep.PromotionSeconds), *rep.DNSSwitchSeconds)
@@ -66,12 +99,54 @@ func TestDrillRegionFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"region-failure", "fault: region us-east-1", "DNS switch", "<svg"} {
+	for _, want := range []string{"region-failure", "fault: region us-east-1", "DNS switch", "Lag at fault", "<svg"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("HTML report lacks %q", want)
 		}
 	}
 	e.must("down", "--purge")
+}
+
+// checkRPO: the drill's verdict on its writes is the ledger's rule (a
+// lost write always costs RPO, none lost is RPO 0), and the RPO is what
+// the replica's lag at the fault put at risk, within tolerance seconds.
+func checkRPO(t *testing.T, rep drill.Report, tolerance float64) {
+	t.Helper()
+	if (rep.WritesLost > 0) != (rep.RPOSeconds > 0) {
+		t.Errorf("%d writes lost with RPO %.3f s", rep.WritesLost, rep.RPOSeconds)
+	}
+	if d := math.Abs(rep.RPOSeconds - rep.LagAtFaultSeconds); d > tolerance {
+		t.Errorf("RPO %.3f s and lag at fault %.3f s differ by %.3f s, more than %.1f s", rep.RPOSeconds, rep.LagAtFaultSeconds, d, tolerance)
+	}
+	if !strings.Contains(rep.Loss(), fmt.Sprintf("%d acknowledged write", rep.WritesLost)) {
+		t.Errorf("the report's loss sentence %q does not state the %d lost writes", rep.Loss(), rep.WritesLost)
+	}
+}
+
+// writeRoundTrip is the shortest of five one-row writes through region's
+// writer endpoint, on one connection from the operator's address.
+func (e *env) writeRoundTrip(region string) time.Duration {
+	e.t.Helper()
+	url := strings.TrimSpace(e.must("db-url", "--region", region, "--password"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		e.t.Fatalf("connecting to the writer endpoint of %s: %v", region, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS distance (region text, at timestamptz DEFAULT now())"); err != nil {
+		e.t.Fatalf("writing through %s: %v", region, err)
+	}
+	best := time.Hour
+	for range 5 {
+		start := time.Now()
+		if _, err := conn.Exec(ctx, "INSERT INTO distance (region) VALUES ($1)", region); err != nil {
+			e.t.Fatalf("writing through %s: %v", region, err)
+		}
+		best = min(best, time.Since(start))
+	}
+	return best
 }
 
 // TestDrillObjectiveMissed: an objective the stack cannot meet fails the
