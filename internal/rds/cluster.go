@@ -32,6 +32,7 @@ type Cluster struct {
 	byName  map[string]*node
 	writers map[string]*endpoint // by region
 	readers map[string]*endpoint
+	relays  map[string]*relay // by node
 
 	// opMu serialises Start, Stop, the faults, the promotions, RecoverNode
 	// and the monitor's passes. Restarts and rebuilds run in background
@@ -136,6 +137,7 @@ func New(cfg Config) (*Cluster, error) {
 		byName:   map[string]*node{},
 		writers:  map[string]*endpoint{},
 		readers:  map[string]*endpoint{},
+		relays:   map[string]*relay{},
 		problems: map[string]string{},
 		health:   map[string]health{},
 		jobs:     map[string]*job{},
@@ -145,6 +147,7 @@ func New(cfg Config) (*Cluster, error) {
 		n := &node{cfg: nc, port: cfg.Database.Port, layout: nodeLayout(cfg.StateDir, nc.Name)}
 		c.nodes = append(c.nodes, n)
 		c.byName[nc.Name] = n
+		c.relays[nc.Name] = newRelay(n, acct, c)
 	}
 	port := uint16(cfg.Database.Port)
 	for _, ep := range cfg.Endpoints {
@@ -244,6 +247,10 @@ func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
 	if n.running() {
 		return nil
 	}
+	if err := c.relays[n.cfg.Name].listen(); err != nil {
+		return fmt.Errorf("starting %s %s: %w", st.Nodes[n.cfg.Name].Role, n.cfg.Name, err)
+	}
+	c.pointRelay(n, st)
 	prim := c.byName[st.Primary]
 	if n == prim && st.Sync.Standby != "" && !c.byName[st.Sync.Standby].running() {
 		// A primary coming back without its standby (the whole region was
@@ -326,7 +333,7 @@ func (c *Cluster) serverConf(n *node, st State) serverConf {
 	}
 	sc.follower = true
 	sc.slot = slotName(n.cfg.Name)
-	sc.primaryConninfo = c.conninfo(c.byName[st.Primary], n.passfile(), slotName(n.cfg.Name), "")
+	sc.primaryConninfo = c.conninfo(n, slotName(n.cfg.Name), "")
 	return sc
 }
 
@@ -342,6 +349,7 @@ func (c *Cluster) reconfigure(n *node, st State) error {
 	if err := n.reload(); err != nil {
 		return fmt.Errorf("configuring %s: %w", n.cfg.Name, err)
 	}
+	c.pointRelay(n, st)
 	return nil
 }
 
@@ -394,6 +402,9 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 	close(errCh)
 	for err := range errCh {
 		errs = append(errs, err)
+	}
+	for _, r := range c.relays {
+		r.close()
 	}
 	return errors.Join(errs...)
 }

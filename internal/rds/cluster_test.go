@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// A first start makes the cluster and its secrets; its data and its
+// passwords survive a restart, as after hastack down then up.
 func TestDataSurvivesRestart(t *testing.T) {
 	requirePostgres(t)
 	dir := stateDir(t)
@@ -23,6 +25,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	checkSecrets(t, c, dir, rec)
 	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE notes (id int PRIMARY KEY, body text)")
 	execSQL(t, ctx, c.WriterURL(""), "INSERT INTO notes VALUES (1, 'kept')")
 	if st := c.Nodes(); len(st) != 1 || !st[0].Running || st[0].Address != "127.0.99.5:5432" || st[0].Role != RolePrimary {
@@ -67,57 +70,50 @@ func TestDataSurvivesRestart(t *testing.T) {
 			t.Errorf("no %s event in %s", kind, events)
 		}
 	}
-}
-
-func TestPasswordIsSecret(t *testing.T) {
-	requirePostgres(t)
-	dir := stateDir(t)
-	rec := newRecorder()
-	c := newCluster(t, testConfig(dir, "127.0.99.6", rec))
-	ctx := startCtx(t)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, ctx, c.WriterURL(""), "SELECT 1")
-
-	fi, err := os.Stat(c.PasswordFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("password file mode %v, want 0600", fi.Mode().Perm())
-	}
-	if di, err := os.Stat(filepath.Dir(c.PasswordFile())); err != nil || di.Mode().Perm() != 0o700 {
-		t.Errorf("secrets dir: %v, %v; want mode 0700", di.Mode().Perm(), err)
-	}
-	data, err := os.ReadFile(c.PasswordFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw := strings.TrimSpace(string(data))
-	if len(pw) < 32 {
-		t.Fatalf("password %d characters long, want at least 32", len(pw))
-	}
-	if !strings.Contains(c.WriterURL(""), pw) {
-		t.Error("WriterURL does not carry the stored password")
-	}
-	if err := c.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
 	serverLog, err := os.ReadFile(c.nodes[0].layout.logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(rec.String(), pw) || strings.Contains(string(serverLog), pw) {
-		t.Error("the password appears in the log output")
+	for _, p := range []string{c.PasswordFile(), replicationPasswordPath(dir), adminPasswordPath(dir)} {
+		pw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := strings.TrimSpace(string(pw)); strings.Contains(rec.String(), s) || strings.Contains(string(serverLog), s) {
+			t.Errorf("the password in %s appears in the log output", p)
+		}
 	}
-	repl, err := os.ReadFile(replicationPasswordPath(dir))
-	if err != nil {
-		t.Fatal(err)
+}
+
+// checkSecrets fails unless the passwords are long, distinct, private
+// files, and initdb's copy is gone.
+func checkSecrets(t *testing.T, c *Cluster, dir string, rec *recorder) {
+	t.Helper()
+	if di, err := os.Stat(filepath.Dir(c.PasswordFile())); err != nil || di.Mode().Perm() != 0o700 {
+		t.Errorf("secrets dir: %v, %v; want mode 0700", di.Mode().Perm(), err)
 	}
-	if rpw := strings.TrimSpace(string(repl)); len(rpw) < 32 || rpw == pw ||
-		strings.Contains(rec.String(), rpw) || strings.Contains(string(serverLog), rpw) {
-		t.Error("the replication password is missing, reused or logged")
+	seen := map[string]bool{}
+	for _, p := range []string{c.PasswordFile(), replicationPasswordPath(dir), adminPasswordPath(dir)} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", p, fi.Mode().Perm())
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := strings.TrimSpace(string(data))
+		if len(pw) < 32 || seen[pw] {
+			t.Errorf("the password in %s is %d characters long or reused", p, len(pw))
+		}
+		seen[pw] = true
+	}
+	pw, _ := os.ReadFile(c.PasswordFile())
+	if !strings.Contains(c.WriterURL(""), strings.TrimSpace(string(pw))) {
+		t.Error("WriterURL does not carry the stored password")
 	}
 	if matches, _ := filepath.Glob(filepath.Join(c.nodes[0].layout.nodeDir, ".initdb-pw*")); len(matches) > 0 {
 		t.Errorf("initdb password copy left behind: %v", matches)
@@ -143,16 +139,8 @@ func TestAddressInUse(t *testing.T) {
 }
 
 func TestPurge(t *testing.T) {
-	requirePostgres(t)
-	dir := stateDir(t)
+	dir := seededDir(t, tmplSingle)
 	c := newCluster(t, testConfig(dir, "127.0.99.8", nil))
-	ctx := startCtx(t)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := Purge(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +157,7 @@ func TestPurge(t *testing.T) {
 // A server killed with hastack (SIGKILL through Pdeathsig) leaves its
 // postmaster.pid behind; the next start must not trip over it.
 func TestStartAfterKill(t *testing.T) {
-	requirePostgres(t)
-	dir := stateDir(t)
+	dir := seededDir(t, tmplSingle)
 	rec := newRecorder()
 	c := newCluster(t, testConfig(dir, "127.0.99.9", rec))
 	ctx := startCtx(t)
@@ -206,16 +193,9 @@ func TestStartAfterKill(t *testing.T) {
 }
 
 func TestServerExitDuringStartup(t *testing.T) {
-	requirePostgres(t)
-	dir := stateDir(t)
+	dir := seededDir(t, tmplSingle)
 	c := newCluster(t, testConfig(dir, "127.0.99.10", nil))
 	ctx := startCtx(t)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
 	auto := filepath.Join(c.nodes[0].layout.dataDir, "postgresql.auto.conf")
 	f, err := os.OpenFile(auto, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

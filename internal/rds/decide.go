@@ -10,10 +10,15 @@ import (
 // what a monitor pass observed to the actions the node agent carries out.
 // Nothing here touches a process, a file or the clock.
 
-// observation is what one monitor pass saw of every node.
+// observation is what one monitor pass saw of every node, each from
+// the control address of its own region, and of the primary from the
+// other regions.
 type observation struct {
 	At    time.Time
 	Nodes map[string]nodeObs
+	// Unreached names the regions, other than the primary's, from whose
+	// control address no connection to the primary opened.
+	Unreached map[string]bool
 }
 
 // nodeObs is what a pass saw of one node, and what the agent remembers
@@ -39,8 +44,14 @@ type nodeObs struct {
 	// PrimaryConninfo is a follower's primary_conninfo in effect.
 	PrimaryConninfo string
 	// Drifted: a running follower streams from somewhere else than the
-	// cluster state says (its primary_conninfo differs).
+	// cluster state says (its primary_conninfo, or where its relay
+	// leads, differs).
 	Drifted bool
+	// PrimaryUnreachable: the node's region does not reach the primary
+	// over the network (a partition): nothing that needs the primary (a
+	// rebuild) or that would tell the node about it (settings pointing
+	// at it) is done until it does.
+	PrimaryUnreachable bool
 
 	// Held: stopped by a fault or on request; it stays down until it is
 	// recovered.
@@ -283,7 +294,8 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 
 // decideFollowers restarts followers that stopped on their own, rebuilds
 // those whose server reported that it cannot catch up (only while the
-// primary can serve a copy), and corrects settings that drifted. A
+// primary can serve a copy), and corrects settings that drifted, both
+// only while the follower's region reaches the primary. A
 // follower that merely does not stream (its primary is unreachable, or
 // a network cut) is left to reconnect by itself.
 func decideFollowers(st State, obs observation, now time.Time, primaryUp bool) []action {
@@ -295,14 +307,14 @@ func decideFollowers(st State, obs observation, now time.Time, primaryUp bool) [
 		}
 		switch {
 		case o.CannotFollow != "":
-			if primaryUp && !now.Before(o.LastRebuild.Add(rebuildDelay(o.RebuildFailures))) {
+			if primaryUp && !o.PrimaryUnreachable && !now.Before(o.LastRebuild.Add(rebuildDelay(o.RebuildFailures))) {
 				acts = append(acts, action{kind: actRebuild, node: name, fresh: o.Copy, reason: o.CannotFollow})
 			}
 		case !o.Running:
 			if o.restartDue(now) {
 				acts = append(acts, action{kind: actRestart, node: name, reason: name + " stopped on its own"})
 			}
-		case o.Drifted:
+		case o.Drifted && !o.PrimaryUnreachable:
 			acts = append(acts, action{kind: actReconfigure, node: name, reason: "its settings differ from the cluster state"})
 		}
 	}

@@ -54,6 +54,10 @@ func TestDecide(t *testing.T) {
 	held := nodeObs{Held: true, Failures: 1, LastFailure: t0.Add(-time.Hour)}
 	drifted := follower
 	drifted.Drifted = true
+	cutOff := func(o nodeObs) nodeObs {
+		o.PrimaryUnreachable = true
+		return o
+	}
 	tests := []struct {
 		name   string
 		st     State
@@ -137,6 +141,10 @@ func TestDecide(t *testing.T) {
 			with(with(healthy, "c", nodeObs{Running: true, Busy: true, CannotFollow: "x"}), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, nil},
 		{"replica streams from elsewhere: reconfigure", state(syncOK),
 			with(healthy, "c", drifted), timers{}, pol, []string{"reconfigure(c)"}},
+		{"replica streams from elsewhere, its region cut off from the primary: left until it reaches it", state(syncOK),
+			with(healthy, "c", cutOff(drifted)), timers{}, pol, nil},
+		{"replica reports a diverged timeline, its region cut off from the primary: no rebuild", state(syncOK),
+			with(with(healthy, "c", cutOff(cannot(follower, false, 0, time.Hour))), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

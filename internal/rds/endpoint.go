@@ -19,16 +19,21 @@ type route struct {
 	addr netip.AddrPort
 }
 
-// endpoint is a TCP proxy standing for one RDS endpoint. It is data
-// plane only: it leads wherever it was last told, keeps a registry of
-// the connections it carries, and closes those to a node it no longer
-// leads to. A client arriving while it leads nowhere, or while its node
-// refuses connections, is held up to hold for a route that works.
+// endpoint is a TCP proxy standing for one RDS endpoint, or a
+// follower's replication relay. It is data plane only: it leads wherever
+// it was last told, keeps a registry of the connections it carries, and
+// closes those to a node it no longer leads to. A client arriving while
+// it leads nowhere, or while its node refuses connections, is held up to
+// hold for a route that works. Its connections to nodes leave from its
+// own address (from), so that they belong to its failure domain.
 type endpoint struct {
 	name string // e.g. "writer endpoint of us-east-1"
 	addr netip.AddrPort
+	from netip.Addr
 	hold time.Duration
 	log  *slog.Logger
+	// open makes the listener; nil: TCP on addr.
+	open func() (net.Listener, error)
 
 	mu      sync.Mutex
 	target  route
@@ -52,8 +57,10 @@ func (p *proxied) close() {
 	}
 }
 
+// newEndpoint is an endpoint listening on addr whose connections to
+// nodes leave from addr's address.
 func newEndpoint(name string, addr netip.AddrPort, hold time.Duration, log *slog.Logger) *endpoint {
-	return &endpoint{name: name, addr: addr, hold: hold, log: log, changed: make(chan struct{}), conns: map[*proxied]struct{}{}}
+	return &endpoint{name: name, addr: addr, from: addr.Addr(), hold: hold, log: log, changed: make(chan struct{}), conns: map[*proxied]struct{}{}}
 }
 
 // listen starts accepting clients; listening twice does nothing.
@@ -61,6 +68,14 @@ func (e *endpoint) listen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ln != nil {
+		return nil
+	}
+	if e.open != nil {
+		ln, err := e.open()
+		if err != nil {
+			return fmt.Errorf("database %s: %w", e.name, err)
+		}
+		e.serveLocked(ln)
 		return nil
 	}
 	ln, err := net.Listen("tcp", e.addr.String())
@@ -180,7 +195,7 @@ func (e *endpoint) handle(ctx context.Context, client net.Conn) {
 
 	deadline := time.NewTimer(e.hold)
 	defer deadline.Stop()
-	var d net.Dialer
+	d := dialerFrom(e.from)
 	for {
 		r, changed := e.current()
 		if r.node != "" {
@@ -215,6 +230,8 @@ func (e *endpoint) handle(ctx context.Context, client net.Conn) {
 		}
 	}
 
+	// io.Copy splices between the sockets (TCP to TCP or Unix) without
+	// copying through user space.
 	done := make(chan struct{}, 2)
 	go func() { io.Copy(p.server, client); done <- struct{}{} }()
 	go func() { io.Copy(client, p.server); done <- struct{}{} }()
@@ -253,4 +270,15 @@ func (e *endpoint) attach(p *proxied, server net.Conn, r route) (ok, gone bool) 
 	}
 	p.server, p.node = server, r.node
 	return true, false
+}
+
+// dialerFrom is a dialer whose connections leave from addr (the kernel's
+// choice when addr is invalid), with Nagle's algorithm off as is Go's
+// default: replication and queries are small messages that must not wait.
+func dialerFrom(addr netip.Addr) *net.Dialer {
+	d := &net.Dialer{KeepAlive: 15 * time.Second}
+	if addr.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: addr.AsSlice()}
+	}
+	return d
 }

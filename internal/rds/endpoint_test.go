@@ -219,3 +219,37 @@ func TestEndpointAcceptBackoff(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint connects to its node from its own address, so that a
+// packet filter between failure domains judges its traffic by the
+// endpoint's domain, not by the default 127.0.0.1.
+func TestEndpointDialsFromItsAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.96.45:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, conn.RemoteAddr().(*net.TCPAddr).IP.String()+"\n")
+	}()
+	ep := newEndpoint("writer endpoint of test", netip.MustParseAddrPort("127.0.96.46:0"), time.Second, slog.New(slog.DiscardHandler))
+	if err := ep.listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer ep.close()
+	ep.lead(route{node: "a", addr: netip.MustParseAddrPort(ln.Addr().String())})
+	c := dial(t, netip.MustParseAddrPort(ep.ln.Addr().String()))
+	c.conn.SetDeadline(time.Now().Add(5 * time.Second))
+	got, err := c.r.ReadString('\n')
+	if err != nil || got != "127.0.96.46\n" {
+		t.Errorf("the node saw the endpoint's connection come from %q (%v), want 127.0.96.46", got, err)
+	}
+	<-served
+}

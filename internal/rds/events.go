@@ -27,6 +27,13 @@ const (
 	EventFailover = "db_failover"
 	// EventNodeFenced reports the old primary stopped and marked fenced.
 	EventNodeFenced = "db_node_fenced"
+	// EventNotFenced reports an old primary that a cross-region
+	// promotion could not reach from the promoting region: it was left
+	// running, and may still take writes, until it is recovered.
+	EventNotFenced = "db_node_not_fenced"
+	// EventNodeRejoining reports a former primary left running by a
+	// promotion that could not reach it, stopped to rejoin as a follower.
+	EventNodeRejoining = "db_node_rejoining"
 	// EventPromoted reports the new primary accepting writes.
 	EventPromoted = "db_promoted"
 	// EventEndpointsMoved reports the writer endpoints leading somewhere new.
@@ -44,8 +51,10 @@ const (
 	// EventRegionLost reports the primary's region lost for
 	// RegionFailoverAfter (DNS failed over, primary unreachable).
 	EventRegionLost = "db_region_lost"
-	// EventRegionStopped and EventRegionStarted report StopRegion and StartRegion.
-	EventRegionStopped = "db_region_stopped"
+	// EventRegionCrashed reports CrashRegion, with how far apart the
+	// first and the last SIGKILL were.
+	EventRegionCrashed = "db_region_crashed"
+	// EventRegionStarted reports StartRegion.
 	EventRegionStarted = "db_region_started"
 	// EventError reports a failed step of the monitor.
 	EventError = "db_error"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 )
 
 // KillPrimary injects the "database primary fails" fault: SIGKILL to the
@@ -51,36 +52,82 @@ func (c *Cluster) StopNode(ctx context.Context, name string) error {
 	return nil
 }
 
-// StopRegion injects a region outage into the database tier: the
-// region's nodes are killed with their whole process groups, as by a
-// power cut, and its endpoints stop listening and drop their
-// connections. Nothing is promoted here; with the primary's region down,
-// Promote or WatchRegionFailover moves the primary.
-func (c *Cluster) StopRegion(ctx context.Context, region string) error {
+// CrashRegion injects the abrupt loss of a region into the database
+// tier, as a power cut: every server of the region, with all of its
+// processes, gets SIGKILL in the same instant (no shutdown, no
+// checkpoint, no last WAL handed to anyone), and the region's endpoints
+// and replication relays drop their connections. The nodes stay down,
+// not restarted, until StartRegion, RecoverNode or Recover. Nothing is
+// promoted here: a lost standby stops being waited for, a lost primary
+// is failed over only to a standby outside the region (there is none
+// with Multi-AZ in one region), and a replica in another region is
+// promoted by Promote, or by WatchRegionFailover with
+// cross_region_failover = "automatic".
+func (c *Cluster) CrashRegion(region string) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	if !c.known(region) {
 		return fmt.Errorf("no database node or endpoint in region %q", region)
 	}
+	var victims []*node
+	for _, n := range c.nodes {
+		if n.cfg.Region == region {
+			victims = append(victims, n)
+		}
+	}
+	// Held before the kill, so that no exit is taken for a crash to
+	// restart from; background restarts and rebuilds end first.
+	for _, n := range victims {
+		c.cancelJob(n)
+		c.setHeld(n.cfg.Name, true)
+	}
+	for _, n := range victims {
+		n.mu.Lock()
+	}
+	servers := map[*postmaster]string{}
+	for _, n := range victims {
+		if p := n.proc.Load(); p != nil {
+			servers[p] = n.layout.dataDir
+		}
+	}
+	spread, wasRunning := crashAll(servers)
+	var killed []string
+	for _, n := range victims {
+		if p := n.proc.Load(); p != nil {
+			if wasRunning[p] {
+				killed = append(killed, n.cfg.Name)
+			}
+			n.proc.Store(nil)
+			n.removeTempSocketDir()
+		}
+		n.mu.Unlock()
+	}
+	c.closeRegion(region)
+	c.wake()
+	c.log.Warn("database region crashed", "region", region, "nodes", killed, "spread", spread)
+	c.emit(EventRegionCrashed, fmt.Sprintf("region %s crashed for the database: servers %v and all their processes killed with SIGKILL within %s, without shutdown; endpoints closed; its nodes stay down until the region is started again",
+		region, killed, spread.Round(time.Microsecond)))
+	return nil
+}
+
+// StopRegion is CrashRegion.
+func (c *Cluster) StopRegion(_ context.Context, region string) error {
+	return c.CrashRegion(region)
+}
+
+// closeRegion closes the region's endpoints and its nodes' replication
+// relays, with every connection they carry.
+func (c *Cluster) closeRegion(region string) {
 	for _, ep := range []*endpoint{c.writers[region], c.readers[region]} {
 		if ep != nil {
 			ep.close()
 		}
 	}
-	var stopped []string
 	for _, n := range c.nodes {
-		if n.cfg.Region != region {
-			continue
-		}
-		c.cancelJob(n)
-		c.setHeld(n.cfg.Name, true)
-		if n.kill() {
-			stopped = append(stopped, n.cfg.Name)
+		if n.cfg.Region == region {
+			c.relays[n.cfg.Name].close()
 		}
 	}
-	c.log.Warn("database region stopped", "region", region, "nodes", stopped)
-	c.emit(EventRegionStopped, fmt.Sprintf("region %s is down for the database: nodes %v killed, endpoints closed", region, stopped))
-	return nil
 }
 
 // StartRegion ends a region outage: the region's endpoints listen again
@@ -144,8 +191,9 @@ func (c *Cluster) RecoverNode(ctx context.Context, name string) error {
 	return err
 }
 
-// Recover brings back every node that is not running, as RecoverNode
-// does, and returns the names of those it started.
+// Recover brings back every node that is not running, and every former
+// primary left running by a promotion that could not reach it, as
+// RecoverNode does, and returns the names of those it started.
 func (c *Cluster) Recover(ctx context.Context) ([]string, error) {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
@@ -162,7 +210,7 @@ func (c *Cluster) Recover(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, n := range order {
-		if n.running() {
+		if n.running() && !c.stale(n) {
 			continue
 		}
 		if err := c.recoverLocked(ctx, n); err != nil {
@@ -177,13 +225,20 @@ func (c *Cluster) Recover(ctx context.Context) ([]string, error) {
 
 // recoverLocked starts n now: its background job is cancelled, its
 // fault lifted and its backoff forgotten. A follower that was waiting
-// to be rebuilt is rebuilt first. The caller holds opMu.
+// to be rebuilt is rebuilt first. A former primary that a promotion
+// could not reach, still running, is stopped and rejoins as a follower
+// once it reaches the primary. The caller holds opMu.
 func (c *Cluster) recoverLocked(ctx context.Context, n *node) error {
 	name := n.cfg.Name
 	c.cancelJob(n)
 	c.setHeld(name, false)
 	if n.running() {
-		return nil
+		if !c.stale(n) {
+			return nil
+		}
+		if err := c.stopStale(ctx, n); err != nil {
+			return err
+		}
 	}
 	st := c.snapshot()
 	var err error
@@ -198,6 +253,61 @@ func (c *Cluster) recoverLocked(ctx context.Context, n *node) error {
 		return err
 	}
 	return nil
+}
+
+// Rejoin makes every former primary that a promotion could not reach,
+// and that still runs as a primary (it may have taken writes since),
+// rejoin as a follower of the primary: stopped, rewound with pg_rewind
+// (which discards what it wrote after the promotion) and started
+// again, each as soon as its address reaches the primary. It returns
+// the names of those that rejoined; the stack calls it when a network
+// fault is lifted.
+func (c *Cluster) Rejoin(ctx context.Context) ([]string, error) {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if !c.active {
+		return nil, errNotRunning
+	}
+	var rejoined []string
+	var errs []error
+	for _, n := range c.nodes {
+		if !c.stale(n) {
+			continue
+		}
+		if err := c.recoverLocked(ctx, n); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rejoined = append(rejoined, n.cfg.Name)
+	}
+	c.pass(ctx)
+	return rejoined, errors.Join(errs...)
+}
+
+// stale reports a former primary that still runs: fenced in the state,
+// but a promotion could not reach it to stop it.
+func (c *Cluster) stale(n *node) bool {
+	st := c.snapshot()
+	return n.running() && st.Nodes[n.cfg.Name].Fenced && st.Primary != n.cfg.Name
+}
+
+// stopStale stops a former primary left running, once its address
+// reaches the primary it is to follow.
+func (c *Cluster) stopStale(ctx context.Context, n *node) error {
+	st := c.snapshot()
+	prim := c.byName[st.Primary]
+	pctx, cancel := context.WithTimeout(ctx, c.probe)
+	ok := acceptsConnections(pctx, n.cfg.Addr, prim.addrPort())
+	cancel()
+	if !ok {
+		return fmt.Errorf("former primary %s still runs and cannot reach primary %s from its address %s; it rejoins once the network between them is back",
+			n.cfg.Name, prim.cfg.Name, n.cfg.Addr)
+	}
+	c.log.Warn("former primary left running rejoins as a follower", "node", n.cfg.Name, "primary", prim.cfg.Name)
+	c.emit(EventNodeRejoining, fmt.Sprintf("former primary %s, which the promotion of %s could not reach, still ran as a primary: it is stopped to rejoin as a follower, and whatever it wrote since is discarded (pg_rewind, or a new copy)", n.cfg.Name, prim.cfg.Name))
+	stopCtx, cancel := context.WithTimeout(ctx, stopTimeout)
+	defer cancel()
+	return c.stopNode(stopCtx, n)
 }
 
 func (c *Cluster) known(region string) bool {

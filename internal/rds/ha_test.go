@@ -3,9 +3,11 @@ package rds
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -132,8 +134,7 @@ func checkNoProcesses(t *testing.T, c *Cluster, pids map[string]int) {
 }
 
 func TestMultiAZFailover(t *testing.T) {
-	requirePostgres(t)
-	dir := stateDir(t)
+	dir := seededDir(t, tmplHA)
 	rec := newRecorder()
 	c := newCluster(t, haConfig(dir, 91, true, rec))
 	ctx := startCtx(t)
@@ -189,13 +190,13 @@ func TestMultiAZFailover(t *testing.T) {
 	}
 
 	// Kill the primary under continuous writes through the writer endpoint.
-	l, err := ledger.New(ledger.Config{URL: c.WriterURL(""), Rate: 100, Writers: 2, Duration: 7 * time.Second, Timeout: time.Second})
+	l, err := ledger.New(ledger.Config{URL: c.WriterURL(""), Rate: 100, Writers: 2, Duration: 4 * time.Second, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	time.Sleep(2 * time.Second)
+	waitFor(t, "writes flowing", eventually, func() bool { return l.Stats().Acked >= 50 })
 	killed := time.Now()
 	if err := c.KillPrimary(); err != nil {
 		t.Fatal(err)
@@ -287,7 +288,7 @@ func TestMultiAZFailover(t *testing.T) {
 func TestPromoteFencesOldPrimary(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	c := newCluster(t, haConfig(stateDir(t), 92, false, rec))
+	c := newCluster(t, haConfig(seededDir(t, tmplReplica), 92, false, rec))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -324,7 +325,7 @@ func TestPromoteFencesOldPrimary(t *testing.T) {
 		t.Error("a row committed before the promotion is missing")
 	}
 	events := rec.String()
-	for _, want := range []string{"fenced: shut down", "promoted: it accepts writes on timeline 2", "writer endpoints lead to " + nodeW} {
+	for _, want := range []string{"fenced from " + west + " over the network: shut down", "promoted: it accepts writes on timeline 2", "writer endpoints lead to " + nodeW} {
 		if !strings.Contains(events, want) {
 			t.Errorf("no event with %q", want)
 		}
@@ -335,7 +336,7 @@ func TestPromoteFencesOldPrimary(t *testing.T) {
 
 	// A region outage and its end: the old primary returns as a replica of
 	// the new one, and still refuses writes.
-	if err := c.StopRegion(ctx, east); err != nil {
+	if err := c.CrashRegion(east); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.StartRegion(ctx, east); err != nil {
@@ -360,7 +361,7 @@ func TestPromoteFencesOldPrimary(t *testing.T) {
 func TestAutomaticRegionFailover(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	cfg := haConfig(stateDir(t), 93, true, rec)
+	cfg := haConfig(seededDir(t, tmplHA), 93, true, rec)
 	cfg.Database.CrossRegionFailover = "automatic"
 	c := newCluster(t, cfg)
 	ctx := startCtx(t)
@@ -374,7 +375,7 @@ func TestAutomaticRegionFailover(t *testing.T) {
 	defer func() { stopWatch(); <-watched }()
 
 	const rate = 100
-	l, err := ledger.New(ledger.Config{URL: c.WriterURL(west), Rate: rate, Writers: 2, Duration: 8 * time.Second, Timeout: time.Second})
+	l, err := ledger.New(ledger.Config{URL: c.WriterURL(west), Rate: rate, Writers: 2, Duration: 6 * time.Second, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +384,7 @@ func TestAutomaticRegionFailover(t *testing.T) {
 
 	// The replication lag just before the fault: the largest seen in the
 	// last second.
-	time.Sleep(time.Second)
+	waitFor(t, "writes flowing", eventually, func() bool { return l.Stats().Acked >= 50 })
 	var lagSeconds float64
 	var lagBytes int64
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
@@ -391,7 +392,7 @@ func TestAutomaticRegionFailover(t *testing.T) {
 		lagSeconds, lagBytes = max(lagSeconds, s.LagSeconds), max(lagBytes, s.LagBytes)
 	}
 	fault := time.Now()
-	if err := c.StopRegion(ctx, east); err != nil {
+	if err := c.CrashRegion(east); err != nil {
 		t.Fatal(err)
 	}
 	lost.Store(true) // DNS has failed over
@@ -459,7 +460,7 @@ func eventsOnly(r *recorder) string {
 func TestFollowerRebuilt(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	c := newCluster(t, haConfig(stateDir(t), 94, false, rec))
+	c := newCluster(t, haConfig(seededDir(t, tmplReplica), 94, false, rec))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -520,7 +521,7 @@ func TestFollowerRebuilt(t *testing.T) {
 func TestFrozenPrimary(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	c := newCluster(t, haConfig(stateDir(t), 95, true, rec))
+	c := newCluster(t, haConfig(seededDir(t, tmplHA), 95, true, rec))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -547,22 +548,70 @@ func TestFrozenPrimary(t *testing.T) {
 	}
 }
 
-// A primary region that comes back whole (no promotion happened while it
-// was down) starts its primary without waiting for the standby, which is
-// still down at that moment: the first commit must not block. The standby
-// then catches up and synchronous replication is restored.
-func TestRegionBackWithoutPromotion(t *testing.T) {
+// A region crash kills every server of the region, with all of its
+// processes, in the same instant; nothing restarts them, nothing is
+// promoted across regions (failover is manual), and the region comes
+// back whole: its primary starts without waiting for its standby, which
+// is still down at that moment, so the first commit does not block; the
+// standby then catches up and synchronous replication is restored.
+func TestRegionCrash(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	c := newCluster(t, haConfig(stateDir(t), 93, true, rec))
+	c := newCluster(t, haConfig(seededDir(t, tmplHA), 90, true, rec))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "a synchronous standby", eventually, c.SyncStandby)
-	if err := c.StopRegion(ctx, east); err != nil {
+	pids := postmasters(c)
+	var dirs []string
+	for _, name := range []string{nodeA, nodeB} {
+		dirs = append(dirs, c.byName[name].layout.dataDir)
+	}
+	if err := c.CrashRegion(east); err != nil {
 		t.Fatal(err)
 	}
+	for _, name := range []string{nodeA, nodeB} {
+		if !pidGone(pids[name]) {
+			t.Errorf("postmaster of %s (pid %d) survived the crash", name, pids[name])
+		}
+	}
+	for dir, left := range processesInDirs(dirs) {
+		t.Errorf("processes %v still work in %s after the crash", left, dir)
+	}
+	if _, err := net.DialTimeout("tcp", c.writers[east].addr.String(), time.Second); err == nil {
+		t.Error("the writer endpoint of the crashed region still accepts")
+	}
+	events := eventsOnly(rec)
+	if !strings.Contains(events, EventRegionCrashed+": region "+east+" crashed for the database: servers ["+nodeA+" "+nodeB+"] and all their processes killed with SIGKILL within") ||
+		strings.Contains(events, EventNodeExited) || strings.Contains(events, EventNodeStopped) {
+		t.Errorf("events of the crash:\n%s", events)
+	}
+	if m := regexp.MustCompile(`killed with SIGKILL within (\S+),`).FindStringSubmatch(events); m == nil {
+		t.Error("no spread of the SIGKILLs reported")
+	} else if d, err := time.ParseDuration(m[1]); err != nil || d > 50*time.Millisecond {
+		t.Errorf("the SIGKILLs were %s apart (%v), want at most 50ms", m[1], err)
+	} else {
+		t.Logf("every process of the region killed within %s", d)
+	}
+	// Held: a second of monitor passes restarts nothing and promotes nothing.
+	c.mu.Lock()
+	seen := c.obs.At
+	c.mu.Unlock()
+	waitFor(t, "a second of monitor passes", eventually, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.obs.At.Sub(seen) >= time.Second
+	})
+	for _, name := range []string{nodeA, nodeB} {
+		if s := nodeStatus(t, c, name); s.Running || s.ReplicationState != ReplStopped || s.Restarts != 0 {
+			t.Errorf("%s after the crash: %+v, want it left stopped", name, s)
+		}
+	}
+	if s := nodeStatus(t, c, nodeW); s.Role != RoleReplica || strings.Contains(eventsOnly(rec), EventFailover+": ") {
+		t.Errorf("the replica after the crash: %+v; events:\n%s", s, eventsOnly(rec))
+	}
+
 	back, cancel := context.WithTimeout(ctx, eventually)
 	defer cancel()
 	if err := c.StartRegion(back, east); err != nil {

@@ -92,9 +92,10 @@ func (c *Cluster) remember(st State, obs *observation) {
 			c.log.Warn("follower cannot catch up", "node", name, "reason", h.cannotFollow, "copy", h.copy)
 		}
 		o.Held, o.Failures, o.LastFailure = h.held, h.failures, h.lastFailure
+		o.PrimaryUnreachable = obs.Unreached[n.cfg.Region]
 		o.CannotFollow, o.Copy, o.RebuildFailures, o.LastRebuild = h.cannotFollow, h.copy, h.rebuildFailures, h.lastRebuild
 		if o.Reachable && o.InRecovery && name != st.Primary {
-			o.Drifted = o.PrimaryConninfo != c.serverConf(n, st).primaryConninfo
+			o.Drifted = o.PrimaryConninfo != c.serverConf(n, st).primaryConninfo || !c.relayLeadsTo(n, st.Primary)
 		}
 		obs.Nodes[name] = o
 	}

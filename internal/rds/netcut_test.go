@@ -1,10 +1,10 @@
 package rds
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/nftables"
@@ -21,52 +21,79 @@ func requireNetAdmin(t *testing.T) {
 	testenv.RequireNetAdmin(t)
 }
 
-// netCut drops the packets that processes of uid send to ap over TCP,
-// as a network partition between them and ap would (TCP acknowledgements
-// included, so the other direction stalls too). Restore lifts it; the
-// nftables table is deleted when the test ends in any case.
+// netCut drops every IPv4 packet between two sets of addresses, in both
+// directions, as a network partition between two failure domains would:
+// the packet filter judges a packet by its source and destination
+// address, so a connection is cut only if it leaves from an address of
+// its own domain. Restore lifts it; the nftables table is deleted when
+// the test ends in any case.
 type netCut struct {
 	t     *testing.T
 	table *nftables.Table
 }
 
-func cutFrom(t *testing.T, uid uint32, ap netip.AddrPort) *netCut {
+var cuts atomic.Int32
+
+func cutBetween(t *testing.T, a, b []netip.Prefix) *netCut {
 	t.Helper()
 	conn, err := nftables.New()
 	if err != nil {
 		t.Fatalf("opening netlink for nftables: %v", err)
 	}
-	table := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: fmt.Sprintf("hastack_test_cut_%d", os.Getpid())})
+	table := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: fmt.Sprintf("hastack_test_cut_%d_%d", os.Getpid(), cuts.Add(1))})
 	policy := nftables.ChainPolicyAccept
 	chain := conn.AddChain(&nftables.Chain{
 		Name: "output", Table: table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &policy,
 	})
-	uidBytes := binary.NativeEndian.AppendUint32(nil, uid)
-	addr := ap.Addr().As4()
-	port := binary.BigEndian.AppendUint16(nil, ap.Port())
-	conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: []expr.Any{
-		&expr.Meta{Key: expr.MetaKeySKUID, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: uidBytes},
-		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port},
-		&expr.Verdict{Kind: expr.VerdictDrop},
-	}})
+	for _, from := range a {
+		for _, to := range b {
+			for _, dir := range [][2]netip.Prefix{{from, to}, {to, from}} {
+				exprs := []expr.Any{
+					&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+				}
+				exprs = append(exprs, matchPrefix(12, dir[0])...) // source address
+				exprs = append(exprs, matchPrefix(16, dir[1])...) // destination address
+				exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictDrop})
+				conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: exprs})
+			}
+		}
+	}
 	if err := conn.Flush(); err != nil {
-		t.Fatalf("adding the nftables rule that cuts uid %d from %s: %v", uid, ap, err)
+		t.Fatalf("adding the nftables rules that cut %v from %v: %v", a, b, err)
 	}
 	c := &netCut{t: t, table: table}
 	t.Cleanup(c.Restore)
 	return c
 }
 
-// Restore deletes the rule's table; restoring twice does nothing.
+// matchPrefix matches the IPv4 address at offset in the network header
+// against p.
+func matchPrefix(offset uint32, p netip.Prefix) []expr.Any {
+	p = p.Masked()
+	addr := p.Addr().As4()
+	var m [4]byte
+	for i := range p.Bits() {
+		m[i/8] |= 0x80 >> (i % 8)
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: m[:], Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+	}
+}
+
+// hosts is the /32 prefix of each address.
+func hosts(addrs ...netip.Addr) []netip.Prefix {
+	out := make([]netip.Prefix, len(addrs))
+	for i, a := range addrs {
+		out[i] = netip.PrefixFrom(a, 32)
+	}
+	return out
+}
+
+// Restore deletes the rules' table; restoring twice does nothing.
 func (c *netCut) Restore() {
 	if c.table == nil {
 		return

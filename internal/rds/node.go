@@ -128,6 +128,10 @@ func (n *node) prepare(ctx context.Context, c *Cluster, plan startPlan) error {
 			if !plan.allowInit {
 				return fmt.Errorf("data directory %s is empty or incomplete, but the cluster state names this node the primary", n.layout.dataDir)
 			}
+			// Before the long part: the server could not listen anyway.
+			if err := checkFree(n.addrPort()); err != nil {
+				return err
+			}
 			// Nothing of a first start that did not finish is used: the
 			// new cluster is made in data.new and swapped in once complete.
 			c.log.Info("initialising database node", "node", n.cfg.Name, "data_dir", n.layout.dataDir)
@@ -167,6 +171,9 @@ func (n *node) prepareFollower(ctx context.Context, c *Cluster, plan startPlan) 
 		return err
 	}
 	if !ok || plan.rejoin {
+		if err := checkFree(n.addrPort()); err != nil {
+			return err
+		}
 		c.log.Info("copying database node", "node", n.cfg.Name, "from", plan.primary.cfg.Name, "rewind", ok)
 		how, err := c.rebuildData(ctx, n, plan.primary, !ok)
 		if err != nil {
@@ -222,8 +229,14 @@ func (n *node) becomeReady(ctx context.Context, c *Cluster) error {
 	if err != nil {
 		return err
 	}
-	// Finally the way clients come in: TCP with the master password.
-	tcp, err := pgx.Connect(ctx, c.DirectURL(n.cfg.Name))
+	// Finally the way clients come in: TCP with the master password,
+	// from the node's own address.
+	cfg, err := pgx.ParseConfig(c.DirectURL(n.cfg.Name))
+	if err != nil {
+		return fmt.Errorf("building connection config: %w", err)
+	}
+	cfg.DialFunc = dialerFrom(n.cfg.Addr).DialContext
+	tcp, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connecting to %s with the master password: %w", n.addrPort(), err)
 	}
@@ -321,9 +334,15 @@ func (n *node) localConn(ctx context.Context, user, password, database string) (
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-// connect opens a session on the node over TCP as hastack's superuser;
+// connect opens a session on the node over TCP as hastack's superuser,
+// from the control address of the node's region (its agent's);
 // timeout bounds the connection set-up.
 func (c *Cluster) connect(ctx context.Context, n *node, timeout time.Duration) (*pgx.Conn, error) {
+	return c.connectFrom(ctx, c.controlAddr(n.cfg.Region), n, timeout)
+}
+
+// connectFrom is connect with the session leaving from the address from.
+func (c *Cluster) connectFrom(ctx context.Context, from netip.Addr, n *node, timeout time.Duration) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig("sslmode=disable")
 	if err != nil {
 		return nil, fmt.Errorf("building connection config: %w", err)
@@ -336,7 +355,19 @@ func (c *Cluster) connect(ctx context.Context, n *node, timeout time.Duration) (
 	cfg.Fallbacks = nil
 	cfg.ConnectTimeout = timeout
 	cfg.RuntimeParams = map[string]string{"application_name": "hastack"}
+	cfg.DialFunc = dialerFrom(from).DialContext
 	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// controlAddr is the address hastack's control plane works from in
+// region: the address of the region's writer endpoint, which belongs to
+// the region and to none of its AZs (the kernel's choice, 127.0.0.1,
+// for a region without endpoints).
+func (c *Cluster) controlAddr(region string) netip.Addr {
+	if ep, ok := c.writers[region]; ok {
+		return ep.addr.Addr()
+	}
+	return netip.Addr{}
 }
 
 // waitAccepting polls the node's Unix socket until a session as
@@ -413,6 +444,46 @@ func (n *node) stopLocked(ctx context.Context) error {
 	n.proc.Store(nil)
 	n.removeTempSocketDir()
 	return err
+}
+
+// shutdownSQL asks, through a superuser's session, for a fast shutdown of
+// the server: the session's backend runs in the data directory, where
+// postmaster.pid names the postmaster, and signals it as the server's
+// own user.
+const shutdownSQL = `COPY (SELECT 1) TO PROGRAM 'read pid < postmaster.pid && kill -INT "$pid"'`
+
+// shutdownThrough stops the server with a fast shutdown asked for over
+// conn, which it closes, and waits for it to exit; when it has not
+// exited after gracefulStop, it is killed. It returns what happened.
+func (n *node) shutdownThrough(ctx context.Context, conn *pgx.Conn) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.proc.Load()
+	if p != nil {
+		p.stopping.Store(true)
+	}
+	// The server ends the session as it shuts down: the error says
+	// nothing about whether the request went through.
+	conn.Exec(ctx, shutdownSQL)
+	conn.Close(context.WithoutCancel(ctx))
+	if p == nil {
+		return "shut down"
+	}
+	how := "shut down"
+	t := time.NewTimer(gracefulStop)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+		how = "killed after a slow shutdown"
+		p.kill(n.layout.dataDir)
+	case <-ctx.Done():
+		how = "killed"
+		p.kill(n.layout.dataDir)
+	}
+	n.proc.Store(nil)
+	n.removeTempSocketDir()
+	return how
 }
 
 // kill ends the server and all its processes at once with SIGKILL, as a

@@ -3,8 +3,8 @@ package rds
 import (
 	"context"
 	"io"
-	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,9 +18,25 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	if c.probes == nil {
 		c.probes = map[string]*pgx.Conn{}
 	}
-	obs := observation{At: time.Now(), Nodes: make(map[string]nodeObs, len(c.nodes))}
+	obs := observation{At: time.Now(), Nodes: make(map[string]nodeObs, len(c.nodes)), Unreached: map[string]bool{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	prim := c.byName[c.snapshot().Primary]
+	for _, region := range c.nodeRegions() {
+		from := c.controlAddr(region)
+		if region == prim.cfg.Region || !from.IsValid() {
+			continue
+		}
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, c.probe)
+			defer cancel()
+			if !acceptsConnections(pctx, from, prim.addrPort()) {
+				mu.Lock()
+				obs.Unreached[region] = true
+				mu.Unlock()
+			}
+		})
+	}
 	conns := make([]*pgx.Conn, len(c.nodes))
 	for i, n := range c.nodes {
 		conns[i] = c.probes[n.cfg.Name]
@@ -56,6 +72,18 @@ const (
 FROM pg_stat_replication`
 )
 
+// nodeRegions lists the regions with database nodes, in configuration
+// order.
+func (c *Cluster) nodeRegions() []string {
+	var out []string
+	for _, n := range c.nodes {
+		if !slices.Contains(out, n.cfg.Region) {
+			out = append(out, n.cfg.Region)
+		}
+	}
+	return out
+}
+
 // probeNode observes one node through conn (opening a new session when
 // conn is nil) and returns the session to reuse, nil if it failed.
 func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeObs, *pgx.Conn) {
@@ -71,7 +99,7 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 	// A session may answer while the postmaster accepts no one (hung, or
 	// stopped): the server counts as reachable only if it also takes a
 	// new connection.
-	if !acceptsConnections(pctx, n.addrPort()) {
+	if !acceptsConnections(pctx, c.controlAddr(n.cfg.Region), n.addrPort()) {
 		return o, conn
 	}
 	if conn == nil || conn.IsClosed() {
@@ -126,12 +154,11 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 var sslRequest = []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
 
 // acceptsConnections reports whether the server at ap takes a new
-// connection and answers the first packet of a handshake, as pg_isready
-// does; the server forks a backend for it, which ends when the
-// connection closes and logs nothing.
-func acceptsConnections(ctx context.Context, ap netip.AddrPort) bool {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", ap.String())
+// connection from the address from and answers the first packet of a
+// handshake, as pg_isready does; the server forks a backend for it,
+// which ends when the connection closes and logs nothing.
+func acceptsConnections(ctx context.Context, from netip.Addr, ap netip.AddrPort) bool {
+	conn, err := dialerFrom(from).DialContext(ctx, "tcp", ap.String())
 	if err != nil {
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // childAttr makes a child die with hastack and lets hastack signal its
@@ -129,16 +130,78 @@ func (p *postmaster) kill(dataDir string) bool {
 // processesIn lists the processes whose working directory is dir; every
 // PostgreSQL server process works in its data directory.
 func processesIn(dir string) []int {
+	return processesInDirs([]string{dir})[dir]
+}
+
+// processesInDirs lists, for each of dirs, the processes working in it,
+// from one pass over /proc.
+func processesInDirs(dirs []string) map[string][]int {
+	want := make(map[string]bool, len(dirs))
+	for _, d := range dirs {
+		want[d] = true
+	}
+	out := make(map[string][]int, len(dirs))
 	entries, _ := os.ReadDir("/proc")
-	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err == nil && cwd == dir {
-			pids = append(pids, pid)
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err == nil && want[cwd] {
+			out[cwd] = append(out[cwd], pid)
 		}
 	}
-	return pids
+	return out
 }
+
+// crashAll ends the servers at once, as a power cut would: every
+// postmaster is frozen (so that it forks no new child), the processes
+// working in their data directories are found, and then all of them get
+// SIGKILL in one go. It waits until every postmaster is reaped and the
+// other processes are gone (a process busy in the kernel dies when it
+// leaves it; bounded by killWait), and returns how far apart the first
+// and the last SIGKILL were, and which servers were still running.
+func crashAll(servers map[*postmaster]string) (spread time.Duration, wasRunning map[*postmaster]bool) {
+	wasRunning = make(map[*postmaster]bool, len(servers))
+	dirs := make([]string, 0, len(servers))
+	for p, dataDir := range servers {
+		p.stopping.Store(true)
+		if wasRunning[p] = !p.exited(); wasRunning[p] {
+			syscall.Kill(p.pid(), syscall.SIGSTOP)
+		}
+		dirs = append(dirs, dataDir)
+	}
+	children := processesInDirs(dirs)
+	first := time.Now()
+	for p, dataDir := range servers {
+		if wasRunning[p] {
+			syscall.Kill(p.pid(), syscall.SIGKILL)
+		}
+		for _, pid := range children[dataDir] {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	spread = time.Since(first)
+	for p := range servers {
+		<-p.done
+	}
+	deadline := time.NewTimer(killWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for _, pids := range children {
+		for _, pid := range pids {
+			for alive(pid) && !zombie(pid) {
+				select {
+				case <-deadline.C:
+					return spread, wasRunning
+				case <-tick.C:
+				}
+			}
+		}
+	}
+	return spread, wasRunning
+}
+
+// killWait bounds the wait for killed processes to be gone.
+const killWait = 5 * time.Second

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,13 +19,17 @@ const gracefulStop = 5 * time.Second
 // promote makes target the primary. The old primary is fenced first: the
 // state document records the new primary and the old one as fenced
 // before anything else happens, the writer endpoints stop leading to it
-// and close its connections, and its server is stopped — killed at once
-// (automatic failover), or, when graceful, shut down fast, which hands
-// its last WAL to the followers still connected. Then target is promoted,
+// and close its connections, and its server is stopped. In its own
+// region (a Multi-AZ failover) it is killed at once, or, when graceful,
+// shut down fast, which hands its last WAL to the followers still
+// connected. From another region the promotion works from the target's
+// region, over the network (fenceAcross): an old primary that cannot be
+// reached from there is not fenced at all. Then target is promoted,
 // given its replication slots, the writer endpoints lead to it and the
-// followers are re-pointed. Every step is an event with its time since
-// the start. Promoting the recorded primary finishes an interrupted
-// promotion.
+// followers that the target's region reaches are re-pointed (the others
+// once their region reaches it again, by the monitor). Every step is an
+// event with its time since the start. Promoting the recorded primary
+// finishes an interrupted promotion.
 func (c *Cluster) promote(ctx context.Context, target *node, reason string, graceful bool) error {
 	begin := time.Now()
 	step := func(kind, msg string) {
@@ -36,26 +43,12 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 	if old != target {
 		step(EventFailover, fmt.Sprintf("promoting %s to primary in place of %s: %s", target.cfg.Name, old.cfg.Name, reason))
 		closed := c.leadWriters(route{})
-		// A server still running is stopped on purpose and stays down
-		// until recovered; one that stopped on its own is restarted as a
-		// follower, rewound, as any node that crashed.
 		c.cancelJob(old)
-		if old.running() {
-			c.setHeld(old.cfg.Name, true)
+		if old.cfg.Region != target.cfg.Region {
+			c.fenceAcross(ctx, target.cfg.Region, old, closed, step)
+		} else {
+			c.fenceInRegion(ctx, old, graceful, closed, step)
 		}
-		how := "killed"
-		if graceful && old.running() {
-			how = "shut down"
-			stopCtx, cancel := context.WithTimeout(ctx, gracefulStop)
-			err := old.stop(stopCtx)
-			cancel()
-			if err != nil {
-				how = "killed after a slow shutdown"
-			}
-		} else if !old.kill() {
-			how = "already down"
-		}
-		step(EventNodeFenced, fmt.Sprintf("old primary %s fenced: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind", old.cfg.Name, how, closed))
 	}
 	timeline, err := c.promoteServer(ctx, target)
 	if err != nil {
@@ -78,18 +71,101 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 	if err := c.ensureSlots(ctx, target, st); err != nil {
 		errs = append(errs, fmt.Errorf("replication slots on %s: %w", target.cfg.Name, err))
 	}
+	unreached := c.unreachedFrom(ctx, target.cfg.Region, old)
 	for _, n := range c.nodes {
-		if n != target {
-			if err := c.reconfigure(n, st); err != nil {
-				errs = append(errs, err)
-			}
+		if n == target || slices.Contains(unreached, n.cfg.Name) {
+			continue
+		}
+		if err := c.reconfigure(n, st); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	step(EventFailoverDone, fmt.Sprintf("failover to %s done in %s; followers now stream from it", target.cfg.Name, since(begin)))
+	done := fmt.Sprintf("failover to %s done in %s; followers now stream from it", target.cfg.Name, since(begin))
+	if len(unreached) > 0 {
+		done = fmt.Sprintf("failover to %s done in %s; followers now stream from it, except %s, which %s cannot reach: they follow once it can",
+			target.cfg.Name, since(begin), strings.Join(unreached, ", "), target.cfg.Region)
+	}
+	step(EventFailoverDone, done)
 	if c.standby(st) != "" && old != target {
 		c.emit(EventSyncLost, fmt.Sprintf("no synchronous standby after the promotion: commits on %s continue without waiting until a standby streams from it", target.cfg.Name))
 	}
 	return errors.Join(errs...)
+}
+
+// fenceInRegion fences the old primary of a failover inside its region:
+// a server still running is stopped on purpose — killed, or when
+// graceful shut down fast — and stays down until recovered; one that
+// stopped on its own is restarted as a follower, rewound, as any node
+// that crashed.
+func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, closed int, step func(kind, msg string)) {
+	if old.running() {
+		c.setHeld(old.cfg.Name, true)
+	}
+	how := "killed"
+	if graceful && old.running() {
+		how = "shut down"
+		stopCtx, cancel := context.WithTimeout(ctx, gracefulStop)
+		err := old.stop(stopCtx)
+		cancel()
+		if err != nil {
+			how = "killed after a slow shutdown"
+		}
+	} else if !old.kill() {
+		how = "already down"
+	}
+	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind", old.cfg.Name, how, closed))
+}
+
+// fenceAcross fences the old primary from the promoting region, over the
+// network, as that region's control plane would: when the old primary
+// takes a session from the region's control address, a fast shutdown
+// (which hands its last WAL to the followers still connected) is asked
+// for through it, and it stays down until recovered. When it cannot be
+// reached, it is left alone, as promoting a replica on AWS leaves its
+// source alone: if it still runs, it still takes writes; it rejoins as a
+// follower, rewound, once recovered (Rejoin, StartRegion, RecoverNode).
+func (c *Cluster) fenceAcross(ctx context.Context, region string, old *node, closed int, step func(kind, msg string)) {
+	conn, err := c.connectFrom(ctx, c.controlAddr(region), old, c.probe)
+	if err != nil {
+		c.log.Warn("old primary not reached, not fenced", "node", old.cfg.Name, "from", region, "err", err)
+		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s, so it was not fenced: if it still runs, it may still take writes; %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind, once recovered",
+			old.cfg.Name, region, closed))
+		return
+	}
+	c.setHeld(old.cfg.Name, true)
+	how := old.shutdownThrough(ctx, conn)
+	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced from %s over the network: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind",
+		old.cfg.Name, region, how, closed))
+}
+
+// unreachedFrom names the nodes outside region, but for skip, to which
+// no connection opens from region's control address: the promotion
+// leaves them alone.
+func (c *Cluster) unreachedFrom(ctx context.Context, region string, skip *node) []string {
+	from := c.controlAddr(region)
+	if !from.IsValid() {
+		return nil
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var out []string
+	for _, n := range c.nodes {
+		if n.cfg.Region == region || n == skip || !n.running() {
+			continue
+		}
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, c.probe)
+			defer cancel()
+			if !acceptsConnections(pctx, from, n.addrPort()) {
+				mu.Lock()
+				out = append(out, n.cfg.Name)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(out)
+	return out
 }
 
 // promoteServer ends recovery on n, if it is still in recovery, and

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,88 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(withTemplates{m}) }
+
+// withTemplates runs the tests, then removes the clusters they copied.
+type withTemplates struct{ m *testing.M }
+
+func (w withTemplates) Run() int {
+	code := w.m.Run()
+	templates.mu.Lock()
+	defer templates.mu.Unlock()
+	for _, dir := range templates.dirs {
+		os.RemoveAll(dir)
+	}
+	return code
+}
+
+// Template clusters: a stopped cluster's state directory (data of every
+// node, state document, passwords), made once per test run by a first
+// start, which tests that do not test a first start copy, as "down then
+// up" would find it, instead of running initdb and base backups again.
+const (
+	tmplSingle  = "single"  // testConfig: one primary
+	tmplHA      = "ha"      // haConfig, Multi-AZ
+	tmplReplica = "replica" // haConfig, primary and cross-region replica
+)
+
+var templates struct {
+	mu   sync.Mutex
+	dirs map[string]string
+}
+
+// seededDir is a new state directory holding a copy of the template
+// cluster kind, made on first use.
+func seededDir(t *testing.T, kind string) string {
+	t.Helper()
+	requirePostgres(t)
+	templates.mu.Lock()
+	defer templates.mu.Unlock()
+	src, ok := templates.dirs[kind]
+	if !ok {
+		dir, err := os.MkdirTemp("", "hastack-rds-template-")
+		if err == nil {
+			err = os.Chmod(dir, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg Config
+		switch kind {
+		case tmplSingle:
+			cfg = testConfig(dir, "127.0.82.5", nil)
+		case tmplHA:
+			cfg = haConfig(dir, 83, true, nil)
+		case tmplReplica:
+			cfg = haConfig(dir, 81, false, nil)
+		}
+		c, err := New(cfg)
+		if err != nil {
+			os.RemoveAll(dir)
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+		defer cancel()
+		err = c.Start(ctx)
+		if stopErr := c.Stop(context.WithoutCancel(ctx)); err == nil {
+			err = stopErr
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			t.Fatalf("making the template cluster %s: %v", kind, err)
+		}
+		if templates.dirs == nil {
+			templates.dirs = map[string]string{}
+		}
+		templates.dirs[kind], src = dir, dir
+	}
+	dst := stateDir(t)
+	// cp -a keeps the owner (the postgres user) and modes.
+	if out, err := exec.Command("cp", "-a", "--", src+"/.", dst).CombinedOutput(); err != nil {
+		t.Fatalf("copying the template cluster %s: %v: %s", kind, err, out)
+	}
+	return dst
+}
 
 // requirePostgres skips the test when PostgreSQL is not installed, unless
 // HASTACK_REQUIRE_POSTGRES=1 (CI), where that is a failure.

@@ -29,10 +29,16 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func() boo
 		c.mu.Lock()
 		st, obs := c.state.clone(), c.obs
 		c.mu.Unlock()
+		// The primary as the region that would promote sees it: an
+		// isolated region's primary answers inside its region only.
+		up := obs.Nodes[st.Primary].writable()
+		if cand := c.candidate(c.byName[st.Primary].cfg.Region); cand != nil {
+			up = up && !obs.Unreached[cand.cfg.Region]
+		}
 		d := decideRegion(regionInput{
 			Automatic:  automatic,
 			RegionLost: regionLost(),
-			PrimaryUp:  obs.Nodes[st.Primary].writable(),
+			PrimaryUp:  up,
 			Since:      since,
 			Now:        time.Now(),
 			After:      c.cfg.Database.RegionFailoverAfter,
@@ -46,6 +52,9 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func() boo
 		if !reported {
 			reported = true
 			msg := fmt.Sprintf("primary region %s lost for %s: DNS has failed over and primary %s does not answer", region, c.cfg.Database.RegionFailoverAfter, st.Primary)
+			if cand := c.candidate(region); cand != nil {
+				msg += " from " + cand.cfg.Region
+			}
 			if !automatic {
 				msg += "; promote a replica's region to move the primary"
 			}
@@ -68,10 +77,20 @@ func (c *Cluster) promoteElsewhere(ctx context.Context, region string) error {
 	if c.byName[c.snapshot().Primary].cfg.Region != region {
 		return nil // moved meanwhile
 	}
-	for _, n := range c.nodes {
-		if n.cfg.Region != region && n.running() && !n.busy.Load() {
-			return c.promoteRegion(ctx, n.cfg.Region, fmt.Sprintf("primary region %s lost for %s (automatic cross-region failover)", region, c.cfg.Database.RegionFailoverAfter))
-		}
+	if n := c.candidate(region); n != nil {
+		return c.promoteRegion(ctx, n.cfg.Region, fmt.Sprintf("primary region %s lost for %s (automatic cross-region failover)", region, c.cfg.Database.RegionFailoverAfter))
 	}
 	return fmt.Errorf("no running replica outside region %s", region)
+}
+
+// candidate is the replica an automatic cross-region failover away from
+// region would promote: the first running one outside it, in
+// configuration order; nil if there is none.
+func (c *Cluster) candidate(region string) *node {
+	for _, n := range c.nodes {
+		if n.cfg.Region != region && n.running() && !n.busy.Load() {
+			return n
+		}
+	}
+	return nil
 }

@@ -31,14 +31,15 @@ func writePassfile(n *node, a account, password string) error {
 	return n.layout.files(a).write(pgpassName, []byte("*:*:*:"+replicationUser+":"+password+"\n"))
 }
 
-// conninfo is a libpq connection string to the node as the replication
-// role; app is the application_name to report.
-func (c *Cluster) conninfo(to *node, passfile, app, dbname string) string {
+// conninfo is the libpq connection string of follower n's replication:
+// to its relay, which leads to the primary, as the replication role; app
+// is the application_name to report.
+func (c *Cluster) conninfo(n *node, app, dbname string) string {
 	kv := [][2]string{
-		{"host", to.cfg.Addr.String()},
-		{"port", strconv.Itoa(to.port)},
+		{"host", c.relays[n.cfg.Name].socketDir()},
+		{"port", strconv.Itoa(n.port)},
 		{"user", replicationUser},
-		{"passfile", passfile},
+		{"passfile", n.passfile()},
 		{"application_name", app},
 		{"connect_timeout", "2"},
 		{"sslmode", "disable"},
@@ -137,6 +138,11 @@ func ensureSlots(ctx context.Context, conn *pgx.Conn, followers []string) error 
 // that fails, a base backup. It returns what it did, for the event.
 func (c *Cluster) rebuildData(ctx context.Context, n, primary *node, fresh bool) (string, error) {
 	begin := time.Now()
+	r := c.relays[n.cfg.Name]
+	if err := r.listen(); err != nil {
+		return "", err
+	}
+	r.lead(route{node: primary.cfg.Name, addr: primary.addrPort()})
 	if !fresh {
 		err := c.rewindCopy(ctx, n, primary)
 		if err == nil {
@@ -163,12 +169,12 @@ func (c *Cluster) baseBackup(ctx context.Context, n, primary *node) error {
 	if err := os.RemoveAll(n.layout.path(newDataName)); err != nil {
 		return fmt.Errorf("removing an unfinished copy: %w", err)
 	}
-	if err := c.freshSlot(ctx, primary, n.cfg.Name); err != nil {
+	if err := c.freshSlot(ctx, primary, n); err != nil {
 		return err
 	}
 	err := c.runTool(ctx, n, c.tool("pg_basebackup"),
 		"--pgdata", n.layout.path(newDataName),
-		"--dbname", c.conninfo(primary, n.passfile(), "pg_basebackup", ""),
+		"--dbname", c.conninfo(n, "pg_basebackup", ""),
 		"--wal-method", "stream",
 		"--slot", slotName(n.cfg.Name),
 		"--checkpoint", "fast",
@@ -209,12 +215,24 @@ func (c *Cluster) rewindCopy(ctx context.Context, n, primary *node) error {
 	}
 	// Until the new primary's first checkpoint its control file still
 	// shows the old timeline, and pg_rewind would see nothing to do.
-	if err := c.checkpoint(ctx, primary); err != nil {
+	source, err := c.checkpoint(ctx, primary, n)
+	if err != nil {
 		return err
 	}
-	err := c.runTool(ctx, n, c.tool("pg_rewind"),
+	// Both sides of a partition may have promoted a node onto the same
+	// timeline number (neither saw the other's): pg_rewind would take the
+	// two for one history and do nothing. A node that must be rewound is
+	// never on the primary's own timeline otherwise.
+	target, err := c.controlTimeline(ctx, n, newDataName)
+	if err != nil {
+		return err
+	}
+	if target == source {
+		return fmt.Errorf("its data is on timeline %d, as is %s's: both were promoted apart onto the same timeline number, which pg_rewind would take for one history; only a new copy will do", target, primary.cfg.Name)
+	}
+	err = c.runTool(ctx, n, c.tool("pg_rewind"),
 		"--target-pgdata", n.layout.path(newDataName),
-		"--source-server", c.conninfo(primary, n.passfile(), "pg_rewind", "postgres"),
+		"--source-server", c.conninfo(n, "pg_rewind", "postgres"),
 	)
 	if err != nil {
 		return fmt.Errorf("rewinding to %s (pg_rewind): %w", primary.cfg.Name, err)
@@ -260,9 +278,11 @@ func clearSlots(l layout, dir string) error {
 
 // freshSlot gives follower a new replication slot on the primary that
 // reserves WAL from now on, in place of one that may have lost the WAL
-// it held (a copy starts from a new checkpoint anyway).
-func (c *Cluster) freshSlot(ctx context.Context, primary *node, follower string) error {
-	conn, err := c.connect(ctx, primary, 5*time.Second)
+// it held (a copy starts from a new checkpoint anyway). It connects from
+// the follower's address, as its copy does.
+func (c *Cluster) freshSlot(ctx context.Context, primary, f *node) error {
+	follower := f.cfg.Name
+	conn, err := c.connectFrom(ctx, f.cfg.Addr, primary, 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("connecting to %s for a replication slot: %w", primary.cfg.Name, err)
 	}
@@ -282,17 +302,42 @@ func (c *Cluster) freshSlot(ctx context.Context, primary *node, follower string)
 	return nil
 }
 
-// checkpoint runs CHECKPOINT on the node.
-func (c *Cluster) checkpoint(ctx context.Context, n *node) error {
-	conn, err := c.connect(ctx, n, 5*time.Second)
+// checkpoint runs CHECKPOINT on the node n for the follower f, from f's
+// address, and returns n's timeline as its control file now records it.
+func (c *Cluster) checkpoint(ctx context.Context, n, f *node) (int, error) {
+	conn, err := c.connectFrom(ctx, f.cfg.Addr, n, 5*time.Second)
 	if err != nil {
-		return fmt.Errorf("connecting to %s for a checkpoint: %w", n.cfg.Name, err)
+		return 0, fmt.Errorf("connecting to %s for a checkpoint: %w", n.cfg.Name, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-		return fmt.Errorf("checkpoint on %s: %w", n.cfg.Name, err)
+		return 0, fmt.Errorf("checkpoint on %s: %w", n.cfg.Name, err)
 	}
-	return nil
+	var tli int
+	if err := conn.QueryRow(ctx, "SELECT timeline_id FROM pg_control_checkpoint()").Scan(&tli); err != nil {
+		return 0, fmt.Errorf("reading the timeline of %s: %w", n.cfg.Name, err)
+	}
+	return tli, nil
+}
+
+// controlTimeline returns the timeline of the latest checkpoint in the
+// control file of the data directory dir (a name in n's directory), as
+// pg_rewind reads it.
+func (c *Cluster) controlTimeline(ctx context.Context, n *node, dir string) (int, error) {
+	out, err := c.toolOutput(ctx, n, c.tool("pg_controldata"), "-D", n.layout.path(dir))
+	if err != nil {
+		return 0, fmt.Errorf("reading the control file of %s (pg_controldata): %w", n.cfg.Name, err)
+	}
+	for line := range strings.Lines(out) {
+		if v, ok := strings.CutPrefix(line, "Latest checkpoint's TimeLineID:"); ok {
+			tli, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				break
+			}
+			return tli, nil
+		}
+	}
+	return 0, fmt.Errorf("pg_controldata of %s reports no timeline", n.cfg.Name)
 }
 
 // tool is the path of a PostgreSQL program.
@@ -302,6 +347,12 @@ func (c *Cluster) tool(name string) string { return filepath.Join(c.binDir, name
 // account, in node n's directory, and reports its last output lines on
 // failure.
 func (c *Cluster) runTool(ctx context.Context, n *node, prog string, args ...string) error {
+	_, err := c.toolOutput(ctx, n, prog, args...)
+	return err
+}
+
+// toolOutput is runTool, returning the program's output.
+func (c *Cluster) toolOutput(ctx context.Context, n *node, prog string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -311,7 +362,7 @@ func (c *Cluster) runTool(ctx context.Context, n *node, prog string, args ...str
 	// pg_rewind may run postgres itself; cancelling kills the whole group.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s", err, lastLines(out.String(), 5))
+		return "", fmt.Errorf("%w: %s", err, lastLines(out.String(), 5))
 	}
-	return nil
+	return out.String(), nil
 }

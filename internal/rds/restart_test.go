@@ -33,7 +33,7 @@ func runsAgain(c *Cluster, name string, pid int) bool {
 func TestCrashedNodesRestarted(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	c := newCluster(t, haConfig(stateDir(t), 89, true, rec))
+	c := newCluster(t, haConfig(seededDir(t, tmplHA), 89, true, rec))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestCrashedNodesRestarted(t *testing.T) {
 func TestCrashedPrimaryRestarted(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	c := newCluster(t, testConfig(stateDir(t), "127.0.99.14", rec))
+	c := newCluster(t, testConfig(seededDir(t, tmplSingle), "127.0.99.14", rec))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)

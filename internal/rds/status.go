@@ -12,6 +12,10 @@ const (
 	ReplRestarting   = "restarting"   // stopped on its own; being (or to be) started again
 	ReplStopped      = "stopped"      // stopped by a fault or on request
 	ReplFenced       = "fenced"       // stopped former primary, to rejoin via pg_rewind
+	// ReplStalePrimary is a former primary that a promotion could not
+	// reach: it still runs as a primary and may take writes, until
+	// Rejoin (or StartRegion, RecoverNode, Recover) makes it a follower.
+	ReplStalePrimary = "stale_primary"
 )
 
 // Nodes reports every node's role and replication as of the monitor's
@@ -55,6 +59,8 @@ func replication(name string, running, busy bool, h health, st State, obs observ
 		return ReplRestarting, 0, 0
 	case !o.Reachable:
 		return ReplUnreachable, 0, 0
+	case name != st.Primary && st.Nodes[name].Fenced && !o.InRecovery:
+		return ReplStalePrimary, 0, 0
 	case name == st.Primary && o.InRecovery:
 		return ReplPromoting, 0, 0
 	case name == st.Primary:
