@@ -153,6 +153,9 @@ func (f *drillFlags) output(g *globals, rep *drill.Report) error {
 }
 
 func failureReason(rep *drill.Report) string {
+	if rep.RecoverError != "" {
+		return "undoing the fault failed: " + rep.RecoverError
+	}
 	if !rep.Recovered {
 		return "clients were not served again before the timeout"
 	}

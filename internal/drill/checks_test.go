@@ -142,6 +142,12 @@ func TestJudgeCountsChecks(t *testing.T) {
 	if !r.Passed {
 		t.Fatal("a recovered drill whose checks held did not pass")
 	}
+	r.RecoverError = "recover region us-east-1 --mode crash: starting the database nodes: timeout"
+	r.judge()
+	if r.Passed {
+		t.Fatal("a drill whose fault could not be undone passed")
+	}
+	r.RecoverError = ""
 	r.Checks = append(r.Checks, Check{Name: "b"})
 	r.judge()
 	if r.Passed {

@@ -28,6 +28,9 @@ type Report struct {
 	// Restored: after the fault was recovered, the stack came back as it
 	// was (nil when the scenario has nothing to recover).
 	Restored *bool `json:"restored,omitempty"`
+	// RecoverError says why undoing the fault failed; the drill then
+	// fails, its measurements kept.
+	RecoverError string `json:"recover_error,omitempty"`
 
 	Requests     int            `json:"requests"`
 	Errors       int            `json:"errors"`
@@ -214,6 +217,7 @@ func (r *Report) judge() {
 	for _, c := range r.Checks {
 		r.Passed = r.Passed && c.Passed
 	}
+	r.Passed = r.Passed && r.RecoverError == ""
 }
 
 // withLag returns nodes with the lag of each node measured in lags (the

@@ -188,9 +188,12 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 
 	rep := &Report{Scenario: sc.Name, Description: sc.Description, Fault: describe(faults), StartedAt: d.start, LagNode: d.watch}
 	if len(link) > 0 {
-		if _, err := d.inject(ctx, link); err != nil {
+		if err := ctl.Inject(ctx, link[0]); err != nil {
 			return nil, fmt.Errorf("delaying the link between the regions: %w", err)
 		}
+		d.mu.Lock()
+		d.env = link
+		d.mu.Unlock()
 		rep.LinkDelaySeconds = opts.LinkDelay.Seconds()
 		d.mark(Marker{At: time.Now(), Kind: "link", Label: link[0].String()})
 	}
@@ -256,18 +259,21 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	if sc.Recoverable {
 		rep.RecoverAt = time.Now()
 		stopCPU()
+		restored := false
 		if err := d.undoAll(); err != nil {
-			return nil, fmt.Errorf("recovering the fault: %w", err)
-		}
-		caughtUp := func() bool {
-			if !checksFollower {
-				return true
+			// The measurements still stand; the stack is not restored.
+			rep.RecoverError = err.Error()
+		} else {
+			caughtUp := func() bool {
+				if !checksFollower {
+					return true
+				}
+				_, ok := CaughtUp(sampler.Series(), d.watch, rep.RecoverAt, baseline.Seconds)
+				return ok
 			}
-			_, ok := CaughtUp(sampler.Series(), d.watch, rep.RecoverAt, baseline.Seconds)
-			return ok
+			err := d.phase(ctx, "restore", waits.Restore, func() bool { return d.restored(ctx, st) && caughtUp() })
+			restored = err == nil && d.restored(ctx, st)
 		}
-		err := d.phase(ctx, "restore", waits.Restore, func() bool { return d.restored(ctx, st) && caughtUp() })
-		restored := err == nil && d.restored(ctx, st)
 		rep.Restored = &restored
 	}
 	if sc.Timed {
@@ -279,8 +285,8 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	stopRun()
 	wg.Wait()
 	rep.EndedAt = time.Now()
-	if err := d.undoAll(); err != nil {
-		return nil, fmt.Errorf("undoing the link delay: %w", err)
+	if err := d.undoAll(); err != nil && rep.RecoverError == "" {
+		rep.RecoverError = err.Error()
 	}
 
 	events, err := ctl.Events(ctx)
@@ -441,20 +447,26 @@ func (d *driver) inject(ctx context.Context, faults []stack.Fault) (func(), erro
 	return stop, nil
 }
 
-// undoAll undoes the faults the drill put in place, newest first, on a
-// context of its own: an interrupted drill still cleans up.
+// undoAll undoes what the drill put in place on a context of its own, so
+// that an interrupted drill still cleans up: the link delay first (the
+// recovery should not pay for it), then the faults, newest first. It goes
+// on past a failure and returns every one.
 func (d *driver) undoAll() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var errs []error
 	for {
 		d.mu.Lock()
-		if len(d.inPlace) == 0 {
+		var f stack.Fault
+		switch {
+		case len(d.env) > 0:
+			f, d.env = d.env[len(d.env)-1], d.env[:len(d.env)-1]
+		case len(d.inPlace) > 0:
+			f, d.inPlace = d.inPlace[len(d.inPlace)-1], d.inPlace[:len(d.inPlace)-1]
+		default:
 			d.mu.Unlock()
 			return errors.Join(errs...)
 		}
-		f := d.inPlace[len(d.inPlace)-1]
-		d.inPlace = d.inPlace[:len(d.inPlace)-1]
 		d.mu.Unlock()
 		if err := d.ctl.Undo(ctx, f); err != nil {
 			errs = append(errs, fmt.Errorf("recover %s: %w", f, err))
@@ -534,6 +546,7 @@ type driver struct {
 	answers []Answer
 	marks   []Marker
 	inPlace []stack.Fault // injected and not undone yet, oldest first
+	env     []stack.Fault // the link delay, while in place
 }
 
 // mark records a moment of the drill's own, such as an operator action.

@@ -147,3 +147,23 @@ func TestRestored(t *testing.T) {
 		})
 	}
 }
+
+// TestUndoAllOrder: the link delay goes first, so recovering the faults
+// does not pay for it; then the faults, newest first, past a failure.
+func TestUndoAllOrder(t *testing.T) {
+	ctl, _ := newFakeStack(t)
+	d := &driver{ctl: ctl,
+		env:     []stack.Fault{{Kind: stack.FaultNetwork, Name: "us-east-1", Other: "us-west-2", Delay: time.Second}},
+		inPlace: []stack.Fault{{Kind: stack.FaultPartition, Name: "a", Other: "b"}, {Kind: stack.FaultPartition, Name: "a", Other: "c"}},
+	}
+	if err := d.undoAll(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"network us-east-1 --to us-west-2 --delay 1s", "partition a c", "partition a b"}
+	if !slices.Equal(ctl.undone, want) {
+		t.Fatalf("undone %q, want %q", ctl.undone, want)
+	}
+	if err := d.undoAll(); err != nil || len(ctl.undone) != 3 {
+		t.Fatalf("a second undoAll: %v, undone %q", err, ctl.undone)
+	}
+}

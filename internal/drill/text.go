@@ -74,6 +74,9 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(tw, "  %s\tp50 %s\tp95 %s  p99 %s  (%d requests)\n", p.name, ms(p.l.P50), ms(p.l.P95), ms(p.l.P99), p.l.Requests)
 		}
 	}
+	if r.RecoverError != "" {
+		fmt.Fprintf(tw, "  fault undone\tNO\t%s\n", r.RecoverError)
+	}
 	if r.Restored != nil {
 		fmt.Fprintf(tw, "  stack restored after\t%s\t\n", map[bool]string{true: "yes", false: "NO (see hastack status)"}[*r.Restored])
 	}
