@@ -98,7 +98,7 @@ func TestFollowersSurviveNetworkCut(t *testing.T) {
 	}
 	pids := postmasters(c)
 
-	l, err := ledger.New(ledger.Config{URL: c.WriterURL(""), Rate: 50, Writers: 2, Duration: 8 * time.Second, Timeout: 2 * time.Second})
+	l, err := ledger.New(ledger.Config{URL: c.WriterURL(""), Rate: 50, Writers: 2, Duration: 6 * time.Second, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

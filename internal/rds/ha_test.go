@@ -454,9 +454,8 @@ func eventsOnly(r *recorder) string {
 }
 
 // A follower whose settings drifted (it streams from nowhere) is
-// corrected by the monitor, not rebuilt; a lost node comes back with
-// RecoverNode; a fenced node whose data cannot be rewound is copied
-// afresh.
+// corrected by the monitor, not rebuilt; a fenced node whose data cannot
+// be rewound is copied afresh.
 func TestFollowerRebuilt(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
@@ -484,18 +483,6 @@ func TestFollowerRebuilt(t *testing.T) {
 	if p := w.proc.Load(); p == nil || p.pid() != pid || strings.Contains(eventsOnly(rec), EventNodeRebuilding) {
 		t.Errorf("the replica was restarted or rebuilt to correct its settings:\n%s", eventsOnly(rec))
 	}
-
-	// A lost node comes back with RecoverNode.
-	if err := c.StopNode(ctx, nodeW); err != nil {
-		t.Fatal(err)
-	}
-	if s := nodeStatus(t, c, nodeW); s.Running {
-		t.Errorf("stopped node %+v", s)
-	}
-	if err := c.RecoverNode(ctx, nodeW); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the replica streaming again", eventually, func() bool { return nodeStatus(t, c, nodeW).ReplicationState == ReplAsync })
 
 	// Promote the replica; damage the fenced old primary's data so that
 	// pg_rewind fails: it comes back from a fresh base backup.

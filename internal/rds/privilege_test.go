@@ -80,7 +80,7 @@ func checkNoTrust(t *testing.T, c *Cluster) {
 
 func TestMasterUserIsNoSuperuser(t *testing.T) {
 	requirePostgres(t)
-	c := newCluster(t, haConfig(seededDir(t, tmplReplica), 85, false, nil))
+	c := newCluster(t, testConfig(seededDir(t, tmplSingle), "127.0.85.5", nil))
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)

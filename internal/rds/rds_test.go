@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,38 +26,46 @@ type withTemplates struct{ m *testing.M }
 
 func (w withTemplates) Run() int {
 	code := w.m.Run()
-	templates.mu.Lock()
-	defer templates.mu.Unlock()
-	for _, dir := range templates.dirs {
-		os.RemoveAll(dir)
-	}
+	removeTemplates()
 	return code
 }
 
 // Template clusters: a stopped cluster's state directory (data of every
 // node, state document, passwords), made once per test run by a first
-// start, which tests that do not test a first start copy, as "down then
-// up" would find it, instead of running initdb and base backups again.
+// start of haConfig with Multi-AZ, which tests that do not test a first
+// start copy, as "down then up" would find it, instead of running initdb
+// and base backups again. A configuration with fewer nodes gets the
+// copy without the others' directories: at its start the state
+// document takes the configured nodes, and the primary drops the
+// others' replication slots.
 const (
-	tmplSingle  = "single"  // testConfig: one primary
-	tmplHA      = "ha"      // haConfig, Multi-AZ
-	tmplReplica = "replica" // haConfig, primary and cross-region replica
+	tmplSingle  = "single"  // testConfig: the primary
+	tmplHA      = "ha"      // haConfig, Multi-AZ: primary, standby, replica
+	tmplReplica = "replica" // haConfig: primary and cross-region replica
 )
 
 var templates struct {
-	mu   sync.Mutex
-	dirs map[string]string
+	mu  sync.Mutex
+	dir string
+}
+
+// removeTemplates deletes the template cluster.
+func removeTemplates() {
+	templates.mu.Lock()
+	defer templates.mu.Unlock()
+	if templates.dir != "" {
+		os.RemoveAll(templates.dir)
+	}
 }
 
 // seededDir is a new state directory holding a copy of the template
-// cluster kind, made on first use.
+// cluster, with the nodes of kind, made on first use.
 func seededDir(t *testing.T, kind string) string {
 	t.Helper()
 	requirePostgres(t)
 	templates.mu.Lock()
 	defer templates.mu.Unlock()
-	src, ok := templates.dirs[kind]
-	if !ok {
+	if templates.dir == "" {
 		dir, err := os.MkdirTemp("", "hastack-rds-template-")
 		if err == nil {
 			err = os.Chmod(dir, 0o755)
@@ -64,16 +73,7 @@ func seededDir(t *testing.T, kind string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cfg Config
-		switch kind {
-		case tmplSingle:
-			cfg = testConfig(dir, "127.0.82.5", nil)
-		case tmplHA:
-			cfg = haConfig(dir, 83, true, nil)
-		case tmplReplica:
-			cfg = haConfig(dir, 81, false, nil)
-		}
-		c, err := New(cfg)
+		c, err := New(haConfig(dir, 83, true, nil))
 		if err != nil {
 			os.RemoveAll(dir)
 			t.Fatal(err)
@@ -84,21 +84,48 @@ func seededDir(t *testing.T, kind string) string {
 		if stopErr := c.Stop(context.WithoutCancel(ctx)); err == nil {
 			err = stopErr
 		}
+		if err == nil {
+			err = trimWAL(ctx, c)
+		}
 		if err != nil {
 			os.RemoveAll(dir)
-			t.Fatalf("making the template cluster %s: %v", kind, err)
+			t.Fatalf("making the template cluster: %v", err)
 		}
-		if templates.dirs == nil {
-			templates.dirs = map[string]string{}
-		}
-		templates.dirs[kind], src = dir, dir
+		templates.dir = dir
 	}
 	dst := stateDir(t)
 	// cp -a keeps the owner (the postgres user) and modes.
-	if out, err := exec.Command("cp", "-a", "--", src+"/.", dst).CombinedOutput(); err != nil {
-		t.Fatalf("copying the template cluster %s: %v: %s", kind, err, out)
+	if out, err := exec.Command("cp", "-a", "--", templates.dir+"/.", dst).CombinedOutput(); err != nil {
+		t.Fatalf("copying the template cluster: %v: %s", err, out)
+	}
+	drop := map[string][]string{tmplSingle: {nodeB, nodeW}, tmplReplica: {nodeB}}[kind]
+	for _, name := range drop {
+		if err := os.RemoveAll(filepath.Join(dst, "db", name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dst
+}
+
+// trimWAL removes from the stopped cluster's nodes the WAL segments
+// before their last checkpoint, which kept the template (and every copy
+// of it) larger than it needs to be.
+func trimWAL(ctx context.Context, c *Cluster) error {
+	for _, n := range c.nodes {
+		out, err := c.toolOutput(ctx, n, c.tool("pg_controldata"), "-D", n.layout.dataDir)
+		if err != nil {
+			return err
+		}
+		_, rest, ok := strings.Cut(out, "Latest checkpoint's REDO WAL file:")
+		if !ok {
+			return fmt.Errorf("no REDO WAL file in the control data of %s", n.cfg.Name)
+		}
+		keep := strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0])
+		if err := c.runTool(ctx, n, c.tool("pg_archivecleanup"), filepath.Join(n.layout.dataDir, "pg_wal"), keep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // requirePostgres skips the test when PostgreSQL is not installed, unless
