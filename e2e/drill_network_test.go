@@ -163,12 +163,17 @@ func TestDrillGrayFailure(t *testing.T) {
 	if rep.DNSSwitchSeconds == nil || rep.DNSSwitchedTo != "us-west-2" || *rep.DNSSwitchSeconds > (threshold*interval+timeouts+time.Second).Seconds() {
 		t.Fatalf("DNS switch %v s to %q, want us-west-2 within %s", deref(rep.DNSSwitchSeconds), rep.DNSSwitchedTo, threshold*interval+timeouts+time.Second)
 	}
-	if w.Seconds < 4 || w.Requests == 0 || w.Errors == 0 || w.ErrorRate <= 0 || w.Latency.Requests == 0 {
-		t.Errorf("fault window %+v: want 4 s of requests with some errors and some served", *w)
+	// Errors depend on how TCP's retransmissions fare against the 2 s
+	// client timeout; the rate is reported either way.
+	if w.Seconds < 4 || w.Requests == 0 || w.Latency.Requests == 0 || w.ErrorRate != float64(w.Errors)/float64(w.Requests) {
+		t.Errorf("fault window %+v: want 4 s of requests, some served, and their error rate", *w)
 	}
-	// Served through the gray region: at least one round trip of 400 ms.
-	if u := rep.UntilDNSSwitch; u != nil && u.Latency.Requests > 0 && u.Latency.P99 < 0.4 {
-		t.Errorf("before the switch the slowest request served took %.0f ms, less than a 400 ms round trip", u.Latency.P99*1000)
+	// Before the switch (and the clients' 1 s TTL) every request went
+	// through the gray region: at least one round trip of 400 ms.
+	if u := rep.UntilDNSSwitch; u == nil || u.Requests == 0 {
+		t.Errorf("no request measured between the fault and the DNS switch: %+v", u)
+	} else if u.Latency.Requests > 0 && u.Latency.P50 < 0.4 {
+		t.Errorf("before the switch the median request served took %.0f ms, less than a 400 ms round trip", u.Latency.P50*1000)
 	}
 	if rep.Restored == nil || !*rep.Restored {
 		t.Error("the stack was not restored after the drill")
