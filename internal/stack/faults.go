@@ -18,6 +18,7 @@ type clusterOps interface {
 	KillPrimary() error
 	Promote(ctx context.Context, region string) error
 	Nodes() []rds.NodeStatus
+	Rejoin(ctx context.Context) ([]string, error)
 }
 
 var _ clusterOps = (*rds.Cluster)(nil)
@@ -187,6 +188,7 @@ func (st *Stack) Recover(ctx context.Context, f Fault) error {
 			r.setFault("")
 			st.forget(undone)
 			st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: reachable again", f.Name))
+			st.healDatabase(ctx, rest)
 			return nil
 		}
 		ln, err := listenTCP("load balancer", r.lbAddr())
@@ -211,6 +213,7 @@ func (st *Stack) Recover(ctx context.Context, f Fault) error {
 		}
 		st.forget(undone)
 		st.events.Add("fault.recover", fmt.Sprintf("%s recovered: %s no more", found[0].Fault, found[0].details()))
+		st.healDatabase(ctx, rest)
 		return nil
 	case FaultAZ:
 		r, err := st.azRegion(f.Name)
@@ -249,6 +252,32 @@ func (st *Stack) Recover(ctx context.Context, f Fault) error {
 		return nil
 	}
 	return notInPlace(f)
+}
+
+// healDatabase runs once a network fault is lifted. A former primary
+// that a promotion could not reach, still running, rejoins as a follower
+// (pg_rewind discards what it took since), and a node that stopped while
+// it was cut off comes back, unless a fault still in place (rest) keeps
+// it down. What cannot be done yet, because another cut is still in
+// place, is said in an event; the monitor and the next recover retry.
+func (st *Stack) healDatabase(ctx context.Context, rest []Fault) {
+	if st.dbOps == nil {
+		return
+	}
+	rejoined, err := st.dbOps.Rejoin(ctx)
+	if len(rejoined) > 0 {
+		st.events.Add("fault.recover", fmt.Sprintf("database node %s rejoined as a follower of the current primary", strings.Join(rejoined, ", ")))
+	}
+	if err != nil {
+		st.events.Add("error", fmt.Sprintf("rejoining former primaries: %v", err))
+	}
+	for _, name := range crashedNodes(st.dbOps.Nodes(), rest, nil) {
+		if err := st.dbOps.RecoverNode(ctx, name); err != nil {
+			st.events.Add("error", fmt.Sprintf("recovering database node %s: %v", name, err))
+			continue
+		}
+		st.events.Add("fault.recover", fmt.Sprintf("database node %s back, following the current primary", name))
+	}
 }
 
 // notInPlace refuses to recover a fault that is not in place.

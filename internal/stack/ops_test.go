@@ -71,6 +71,7 @@ func (f *fakeDB) RecoverNode(context.Context, string) error { return nil }
 func (f *fakeDB) KillPrimary() error                        { return nil }
 func (f *fakeDB) Promote(context.Context, string) error     { return nil }
 func (f *fakeDB) Nodes() []rds.NodeStatus                   { return nil }
+func (f *fakeDB) Rejoin(context.Context) ([]string, error)  { return nil, nil }
 
 // newTestStack builds the quick example's stack around db. With start its
 // regions run until the test ends, with empty groups run as the current
