@@ -310,6 +310,8 @@ func (c *Cluster) dropSyncStandby(st State) (State, error) {
 
 // ensureSlots gives the primary one replication slot per follower.
 func (c *Cluster) ensureSlots(ctx context.Context, prim *node, st State) error {
+	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
+	defer cancel()
 	conn, err := c.connect(ctx, prim, 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("connecting to create replication slots: %w", err)

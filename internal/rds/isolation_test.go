@@ -8,18 +8,22 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // An isolated primary region (every packet between it and the other
-// region dropped) still fails over inside itself, since its monitor
-// works from inside the region. The other region sees its primary
-// unreachable and promotes its replica without fencing the old primary,
-// which it cannot reach: that one keeps running and taking writes, as on
-// AWS, and says so. Once the network is back, Rejoin makes it a follower
-// of the new primary, rewound; StartRegion brings back the node killed
-// during the isolation as one too.
+// region dropped) still fails over inside itself when its primary's AZ
+// is cut off too, since its monitor works from inside the region; the
+// old primary, which nothing can reach, is left running, and
+// acknowledges no write: its commits wait for a standby that no longer
+// follows it. The
+// other region sees its primary unreachable and promotes its replica
+// without fencing the new old primary, which it cannot reach: that one
+// keeps running and taking writes, as on AWS, and says so. Once the
+// network is back, Rejoin makes both followers of the new primary.
 func TestIsolatedRegion(t *testing.T) {
 	requirePostgres(t)
 	requireNetAdmin(t)
@@ -48,26 +52,51 @@ func TestIsolatedRegion(t *testing.T) {
 	westBlock := netip.MustParsePrefix("127.0.84.16/28")
 	cut := cutBetween(t, []netip.Prefix{eastBlock}, []netip.Prefix{westBlock})
 
-	// Multi-AZ failover inside the isolated region.
-	if err := c.KillPrimary(); err != nil {
-		t.Fatal(err)
-	}
+	// Multi-AZ failover inside the isolated region: the primary's AZ is
+	// cut off from the rest of the region (its endpoints and its other AZ).
+	pidA := postmasters(c)[nodeA]
+	azCut := cutBetween(t, hosts(c.byName[nodeA].cfg.Addr), hosts(c.writers[east].addr.Addr(), c.readers[east].addr.Addr(), c.byName[nodeB].cfg.Addr))
 	waitFor(t, "the standby promoted inside the isolated region", eventually, func() bool {
 		return nodeStatus(t, c, nodeB).ReplicationState == ReplPrimary
 	})
 	execSQL(t, ctx, c.WriterURL(east), "INSERT INTO t VALUES (2)")
-	if events := eventsOnly(rec); !strings.Contains(events, "except "+nodeW+", which "+east+" cannot reach") {
+	events := eventsOnly(rec)
+	if !strings.Contains(events, "except "+nodeW+", which "+east+" cannot reach") {
 		t.Errorf("the failover did not say it left the unreachable replica alone:\n%s", events)
 	}
+	if !strings.Contains(events, EventNotFenced+": old primary "+nodeA+" could not be reached from "+east+" (its AZ cut off), so it was not stopped") {
+		t.Errorf("no event saying the cut-off primary was left alone:\n%s", events)
+	}
+	if p := postmasters(c)[nodeA]; p != pidA {
+		t.Fatalf("the cut-off primary's server is %d, was %d: the failover touched it", p, pidA)
+	}
+	// Its commits wait for the standby, which follows it no more.
+	conn, err := pgx.Connect(ctx, c.DirectURL(nodeA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(context.WithoutCancel(ctx), "INSERT INTO t VALUES (40)")
+		committed <- err
+	}()
+	window := time.NewTimer(time.Second)
+	select {
+	case err := <-committed:
+		t.Errorf("the cut-off old primary answered a commit (%v)", err)
+	case <-window.C:
+	}
+	conn.PgConn().Conn().Close() // the commit waits on; the client goes
+	<-committed
 
 	// The other region's view: the primary is unreachable, the region
 	// lost (as DNS says), so its replica is promoted automatically.
 	pidB := postmasters(c)[nodeB]
 	var lost atomic.Bool
 	lost.Store(true)
-	wctx, stopWatch := context.WithCancel(ctx)
+	watch, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() { c.WatchRegionFailover(wctx, lost.Load); close(watched) }()
+	go func() { c.WatchRegionFailover(watch, lost.Load); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
 	waitFor(t, "the replica promoted from its region", eventually, func() bool {
 		return nodeStatus(t, c, nodeW).ReplicationState == ReplPrimary
@@ -97,26 +126,26 @@ func TestIsolatedRegion(t *testing.T) {
 	}
 
 	cut.Restore()
+	azCut.Restore()
 	rejoined, err := c.Rejoin(ctx)
-	if err != nil || !slices.Equal(rejoined, []string{nodeB}) {
-		t.Fatalf("Rejoin after the cut: %v, %v; want %s", rejoined, err, nodeB)
+	if err != nil || !slices.Equal(rejoined, []string{nodeA, nodeB}) {
+		t.Fatalf("Rejoin after the cut: %v, %v; want %s and %s", rejoined, err, nodeA, nodeB)
 	}
-	err = tryExec(ctx, c.DirectURL(nodeB), "INSERT INTO t VALUES (51)")
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "25006" {
-		t.Errorf("a write on the rejoined old primary: %v, want read-only", err)
+	for _, name := range []string{nodeA, nodeB} {
+		err = tryExec(ctx, c.DirectURL(name), "INSERT INTO t VALUES (51)")
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "25006" {
+			t.Errorf("a write on the rejoined %s: %v, want read-only", name, err)
+		}
+		waitFor(t, name+" following the new primary", eventually, func() bool {
+			return visible(ctx, c.DirectURL(name), 3) && !visible(ctx, c.DirectURL(name), 40) && !visible(ctx, c.DirectURL(name), 50) &&
+				streaming(nodeStatus(t, c, name))
+		})
 	}
-	waitFor(t, "the old primary following the new one", eventually, func() bool {
-		return visible(ctx, c.DirectURL(nodeB), 3) && !visible(ctx, c.DirectURL(nodeB), 50)
-	})
-	if !strings.Contains(eventsOnly(rec), EventNodeRejoining) || !strings.Contains(eventsOnly(rec), "which pg_rewind would take for one history; only a new copy will do); copied afresh from "+nodeW) {
-		t.Errorf("no rejoin or rewind event:\n%s", eventsOnly(rec))
+	events = eventsOnly(rec)
+	if !strings.Contains(events, EventNodeRejoining) || !strings.Contains(events, nodeA+" rewound to follow "+nodeW) ||
+		!strings.Contains(events, "which pg_rewind would take for one history; only a new copy will do); copied afresh from "+nodeW) {
+		t.Errorf("no rejoin, rewind or copy event:\n%s", events)
 	}
-	if err := c.StartRegion(ctx, east); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the killed first primary following the new one", eventually, func() bool {
-		return visible(ctx, c.DirectURL(nodeA), 3) && streaming(nodeStatus(t, c, nodeA))
-	})
-	t.Logf("events:\n%s", eventsOnly(rec))
+	t.Logf("events:\n%s", events)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -40,6 +42,7 @@ func cutBetween(t *testing.T, a, b []netip.Prefix) *netCut {
 	if err != nil {
 		t.Fatalf("opening netlink for nftables: %v", err)
 	}
+	removeStaleCuts(t, conn)
 	table := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: fmt.Sprintf("hastack_test_cut_%d_%d", os.Getpid(), cuts.Add(1))})
 	policy := nftables.ChainPolicyAccept
 	chain := conn.AddChain(&nftables.Chain{
@@ -66,6 +69,26 @@ func cutBetween(t *testing.T, a, b []netip.Prefix) *netCut {
 	c := &netCut{t: t, table: table}
 	t.Cleanup(c.Restore)
 	return c
+}
+
+// removeStaleCuts deletes the tables of test processes that were killed
+// before they could delete them.
+func removeStaleCuts(t *testing.T, conn *nftables.Conn) {
+	t.Helper()
+	tables, err := conn.ListTables()
+	if err != nil {
+		t.Fatalf("listing nftables tables: %v", err)
+	}
+	for _, table := range tables {
+		rest, ok := strings.CutPrefix(table.Name, "hastack_test_cut_")
+		if !ok {
+			continue
+		}
+		pid, _, _ := strings.Cut(rest, "_")
+		if n, err := strconv.Atoi(pid); err == nil && n != os.Getpid() && !alive(n) {
+			conn.DelTable(table)
+		}
+	}
 }
 
 // matchPrefix matches the IPv4 address at offset in the network header

@@ -46,6 +46,11 @@ func (n *node) running() bool {
 // stopTimeout bounds the clean-up after a failed start.
 const stopTimeout = 15 * time.Second
 
+// sessionTimeout bounds a short administrative session (replication
+// slots, a checkpoint), so that a server that stops answering (a network
+// cut) holds nothing up for long.
+const sessionTimeout = 30 * time.Second
+
 // startPlan is how a node is to start.
 type startPlan struct {
 	// conf is the node's role and settings, from the cluster state.
@@ -464,7 +469,9 @@ func (n *node) shutdownThrough(ctx context.Context, conn *pgx.Conn) string {
 	}
 	// The server ends the session as it shuts down: the error says
 	// nothing about whether the request went through.
-	conn.Exec(ctx, shutdownSQL)
+	ectx, cancel := context.WithTimeout(ctx, gracefulStop)
+	conn.Exec(ectx, shutdownSQL)
+	cancel()
 	conn.Close(context.WithoutCancel(ctx))
 	if p == nil {
 		return "shut down"

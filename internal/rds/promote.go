@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,7 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 		c.emit(kind, fmt.Sprintf("%s (+%s)", msg, since(begin)))
 	}
 	old := c.byName[c.snapshot().Primary]
+	leftAlone := false // the old primary could not be reached: nothing is done to it
 	if err := c.updateState(func(s *State) { *s = s.promoted(target.cfg.Name, c.cfg.Nodes, c.pol.multiAZ, begin) }); err != nil {
 		return fmt.Errorf("recording the promotion of %s: %w", target.cfg.Name, err)
 	}
@@ -45,9 +47,9 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 		closed := c.leadWriters(route{})
 		c.cancelJob(old)
 		if old.cfg.Region != target.cfg.Region {
-			c.fenceAcross(ctx, target.cfg.Region, old, closed, step)
+			leftAlone = !c.fenceAcross(ctx, target.cfg.Region, old, closed, step)
 		} else {
-			c.fenceInRegion(ctx, old, graceful, closed, step)
+			leftAlone = !c.fenceInRegion(ctx, old, graceful, closed, step)
 		}
 	}
 	timeline, err := c.promoteServer(ctx, target)
@@ -73,7 +75,7 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 	}
 	unreached := c.unreachedFrom(ctx, target.cfg.Region, old)
 	for _, n := range c.nodes {
-		if n == target || slices.Contains(unreached, n.cfg.Name) {
+		if n == target || slices.Contains(unreached, n.cfg.Name) || n == old && leftAlone {
 			continue
 		}
 		if err := c.reconfigure(n, st); err != nil {
@@ -96,8 +98,19 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 // a server still running is stopped on purpose — killed, or when
 // graceful shut down fast — and stays down until recovered; one that
 // stopped on its own is restarted as a follower, rewound, as any node
-// that crashed.
-func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, closed int, step func(kind, msg string)) {
+// that crashed. A server whose address the region's control address
+// cannot reach at all (its AZ cut off: no answer, not even a refusal,
+// where a hung server's kernel still completes the handshake) is left
+// alone: its commits wait for the standby, which no longer follows it,
+// so it acknowledges no write; it rejoins once recovered (Rejoin). It
+// reports whether it reached the old primary.
+func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, closed int, step func(kind, msg string)) bool {
+	if old.running() && !c.routeTo(ctx, old.cfg.Region, old) {
+		c.log.Warn("old primary cut off, not stopped", "node", old.cfg.Name)
+		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s (its AZ cut off), so it was not stopped: its commits wait for a standby that no longer follows it; %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind, once recovered",
+			old.cfg.Name, old.cfg.Region, closed))
+		return false
+	}
 	if old.running() {
 		c.setHeld(old.cfg.Name, true)
 	}
@@ -114,6 +127,7 @@ func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, c
 		how = "already down"
 	}
 	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind", old.cfg.Name, how, closed))
+	return true
 }
 
 // fenceAcross fences the old primary from the promoting region, over the
@@ -124,18 +138,34 @@ func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, c
 // reached, it is left alone, as promoting a replica on AWS leaves its
 // source alone: if it still runs, it still takes writes; it rejoins as a
 // follower, rewound, once recovered (Rejoin, StartRegion, RecoverNode).
-func (c *Cluster) fenceAcross(ctx context.Context, region string, old *node, closed int, step func(kind, msg string)) {
+// It reports whether it reached the old primary.
+func (c *Cluster) fenceAcross(ctx context.Context, region string, old *node, closed int, step func(kind, msg string)) bool {
 	conn, err := c.connectFrom(ctx, c.controlAddr(region), old, c.probe)
 	if err != nil {
 		c.log.Warn("old primary not reached, not fenced", "node", old.cfg.Name, "from", region, "err", err)
 		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s, so it was not fenced: if it still runs, it may still take writes; %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind, once recovered",
 			old.cfg.Name, region, closed))
-		return
+		return false
 	}
 	c.setHeld(old.cfg.Name, true)
 	how := old.shutdownThrough(ctx, conn)
 	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced from %s over the network: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind",
 		old.cfg.Name, region, how, closed))
+	return true
+}
+
+// routeTo reports whether the network carries packets between region's
+// control address and n's address: a connection opens or is refused,
+// rather than going unanswered.
+func (c *Cluster) routeTo(ctx context.Context, region string, n *node) bool {
+	ctx, cancel := context.WithTimeout(ctx, c.probe)
+	defer cancel()
+	conn, err := dialerFrom(c.controlAddr(region)).DialContext(ctx, "tcp", n.addrPort().String())
+	if err == nil {
+		conn.Close()
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // unreachedFrom names the nodes outside region, but for skip, to which

@@ -281,6 +281,8 @@ func clearSlots(l layout, dir string) error {
 // it held (a copy starts from a new checkpoint anyway). It connects from
 // the follower's address, as its copy does.
 func (c *Cluster) freshSlot(ctx context.Context, primary, f *node) error {
+	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
+	defer cancel()
 	follower := f.cfg.Name
 	conn, err := c.connectFrom(ctx, f.cfg.Addr, primary, 5*time.Second)
 	if err != nil {
@@ -305,6 +307,8 @@ func (c *Cluster) freshSlot(ctx context.Context, primary, f *node) error {
 // checkpoint runs CHECKPOINT on the node n for the follower f, from f's
 // address, and returns n's timeline as its control file now records it.
 func (c *Cluster) checkpoint(ctx context.Context, n, f *node) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
+	defer cancel()
 	conn, err := c.connectFrom(ctx, f.cfg.Addr, n, 5*time.Second)
 	if err != nil {
 		return 0, fmt.Errorf("connecting to %s for a checkpoint: %w", n.cfg.Name, err)
