@@ -44,6 +44,28 @@ func RTO(samples []Sample, fault time.Time, sustain time.Duration) (rto time.Dur
 	return after[len(after)-1].Start.Sub(fault), false
 }
 
+// ServedAgain reports, at now, whether clients have been served again
+// after the fault for at least sustain (RTO). It judges only requests
+// started at least timeout (the longest a request takes) before now: a
+// later one may still be waiting on a region that is cut off, and a run of
+// quick successes elsewhere must not hide it.
+func ServedAgain(samples []Sample, fault, now time.Time, sustain, timeout time.Duration) bool {
+	cutoff := now.Add(-timeout)
+	if cutoff.Sub(fault) < sustain {
+		return false
+	}
+	var settled []Sample
+	spans := false // the settled requests reach sustain past the fault
+	for _, s := range samples {
+		if !s.Start.After(cutoff) {
+			settled = append(settled, s)
+			spans = spans || !s.Start.Before(fault.Add(sustain))
+		}
+	}
+	_, ok := RTO(settled, fault, sustain)
+	return ok && spans
+}
+
 // byStart returns the samples started at or after from, in start order.
 func byStart(samples []Sample, from time.Time) []Sample {
 	out := make([]Sample, 0, len(samples))

@@ -53,6 +53,39 @@ func TestRTO(t *testing.T) {
 	}
 }
 
+// TestServedAgain: requests still waiting on a cut-off region (recorded
+// only when they time out) must not let quick successes elsewhere count as
+// recovery; only requests started a timeout ago are judged.
+func TestServedAgain(t *testing.T) {
+	fault := t0.Add(300 * time.Millisecond)
+	const sustain, timeout = 500 * time.Millisecond, time.Second
+	// Successes after the fault, one every 100 ms from t0; the failures
+	// started at 0.3-0.5 s complete only at their timeout.
+	samples := series("...xxx..............................")
+	tests := []struct {
+		name    string
+		samples []Sample
+		now     time.Duration // since t0
+		want    bool
+	}{
+		// Every client stuck: nothing started after the fault is known.
+		{"nothing since the fault settled", samples[:3:3], 2 * time.Second, false},
+		// At 1.2 s the failures started at 0.3-0.5 s may still be waiting.
+		{"too soon after the fault to judge", samples, 1200 * time.Millisecond, false},
+		{"successes elsewhere while the failures may still wait", samples[15:20], 1500 * time.Millisecond, false},
+		{"a sustained run after the failures, judged a timeout later", samples, 2500 * time.Millisecond, true},
+		{"the run not yet sustained among the settled requests", samples, 1900 * time.Millisecond, false},
+		{"no failure at all", series(".........................."), 1800 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ServedAgain(tt.samples, fault, t0.Add(tt.now), sustain, timeout); got != tt.want {
+				t.Fatalf("ServedAgain = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestLatencyBetween(t *testing.T) {
 	var samples []Sample
 	for i := 1; i <= 100; i++ {

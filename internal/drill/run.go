@@ -214,7 +214,7 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	}
 	lagsAtFault := sampler.sample(ctx)
 	rep.FaultAt = time.Now()
-	stopCPU, err := d.inject(runCtx, faults)
+	stopCPU, err := d.inject(runCtx, faults, sc.Recoverable)
 	if err != nil {
 		return nil, fmt.Errorf("injecting the fault: %w", err)
 	}
@@ -426,10 +426,11 @@ func (d *driver) instanceAZs(ctx context.Context, before stack.Status) map[strin
 }
 
 // inject puts faults in place in order: the control API's, or CPU load the
-// drill drives itself. When one fails, those already in place are undone.
-// The returned function stops the CPU load (and does nothing without it);
-// it may be called more than once.
-func (d *driver) inject(ctx context.Context, faults []stack.Fault) (func(), error) {
+// drill drives itself. With undo, the drill undoes them later (undoAll);
+// when one fails, those already in place are undone at once. The returned
+// function stops the CPU load (and does nothing without it); it may be
+// called more than once.
+func (d *driver) inject(ctx context.Context, faults []stack.Fault, undo bool) (func(), error) {
 	stop := func() {}
 	for _, f := range faults {
 		if f.Kind == faultCPU {
@@ -440,9 +441,11 @@ func (d *driver) inject(ctx context.Context, faults []stack.Fault) (func(), erro
 			stop()
 			return func() {}, errors.Join(fmt.Errorf("%s: %w", f, err), d.undoAll())
 		}
-		d.mu.Lock()
-		d.inPlace = append(d.inPlace, f)
-		d.mu.Unlock()
+		if undo {
+			d.mu.Lock()
+			d.inPlace = append(d.inPlace, f)
+			d.mu.Unlock()
+		}
 	}
 	return stop, nil
 }
@@ -616,9 +619,7 @@ func (d *driver) recovered(ctx context.Context, fault time.Time, sc Scenario, st
 	if sc.Promotes && !d.primaryMoved(ctx, st) {
 		return false
 	}
-	samples := d.load.Samples()
-	_, ok := RTO(samples, fault, d.opts.Sustain)
-	if !ok || time.Since(fault) < d.opts.Sustain {
+	if !ServedAgain(d.load.Samples(), fault, time.Now(), d.opts.Sustain, d.load.cfg.Timeout) {
 		return false
 	}
 	if sc.SwitchesRegion {

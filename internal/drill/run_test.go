@@ -167,3 +167,16 @@ func TestUndoAllOrder(t *testing.T) {
 		t.Fatalf("a second undoAll: %v, undone %q", err, ctl.undone)
 	}
 }
+
+// TestRunLeavesUnrecoverableFaults: a killed instance is its group's to
+// replace; the drill does not ask the stack to recover it.
+func TestRunLeavesUnrecoverableFaults(t *testing.T) {
+	ctl, _ := newFakeStack(t)
+	d := &driver{ctl: ctl}
+	if _, err := d.inject(context.Background(), []stack.Fault{{Kind: stack.FaultInstance, Name: "i-1"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.undoAll(); err != nil || len(ctl.undone) != 0 {
+		t.Fatalf("undoAll: %v, undone %q", err, ctl.undone)
+	}
+}
