@@ -13,8 +13,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// A first start makes the cluster and its secrets; its data and its
-// passwords survive a restart, as after hastack down then up.
+// A first start makes the cluster and its secrets, over what a hastack
+// killed during its first start left (a half-made copy in data.new) and
+// a link planted where initdb's password file goes; applications get a
+// master user that is no superuser. The data and the passwords survive
+// a restart, as after hastack down then up; a server that exits during
+// its start is reported with its log; Purge removes it all.
 func TestDataSurvivesRestart(t *testing.T) {
 	requirePostgres(t)
 	dir := stateDir(t)
@@ -22,10 +26,31 @@ func TestDataSurvivesRestart(t *testing.T) {
 	c := newCluster(t, testConfig(dir, "127.0.99.5", rec))
 	ctx := startCtx(t)
 
+	a := c.nodes[0].layout
+	if err := os.MkdirAll(filepath.Dir(a.nodeDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(a.path(newDataName), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a.path(newDataName), "PG_VERSION"), []byte("15\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(dir, "outside")
+	const precious = "precious\n"
+	if err := os.WriteFile(outside, []byte(precious), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plantLink(t, a.path(".initdb-pwfile"), outside)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	untouched(t, outside, precious)
+	if _, err := os.Lstat(a.path(newDataName)); !os.IsNotExist(err) {
+		t.Errorf("the unfinished copy is still there (%v)", err)
+	}
 	checkSecrets(t, c, dir, rec)
+	checkRoles(t, ctx, c)
 	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE notes (id int PRIMARY KEY, body text)")
 	execSQL(t, ctx, c.WriterURL(""), "INSERT INTO notes VALUES (1, 'kept')")
 	if st := c.Nodes(); len(st) != 1 || !st[0].Running || st[0].Address != "127.0.99.5:5432" || st[0].Role != RolePrimary {
@@ -83,6 +108,39 @@ func TestDataSurvivesRestart(t *testing.T) {
 			t.Errorf("the password in %s appears in the log output", p)
 		}
 	}
+
+	// A server that exits during its start.
+	if err := c2.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	auto := filepath.Join(c.nodes[0].layout.dataDir, "postgresql.auto.conf")
+	f, err := os.OpenFile(auto, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("no_such_setting = 1\n")
+	f.Close()
+	err = c2.Start(ctx)
+	if err == nil {
+		t.Fatal("Start succeeded with a broken configuration")
+	}
+	for _, want := range []string{"starting primary db-us-east-1a: ", "postgres exited during startup", "no_such_setting"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+
+	if err := Purge(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "db"), c.PasswordFile()} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after Purge (%v)", p, err)
+		}
+	}
+	if err := Purge(dir); err != nil {
+		t.Errorf("second Purge: %v", err)
+	}
 }
 
 // checkSecrets fails unless the passwords are long, distinct, private
@@ -138,22 +196,6 @@ func TestAddressInUse(t *testing.T) {
 	}
 }
 
-func TestPurge(t *testing.T) {
-	dir := seededDir(t, tmplSingle)
-	c := newCluster(t, testConfig(dir, "127.0.99.8", nil))
-	if err := Purge(dir); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{filepath.Join(dir, "db"), c.PasswordFile()} {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s still exists after Purge (%v)", p, err)
-		}
-	}
-	if err := Purge(dir); err != nil {
-		t.Errorf("second Purge: %v", err)
-	}
-}
-
 // A server killed with hastack (SIGKILL through Pdeathsig) leaves its
 // postmaster.pid behind; the next start must not trip over it.
 func TestStartAfterKill(t *testing.T) {
@@ -189,29 +231,6 @@ func TestStartAfterKill(t *testing.T) {
 	}
 	if got := queryString(t, ctx, c2.WriterURL(""), "SELECT x::text FROM t"); got != "42" {
 		t.Fatalf("got %q, want 42", got)
-	}
-}
-
-func TestServerExitDuringStartup(t *testing.T) {
-	dir := seededDir(t, tmplSingle)
-	c := newCluster(t, testConfig(dir, "127.0.99.10", nil))
-	ctx := startCtx(t)
-	auto := filepath.Join(c.nodes[0].layout.dataDir, "postgresql.auto.conf")
-	f, err := os.OpenFile(auto, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString("no_such_setting = 1\n")
-	f.Close()
-
-	err = c.Start(ctx)
-	if err == nil {
-		t.Fatal("Start succeeded with a broken configuration")
-	}
-	for _, want := range []string{"starting primary db-us-east-1a: ", "postgres exited during startup", "no_such_setting"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not contain %q", err, want)
-		}
 	}
 }
 

@@ -52,10 +52,10 @@ func untouched(t *testing.T, path, content string) {
 // Links planted in the node directories, which PostgreSQL's user can
 // write, are never followed: the files hastack writes there replace a
 // link, and a link where hastack must read or descend stops the start
-// with a sentence naming it.
+// with a sentence naming it. (A link at initdb's password file is in
+// TestDataSurvivesRestart, which tests a first start.)
 func TestNoLinksFollowed(t *testing.T) {
-	requirePostgres(t)
-	dir := stateDir(t)
+	dir := seededDir(t, tmplReplica)
 	c := newCluster(t, haConfig(dir, 88, false, nil))
 	ctx := startCtx(t)
 	outside := filepath.Join(dir, "outside")
@@ -63,21 +63,9 @@ func TestNoLinksFollowed(t *testing.T) {
 	if err := os.WriteFile(outside, []byte(precious), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The first start's initdb password file.
 	a := c.byName[nodeA].layout
-	if err := os.MkdirAll(filepath.Dir(a.nodeDir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(a.nodeDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	plantLink(t, a.path(".initdb-pwfile"), outside)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
-	}
-	untouched(t, outside, precious)
-	if _, err := os.Lstat(a.path(".initdb-pwfile")); !os.IsNotExist(err) {
-		t.Errorf("initdb's password file is still there (%v)", err)
 	}
 	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
 	if err := c.Stop(ctx); err != nil {
@@ -154,30 +142,16 @@ func TestNoLinksFollowed(t *testing.T) {
 
 // A copy that did not finish (hastack killed during initdb or a base
 // backup) is made again at the next start, never used: a new copy
-// counts only with the node's completion marker.
+// counts only with the node's completion marker. (A half-made first
+// initdb in data.new is in TestDataSurvivesRestart.)
 func TestUnfinishedCopiesRedone(t *testing.T) {
-	requirePostgres(t)
-	dir := stateDir(t)
+	dir := seededDir(t, tmplReplica)
 	rec := newRecorder()
 	c := newCluster(t, haConfig(dir, 87, false, rec))
 	ctx := startCtx(t)
 	a, w := c.byName[nodeA], c.byName[nodeW]
-
-	// Killed during the first initdb: a half-made cluster in data.new.
-	if err := os.MkdirAll(filepath.Dir(a.layout.nodeDir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(a.layout.path(newDataName), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(a.layout.path(newDataName), "PG_VERSION"), []byte("15\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Lstat(a.layout.path(newDataName)); !os.IsNotExist(err) {
-		t.Errorf("the unfinished copy is still there (%v)", err)
 	}
 	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
 	id := systemID(t, ctx, c, nodeA)

@@ -78,17 +78,15 @@ func checkNoTrust(t *testing.T, c *Cluster) {
 	}
 }
 
-func TestMasterUserIsNoSuperuser(t *testing.T) {
-	requirePostgres(t)
-	c := newCluster(t, testConfig(seededDir(t, tmplSingle), "127.0.85.5", nil))
-	ctx := startCtx(t)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+// checkRoles fails unless applications get a master user that is no
+// superuser, hastack works as its own superuser (the bootstrap user),
+// whose password only hastack's user can read, and no one logs in
+// without a password, not even over the Unix socket.
+func checkRoles(t *testing.T, ctx context.Context, c *Cluster) {
+	t.Helper()
 	checkMasterUser(t, ctx, c.WriterURL(""))
 	checkNoTrust(t, c)
 
-	// hastack works as its own superuser, the cluster's bootstrap user.
 	conn, err := c.connect(ctx, c.byName[nodeA], 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
