@@ -66,6 +66,19 @@ func ServedAgain(samples []Sample, fault, now time.Time, sustain, timeout time.D
 	return ok && spans
 }
 
+// ServedBy returns samples with the successes served by any region but
+// region counted as failures: for recovery that must happen in region.
+func ServedBy(samples []Sample, region string) []Sample {
+	out := make([]Sample, len(samples))
+	for i, s := range samples {
+		if s.OK && s.Region != region {
+			s.OK = false
+		}
+		out[i] = s
+	}
+	return out
+}
+
 // byStart returns the samples started at or after from, in start order.
 func byStart(samples []Sample, from time.Time) []Sample {
 	out := make([]Sample, 0, len(samples))

@@ -86,6 +86,22 @@ func TestServedAgain(t *testing.T) {
 	}
 }
 
+func TestServedBy(t *testing.T) {
+	samples := series("..x..")
+	samples[0].Region, samples[1].Region, samples[3].Region, samples[4].Region = "us-east-1", "us-west-2", "us-east-1", ""
+	got := ServedBy(samples, "us-east-1")
+	var ok []bool
+	for _, s := range got {
+		ok = append(ok, s.OK)
+	}
+	if want := []bool{true, false, false, true, false}; !slices.Equal(ok, want) {
+		t.Fatalf("ServedBy OKs = %v, want %v", ok, want)
+	}
+	if !samples[1].OK {
+		t.Fatal("ServedBy changed its input")
+	}
+}
+
 func TestLatencyBetween(t *testing.T) {
 	var samples []Sample
 	for i := 1; i <= 100; i++ {

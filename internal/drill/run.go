@@ -619,7 +619,13 @@ func (d *driver) recovered(ctx context.Context, fault time.Time, sc Scenario, st
 	if sc.Promotes && !d.primaryMoved(ctx, st) {
 		return false
 	}
-	if !ServedAgain(d.load.Samples(), fault, time.Now(), d.opts.Sustain, d.load.cfg.Timeout) {
+	samples := d.load.Samples()
+	if sc.HoldsRegion {
+		if r, err := primaryOf(st); err == nil {
+			samples = ServedBy(samples, r.Name)
+		}
+	}
+	if !ServedAgain(samples, fault, time.Now(), d.opts.Sustain, d.load.cfg.Timeout) {
 		return false
 	}
 	if sc.SwitchesRegion {

@@ -55,6 +55,9 @@ type Scenario struct {
 	SwitchesRegion bool
 	// Promotes: recovery also means a new database primary.
 	Promotes bool
+	// HoldsRegion: recovery means clients served by the primary region
+	// again; served by another one (DNS failed over) they wait still.
+	HoldsRegion bool
 	// ByAZ: the report counts, by AZ, the instances that served clients
 	// while the fault was in place.
 	ByAZ bool
@@ -131,6 +134,7 @@ var Scenarios = []Scenario{
 		Faults:      isolatePrimaryAZ,
 		Recoverable: true,
 		Promotes:    true,
+		HoldsRegion: true,
 		ByAZ:        true,
 		Expect:      expectAZIsolated,
 	},
@@ -139,6 +143,7 @@ var Scenarios = []Scenario{
 		Description: "the primary region's first AZ is lost: its instances and its database node (the primary) stop; the standby takes over and the group relaunches in the other AZ",
 		Faults:      firstAZ,
 		Recoverable: true,
+		HoldsRegion: true,
 		ByAZ:        true,
 	},
 	{
