@@ -20,7 +20,7 @@ func newPromote(g *globals) *cobra.Command {
 			if err := client.Promote(cmd.Context(), a[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "the replica in %s is the primary now; the old primary is fenced\n", a[0])
+			fmt.Fprintf(g.stdout, "the replica in %s is the primary now (hastack status shows whether the old primary was reached and stopped)\n", a[0])
 			return nil
 		},
 	}
