@@ -28,10 +28,14 @@ func TestDrillRPOIsolate(t *testing.T) {
 }
 
 func testRPO(t *testing.T, scenario string, extra ...string) {
-	// Known defect, issue 10 still open: with the cross-region link
-	// delayed by 500 ms the reported RPO does not yet match the replica's
-	// lag at the fault (0 or ~0.07 s against ~0.6 s measured).
-	t.Skip("known defect: the reported RPO does not yet match the lag at the fault with a 500 ms link delay (issue 10 open)")
+	if scenario == "region-crash" {
+		// Known defect, issue 10 still open: a crashed region's network
+		// keeps delivering the WAL already sent, held 0.53 s on the delayed
+		// link, after its processes are killed; the replica receives it
+		// and nothing is lost (0 lost with the replica 0.73 s behind).
+		// A power loss takes the region's network with it.
+		t.Skip("known defect: a crashed region still delivers the packets it sent before the crash (issue 10 open)")
+	}
 	testenv.RequireNetAdmin(t)
 	e := newEnv(t, "quick")
 	e.must("up", "-d")
