@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hastack/hastack/internal/spec"
+	"github.com/hastack/hastack/internal/testenv"
 )
 
 // fakeTargets records what the group tells the load balancer and answers
@@ -171,16 +172,7 @@ func addrs(prefix string) []netip.Addr {
 // t.TempDir's: instances run as an unprivileged user when the tests run as
 // root, and must reach the files a test shares with them.
 func openDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "hastack-asg-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testenv.OpenTempDir(t, "hastack-asg-test-")
 }
 
 // start runs a group with desired 2 (min 1, max 3) over AZs a (127.0.77.x)

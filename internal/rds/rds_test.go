@@ -138,16 +138,7 @@ func requirePostgres(t *testing.T) {
 // stateDir makes a state directory the postgres user can reach even when
 // the tests run as root (t.TempDir's parent is private to root).
 func stateDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "hastack-rds-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testenv.OpenTempDir(t, "hastack-rds-")
 }
 
 // recorder collects events and log output.

@@ -107,3 +107,20 @@ func netAdmin(status string) error {
 	}
 	return fmt.Errorf("%s has no CapEff line", status)
 }
+
+// OpenTempDir returns a new directory, removed after the test, that every
+// user may enter (0755), unlike t.TempDir's: PostgreSQL and the instances
+// run as unprivileged users when the tests run as root, and must reach
+// the files a test shares with them.
+func OpenTempDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
