@@ -187,16 +187,7 @@ func (e *env) resolve(name string) (net.IP, uint32, error) {
 // returns how long it took.
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		<-tick.C
-	}
-	return time.Since(start)
+	return testenv.WaitFor(t, what, within, cond)
 }
 
 // alive reports whether a process has not yet exited. A zombie has exited:

@@ -229,15 +229,7 @@ func start(t *testing.T, edit func(*Config)) *harness {
 // eventually polls cond until it holds or 20s pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }
 
 func inState(g *Group, s State) []Instance {

@@ -197,6 +197,26 @@ func effectOn(imps []Impairment, src, dst uint32) Effect {
 	return e
 }
 
+// Cuts reports whether the plan's partitions drop every packet from src
+// to dst: the path is cut, whatever the port. Security groups, which
+// judge only the packets that open a connection, do not cut a path.
+func (p Plan) Cuts(src, dst netip.Addr) bool {
+	if !src.Is4() || !dst.Is4() {
+		return false
+	}
+	return cut(p.Rules, v4(src), v4(dst))
+}
+
+// cut reports whether a rule of rules drops every packet from src to dst.
+func cut(rules []Rule, src, dst uint32) bool {
+	for _, r := range rules {
+		if r.Verdict == Drop && r.Port == 0 && !r.Opening && r.Src.contains(src) && r.Dst.contains(dst) {
+			return true
+		}
+	}
+	return false
+}
+
 // errNotIPv4 is returned for packets the enforcer cannot read an IPv4
 // header from; they are let through unharmed.
 var errNotIPv4 = errors.New("not an IPv4 packet")

@@ -407,26 +407,69 @@ func TestSequencerKeepsOrder(t *testing.T) {
 func TestWaitRoom(t *testing.T) {
 	w := newWaitRoom()
 	t0 := time.Unix(1000, 0)
-	w.hold(1, t0.Add(30*time.Millisecond))
-	w.hold(2, t0.Add(10*time.Millisecond))
-	w.hold(3, t0.Add(10*time.Millisecond))
-	w.hold(4, t0.Add(50*time.Millisecond))
-	ids, next := w.due(t0.Add(5 * time.Millisecond))
-	if len(ids) != 0 || !next.Equal(t0.Add(10*time.Millisecond)) {
-		t.Fatalf("due(5ms) = %v, next %s", ids, next.Sub(t0))
+	pkt := func(id uint32) queuedPacket { return queuedPacket{id: id, src: 10 + id, dst: 20 + id, ipv4: true} }
+	w.hold(pkt(1), t0.Add(30*time.Millisecond))
+	w.hold(pkt(2), t0.Add(10*time.Millisecond))
+	w.hold(pkt(3), t0.Add(10*time.Millisecond))
+	w.hold(pkt(4), t0.Add(50*time.Millisecond))
+	ids := func(pkts []held) string {
+		var out []string
+		for _, p := range pkts {
+			if p.src != 10+p.id || p.dst != 20+p.id {
+				t.Errorf("packet %d held with addresses %d -> %d", p.id, p.src, p.dst)
+			}
+			out = append(out, fmt.Sprint(p.id))
+		}
+		return "[" + strings.Join(out, " ") + "]"
 	}
-	ids, next = w.due(t0.Add(30 * time.Millisecond))
-	if fmt.Sprint(ids) != "[2 3 1]" || !next.Equal(t0.Add(50*time.Millisecond)) {
-		t.Fatalf("due(30ms) = %v, next %s; want [2 3 1], 50ms", ids, next.Sub(t0))
+	got, next := w.due(t0.Add(5 * time.Millisecond))
+	if len(got) != 0 || !next.Equal(t0.Add(10*time.Millisecond)) {
+		t.Fatalf("due(5ms) = %v, next %s", ids(got), next.Sub(t0))
+	}
+	got, next = w.due(t0.Add(30 * time.Millisecond))
+	if ids(got) != "[2 3 1]" || !next.Equal(t0.Add(50*time.Millisecond)) {
+		t.Fatalf("due(30ms) = %v, next %s; want [2 3 1], 50ms", ids(got), next.Sub(t0))
 	}
 	if got := w.len(); got != 1 {
 		t.Fatalf("len = %d, want 1", got)
 	}
-	if ids := w.all(); fmt.Sprint(ids) != "[4]" {
-		t.Fatalf("all = %v", ids)
+	if got := ids(w.all()); got != "[4]" {
+		t.Fatalf("all = %v", got)
 	}
 	if _, next := w.due(t0.Add(time.Hour)); !next.IsZero() {
 		t.Fatalf("next %s with nothing held", next)
+	}
+}
+
+func TestCuts(t *testing.T) {
+	a := Domain{Name: "a", Include: pfx("127.9.1.0/24")}
+	b := Domain{Name: "b", Include: pfx("127.9.2.0/24")}
+	ip := netip.MustParseAddr
+	tests := []struct {
+		name     string
+		state    State
+		src, dst string
+		want     bool
+	}{
+		{"nothing in force", State{}, "127.9.1.1", "127.9.2.1", false},
+		{"partition", State{Partitions: []Partition{{A: a, B: b}}}, "127.9.1.1", "127.9.2.1", true},
+		{"partition, the other way", State{Partitions: []Partition{{A: a, B: b}}}, "127.9.2.1", "127.9.1.1", true},
+		{"one-way partition, the way it cuts", State{Partitions: []Partition{{A: a, B: b, OneWay: true}}}, "127.9.1.1", "127.9.2.1", true},
+		{"one-way partition, the way back", State{Partitions: []Partition{{A: a, B: b, OneWay: true}}}, "127.9.2.1", "127.9.1.1", false},
+		{"outside the partition", State{Partitions: []Partition{{A: a, B: b}}}, "127.9.3.1", "127.9.2.1", false},
+		{"a security group judges new connections only", State{SecurityGroups: []SecurityGroup{{Name: "sg", Dest: pfx("127.9.2.0/24"), Port: 80, Allow: []Domain{b}}}}, "127.9.1.1", "127.9.2.1", false},
+		{"a shape delays, it does not cut", State{Shapes: []Shape{{A: a, B: &b, Delay: time.Second}}}, "127.9.1.1", "127.9.2.1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Compile(tt.state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Cuts(ip(tt.src), ip(tt.dst)); got != tt.want {
+				t.Errorf("Cuts(%s, %s) = %v, want %v", tt.src, tt.dst, got, tt.want)
+			}
+		})
 	}
 }
 

@@ -51,6 +51,7 @@ type Enforcer struct {
 	room  *waitRoom
 
 	imps     atomic.Pointer[[]Impairment]
+	rules    atomic.Pointer[[]Rule] // in force, to judge held packets again
 	draining atomic.Bool
 	started  atomic.Bool
 
@@ -58,7 +59,7 @@ type Enforcer struct {
 	plan    Plan
 	stopped bool
 
-	packets, delayed, dropped atomic.Uint64
+	packets, delayed, dropped, cutOff atomic.Uint64
 }
 
 // Stats counts the packets the enforcer was handed.
@@ -66,6 +67,7 @@ type Stats struct {
 	Packets uint64 // handed over by an Impair rule
 	Delayed uint64 // let go after a delay
 	Dropped uint64 // dropped by a loss
+	CutOff  uint64 // held when a partition cut their path, and dropped
 	Waiting int    // held now
 }
 
@@ -97,6 +99,7 @@ func New(cfg Config) (*Enforcer, error) {
 	}
 	e := &Enforcer{table: table, q: q, log: log, room: newWaitRoom()}
 	e.imps.Store(&[]Impairment{})
+	e.rules.Store(&[]Rule{})
 	return e, nil
 }
 
@@ -116,6 +119,7 @@ func (e *Enforcer) Stats() Stats {
 		Packets: e.packets.Load(),
 		Delayed: e.delayed.Load(),
 		Dropped: e.dropped.Load(),
+		CutOff:  e.cutOff.Load(),
 		Waiting: e.room.len(),
 	}
 }
@@ -140,6 +144,8 @@ func (e *Enforcer) Apply(s State) error {
 		e.imps.Store(prev)
 		return err
 	}
+	rules := plan.Rules
+	e.rules.Store(&rules)
 	e.plan = plan
 	return nil
 }
@@ -160,8 +166,8 @@ func (e *Enforcer) Start(ctx context.Context) error {
 	var failed error
 loop:
 	for {
-		ids, next := e.room.due(time.Now())
-		e.accept(ids)
+		pkts, next := e.room.due(time.Now())
+		e.release(pkts)
 		if !next.IsZero() {
 			timer.Reset(time.Until(next))
 		}
@@ -220,13 +226,30 @@ func (e *Enforcer) handle(p queuedPacket, now time.Time, seq *sequencer) {
 		e.verdict(p.id, true)
 	default:
 		e.delayed.Add(1)
-		e.room.hold(p.id, seq.release(pairKey{p.src, p.dst}, now, delay))
+		e.room.hold(p, seq.release(pairKey{p.src, p.dst}, now, delay))
 	}
 }
 
-func (e *Enforcer) accept(ids []uint32) {
-	for _, id := range ids {
-		e.verdict(id, true)
+// release lets held packets go, but for those whose path a partition has
+// cut meanwhile: a packet still on its way when a link is cut (or when
+// its region loses power) is lost with the link, as netem's queue on a
+// sender that goes dark would lose it.
+func (e *Enforcer) release(pkts []held) {
+	rules := *e.rules.Load()
+	for _, p := range pkts {
+		if cut(rules, p.src, p.dst) {
+			e.cutOff.Add(1)
+			e.verdict(p.id, false)
+			continue
+		}
+		e.verdict(p.id, true)
+	}
+}
+
+// acceptAll lets every held packet go: the rules are gone.
+func (e *Enforcer) acceptAll() {
+	for _, p := range e.room.all() {
+		e.verdict(p.id, true)
 	}
 }
 
@@ -245,14 +268,14 @@ func (e *Enforcer) stop(readErr chan error, readerGone bool) error {
 	e.mu.Unlock()
 	e.draining.Store(true)
 	err := removeTable(e.table)
-	e.accept(e.room.all())
+	e.acceptAll()
 	if !readerGone {
 		_ = e.q.conn.SetReadDeadline(time.Now().Add(drainFor))
 		if rerr := <-readErr; rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 	}
-	e.accept(e.room.all())
+	e.acceptAll()
 	return errors.Join(err, e.q.close())
 }
 

@@ -50,9 +50,10 @@ func (s *sequencer) release(k pairKey, now time.Time, delay time.Duration) time.
 
 // held is a packet waiting for its release time.
 type held struct {
-	at  time.Time
-	seq uint64 // arrival order, for packets due at the same instant
-	id  uint32
+	at       time.Time
+	seq      uint64 // arrival order, for packets due at the same instant
+	id       uint32
+	src, dst uint32
 }
 
 type heldHeap []held
@@ -83,11 +84,11 @@ type waitRoom struct {
 
 func newWaitRoom() *waitRoom { return &waitRoom{wake: make(chan struct{}, 1)} }
 
-// hold keeps packet id until at.
-func (w *waitRoom) hold(id uint32, at time.Time) {
+// hold keeps packet p until at.
+func (w *waitRoom) hold(p queuedPacket, at time.Time) {
 	w.mu.Lock()
 	w.seq++
-	heap.Push(&w.h, held{at: at, seq: w.seq, id: id})
+	heap.Push(&w.h, held{at: at, seq: w.seq, id: p.id, src: p.src, dst: p.dst})
 	first := w.h[0].seq == w.seq
 	w.mu.Unlock()
 	if first {
@@ -100,27 +101,27 @@ func (w *waitRoom) hold(id uint32, at time.Time) {
 
 // due takes the packets due at now, in order, and tells when the next one
 // is (zero when none waits).
-func (w *waitRoom) due(now time.Time) (ids []uint32, next time.Time) {
+func (w *waitRoom) due(now time.Time) (pkts []held, next time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(w.h) > 0 && !w.h[0].at.After(now) {
-		ids = append(ids, heap.Pop(&w.h).(held).id)
+		pkts = append(pkts, heap.Pop(&w.h).(held))
 	}
 	if len(w.h) > 0 {
 		next = w.h[0].at
 	}
-	return ids, next
+	return pkts, next
 }
 
 // all takes every waiting packet.
-func (w *waitRoom) all() []uint32 {
+func (w *waitRoom) all() []held {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ids := make([]uint32, 0, len(w.h))
+	pkts := make([]held, 0, len(w.h))
 	for len(w.h) > 0 {
-		ids = append(ids, heap.Pop(&w.h).(held).id)
+		pkts = append(pkts, heap.Pop(&w.h).(held))
 	}
-	return ids
+	return pkts
 }
 
 func (w *waitRoom) len() int {

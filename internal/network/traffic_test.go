@@ -373,6 +373,50 @@ func TestDelay(t *testing.T) {
 	}
 }
 
+// Packets held on a delayed path when a partition cuts it are lost with
+// the link: a region that loses power loses what it had queued too.
+func TestCutDropsHeldPackets(t *testing.T) {
+	e := startEnforcer(t)
+	shape := Shape{A: domA, B: &domB, Delay: 400 * time.Millisecond}
+	apply(t, e, State{Shapes: []Shape{shape}})
+	to := udpListener(t, hostA)
+	from := udpListener(t, hostB)
+	const sent = 5
+	for i := range sent {
+		if _, err := from.WriteToUDP([]byte{byte(i)}, to.LocalAddr().(*net.UDPAddr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.WaitFor(t, "the datagrams held", healed, func() bool { return e.Stats().Waiting == sent })
+	apply(t, e, State{Shapes: []Shape{shape}, Partitions: []Partition{{A: domA, B: domB}}})
+	if err := to.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, _, err := to.ReadFromUDP(buf); err == nil {
+		t.Fatalf("a datagram held when the path was cut arrived (%d bytes)", n)
+	}
+	if s := e.Stats(); s.CutOff != sent || s.Waiting != 0 {
+		t.Errorf("stats %+v, want %d cut off and none waiting", s, sent)
+	}
+
+	// Once the cut is lifted, held packets go through again.
+	apply(t, e, State{Shapes: []Shape{shape}})
+	if !udpGetsThrough(t, hostB, to) && !udpArrives(t, to, 2*time.Second) {
+		t.Error("nothing gets through the delayed path after the cut was lifted")
+	}
+}
+
+// udpArrives reports whether a datagram arrives on c within d.
+func udpArrives(t *testing.T, c *net.UDPConn, d time.Duration) bool {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.ReadFromUDP(make([]byte, 512))
+	return err == nil
+}
+
 func TestJitterStaysInBounds(t *testing.T) {
 	e := startEnforcer(t)
 	atA := echoServer(t, hostA)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hastack/hastack/internal/ledger"
 	"github.com/hastack/hastack/internal/spec"
+	"github.com/hastack/hastack/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -62,13 +63,7 @@ func nodeStatus(t *testing.T, c *Cluster, name string) NodeStatus {
 // waitFor polls cond until it holds or the time is up.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, limit, cond)
 }
 
 // serverOf tells which node address a URL leads to, and whether that
@@ -371,7 +366,7 @@ func TestAutomaticRegionFailover(t *testing.T) {
 	var lost atomic.Bool
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() { c.WatchRegionFailover(wctx, lost.Load); close(watched) }()
+	go func() { c.WatchRegionFailover(wctx, func(string) bool { return lost.Load() }); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
 
 	const rate = 100

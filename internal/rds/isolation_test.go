@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,16 +90,24 @@ func TestIsolatedRegion(t *testing.T) {
 
 	// The other region's view: the primary is unreachable, the region
 	// lost (as DNS says), so its replica is promoted automatically.
+	// DNS answers with the other region from now on.
 	pidB := postmasters(c)[nodeB]
-	var lost atomic.Bool
-	lost.Store(true)
+	dnsAway := func(region string) bool { return region == east }
 	watch, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() { c.WatchRegionFailover(watch, lost.Load); close(watched) }()
+	go func() { c.WatchRegionFailover(watch, dnsAway); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
 	waitFor(t, "the replica promoted from its region", eventually, func() bool {
 		return nodeStatus(t, c, nodeW).ReplicationState == ReplPrimary
 	})
+	// The new primary's region holds DNS, so the watcher, which now sees
+	// the isolated region's nodes as the only candidates (unreachable
+	// from the new primary), must not move the primary back there.
+	settle := time.NewTimer(cfg.Database.RegionFailoverAfter + 5*c.poll + time.Second)
+	<-settle.C
+	if p := c.snapshot().Primary; p != nodeW {
+		t.Fatalf("the primary moved back to the isolated region (%s) while DNS answers with %s", p, west)
+	}
 	stopWatch()
 	<-watched
 	if !strings.Contains(eventsOnly(rec), EventNotFenced+": old primary "+nodeB+" could not be reached from "+west+", so it was not fenced: if it still runs, it may still take writes") {

@@ -11,10 +11,13 @@ import (
 // has reported true, and the primary has not answered, for
 // RegionFailoverAfter without a break; the replica chosen is the first
 // running one in configuration order. With "manual" it only reports the
-// loss (EventRegionLost). regionLost is the stack's view that the
-// primary's region is lost, e.g. that DNS has failed over; it is called
-// at every poll and must be quick.
-func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func() bool) {
+// loss (EventRegionLost). regionLost is the stack's view that a region
+// is lost, e.g. that DNS no longer answers with it; it is asked about
+// the region that holds the primary now, which after one failover is no
+// longer the stack file's primary region, so a region cut off after it
+// lost the primary never promotes back. It is called at every poll and
+// must be quick.
+func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func(region string) bool) {
 	tick := time.NewTicker(c.poll)
 	defer tick.Stop()
 	automatic := c.cfg.Database.CrossRegionFailover == "automatic"
@@ -31,13 +34,14 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func() boo
 		c.mu.Unlock()
 		// The primary as the region that would promote sees it: an
 		// isolated region's primary answers inside its region only.
+		region := c.byName[st.Primary].cfg.Region
 		up := obs.Nodes[st.Primary].writable()
-		if cand := c.candidate(c.byName[st.Primary].cfg.Region); cand != nil {
+		if cand := c.candidate(region); cand != nil {
 			up = up && !obs.Unreached[cand.cfg.Region]
 		}
 		d := decideRegion(regionInput{
 			Automatic:  automatic,
-			RegionLost: regionLost(),
+			RegionLost: regionLost(region),
 			PrimaryUp:  up,
 			Since:      since,
 			Now:        time.Now(),
@@ -48,7 +52,6 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func() boo
 			reported = false
 			continue
 		}
-		region := c.byName[st.Primary].cfg.Region
 		if !reported {
 			reported = true
 			msg := fmt.Sprintf("primary region %s lost for %s: DNS has failed over and primary %s does not answer", region, c.cfg.Database.RegionFailoverAfter, st.Primary)

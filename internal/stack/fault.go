@@ -24,7 +24,11 @@ const (
 	// any address outside it; everything inside keeps running and talking.
 	ModeIsolate = "isolate"
 	// ModeCrash kills every process of the region at once, as a power
-	// loss: no drain, no graceful stop.
+	// loss: no drain, no graceful stop. Where the network is enforced, the
+	// region's network goes dark with it until it is recovered: what it
+	// had on its way out (held by a link delay) is lost, and the resets
+	// the kernel sends for the killed processes' connections never
+	// arrive, so peers time out as they would on a power loss.
 	ModeCrash = "crash"
 )
 
@@ -198,7 +202,7 @@ func (f Fault) details() string {
 	switch f.Kind {
 	case FaultRegion:
 		if f.Mode == ModeCrash {
-			return fmt.Sprintf("every process of %s killed at once (load balancer, instances, database nodes)", f.Name)
+			return fmt.Sprintf("every process of %s killed at once (load balancer, instances, database nodes), its network dark", f.Name)
 		}
 		return fmt.Sprintf("every packet between %s and any address outside it dropped; everything inside keeps running", f.Name)
 	case FaultAZ:

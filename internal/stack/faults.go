@@ -60,14 +60,25 @@ func (st *Stack) Fail(ctx context.Context, f Fault) error {
 			what = fmt.Sprintf("region %s isolated: every packet between it and any address outside it is dropped; its load balancer, instances and database nodes keep running", f.Name)
 			break
 		}
+		// The network goes dark first, so nothing the region sends from
+		// now on, nor anything it had on its way, gets out.
+		if st.net != nil {
+			if err := st.enforce(append(plain(active), f)); err != nil {
+				return err
+			}
+		}
 		started := time.Now()
 		rep, err := r.crash(func() error { return st.dbOps.StopRegion(ctx, f.Name) })
 		st.record(f) // whatever failed, the region is down and recover brings it back
 		if err != nil {
 			return err
 		}
-		st.events.Add("fault.inject", fmt.Sprintf("region %s crashed: its load balancer closed with every connection, SIGKILL to its %d instances (within %s) and its database nodes, all gone %s after the fault",
-			f.Name, len(rep.Instances), rep.Spread.Round(time.Microsecond), time.Since(started).Round(time.Millisecond)))
+		dark := ""
+		if st.net != nil {
+			dark = "; its network is dark until it is recovered"
+		}
+		st.events.Add("fault.inject", fmt.Sprintf("region %s crashed: its load balancer closed with every connection, SIGKILL to its %d instances (within %s) and its database nodes, all gone %s after the fault%s",
+			f.Name, len(rep.Instances), rep.Spread.Round(time.Microsecond), time.Since(started).Round(time.Millisecond), dark))
 		return nil
 	case FaultPartition, FaultNetwork:
 		if err := st.enforce(append(plain(active), f)); err != nil {
@@ -190,6 +201,9 @@ func (st *Stack) Recover(ctx context.Context, f Fault) error {
 			st.events.Add("fault.recover", fmt.Sprintf("region %s recovered: reachable again", f.Name))
 			st.healDatabase(ctx, rest)
 			return nil
+		}
+		if err := st.enforce(rest); err != nil {
+			return err
 		}
 		ln, err := listenTCP("load balancer", r.lbAddr())
 		if err != nil {
@@ -333,11 +347,11 @@ func (st *Stack) Promote(ctx context.Context, region string) error {
 }
 
 // regionLost tells the database's automatic cross-region failover that
-// DNS no longer answers with the primary region: Route53 has failed over.
-func (st *Stack) regionLost() bool {
-	prim := st.spec.Primary()
+// DNS no longer answers with region, the one that holds the database
+// primary: Route53 has failed over away from it.
+func (st *Stack) regionLost(region string) bool {
 	for _, r := range st.regions {
-		if r.spec.Name == prim.Name {
+		if r.spec.Name == region {
 			return st.dns.Answer() != r.lbIP()
 		}
 	}

@@ -103,7 +103,8 @@ func distance(n spec.Network, regions map[string]network.Domain) []network.Shape
 
 // networkState is the network the stack must have with these faults in
 // place: the base (security groups and distance) with, for each fault,
-// its rules: an isolated region is partitioned from everything outside it;
+// its rules: an isolated or crashed region is partitioned from everything
+// outside it;
 // a partition drops what it names; a network fault adds its delay, jitter
 // and loss to whatever else applies. Other faults have no rules.
 func networkState(base network.State, faults []Fault, doms *domains) (network.State, error) {
@@ -114,7 +115,7 @@ func networkState(base network.State, faults []Fault, doms *domains) (network.St
 	}
 	for _, f := range faults {
 		switch {
-		case f.Kind == FaultRegion && f.Mode == ModeIsolate:
+		case f.Kind == FaultRegion:
 			r, err := doms.lookup(f.Name)
 			if err != nil {
 				return network.State{}, err

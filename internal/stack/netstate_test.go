@@ -129,8 +129,10 @@ func TestNetworkState(t *testing.T) {
 			{from: eastLB, to: eastIn, open: true}, {from: eastDB, to: eastDBb, open: true},
 			{from: client, to: westLB, open: true},
 		}, ""},
-		{"a crashed region has no rule", []Fault{{Kind: FaultRegion, Name: "us-east-1", Mode: ModeCrash}}, []path{
-			{from: client, to: eastLB, open: true},
+		{"a crashed region's network is dark", []Fault{{Kind: FaultRegion, Name: "us-east-1", Mode: ModeCrash}}, []path{
+			{from: client, to: eastLB}, {from: eastLB, to: client},
+			{from: eastDB, to: westDB}, {from: westDB, to: eastDB},
+			{from: client, to: westLB, open: true},
 		}, ""},
 		{"one-way partition", []Fault{{Kind: FaultPartition, Name: "us-east-1", Other: "us-west-2", OneWay: true}}, []path{
 			{from: eastDB, to: westDB}, {from: westDB, to: eastDB, open: true, delay: 32 * time.Millisecond},

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Variables that turn a missing requirement from a skip into a failure.
@@ -123,4 +124,21 @@ func OpenTempDir(t testing.TB, prefix string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// WaitFor polls cond every few milliseconds until it holds, and fails t
+// when it does not within the time given; it returns how long it took.
+// Tests wait for a condition with it rather than sleeping.
+func WaitFor(t testing.TB, what string, within time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		<-tick.C
+	}
+	return time.Since(start)
 }
