@@ -28,14 +28,6 @@ func TestDrillRPOIsolate(t *testing.T) {
 }
 
 func testRPO(t *testing.T, scenario string, extra ...string) {
-	if scenario == "region-crash" {
-		// Known defect, issue 10 still open: a crashed region's network
-		// keeps delivering the WAL already sent, held 0.53 s on the delayed
-		// link, after its processes are killed; the replica receives it
-		// and nothing is lost (0 lost with the replica 0.73 s behind).
-		// A power loss takes the region's network with it.
-		t.Skip("known defect: a crashed region still delivers the packets it sent before the crash (issue 10 open)")
-	}
 	testenv.RequireNetAdmin(t)
 	e := newEnv(t, "quick")
 	e.must("up", "-d")
