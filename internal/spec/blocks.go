@@ -227,6 +227,8 @@ func (d *decoder) database(sec *section) Database {
 		CrossRegionFailover: get(d, sec, "cross_region_failover", "manual", asString, oneOf("manual", "automatic")),
 		FailoverDetection:   get(d, sec, "failover_detection", 10*time.Second, asDuration, positive),
 		RegionFailoverAfter: get(d, sec, "region_failover_after", 60*time.Second, asDuration, positive),
+		Fencing:             get(d, sec, "fencing", "none", asString, oneOf("none", "lease")),
+		FencingLease:        get(d, sec, "fencing_lease", 3*time.Second, asDuration, leaseDuration),
 	}
 	if sec == nil {
 		return db
@@ -241,6 +243,18 @@ func (d *decoder) database(sec *section) Database {
 		})
 	}
 	return db
+}
+
+// minLease is the shortest fencing lease: the holder renews it every third
+// of its duration over the network, and stops writes a quarter of it
+// before it runs out, so a shorter one would lapse on a scheduling hiccup.
+const minLease = 100 * time.Millisecond
+
+func leaseDuration(name string, v time.Duration) string {
+	if v < minLease {
+		return fmt.Sprintf("%s (%s) must be at least %s: the region renews its lease every third of it over the network.", name, v, minLease)
+	}
+	return ""
 }
 
 func engine(name string, v string) string {

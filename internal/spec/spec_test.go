@@ -160,7 +160,7 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 	wantDB := spec.Database{Engine: "postgres", Port: 5432, Name: "app", Username: "hastack", CrossRegionFailover: "manual",
-		FailoverDetection: 10 * time.Second, RegionFailoverAfter: time.Minute}
+		FailoverDetection: 10 * time.Second, RegionFailoverAfter: time.Minute, Fencing: "none", FencingLease: 3 * time.Second}
 	if !reflect.DeepEqual(s.Database, wantDB) {
 		t.Errorf("database = %+v, want %+v", s.Database, wantDB)
 	}
@@ -202,6 +202,12 @@ func TestDerivedDefaults(t *testing.T) {
 		}},
 		{"null means default", "load_balancer {\n  port = null\n}", func(s *spec.Stack) bool {
 			return s.Regions[0].LoadBalancer.Port == 80
+		}},
+		{"lease fencing", "database {\n  fencing = \"lease\"\n  fencing_lease = \"1500ms\"\n}", func(s *spec.Stack) bool {
+			return s.Database.Fencing == "lease" && s.Database.FencingLease == 1500*time.Millisecond
+		}},
+		{"lease fencing with the default lease", "database {\n  fencing = \"lease\"\n}", func(s *spec.Stack) bool {
+			return s.Database.Fencing == "lease" && s.Database.FencingLease == 3*time.Second
 		}},
 		{"fixed inter-region latency", "network {\n  inter_region_latency = \"40ms\"\n}", func(s *spec.Stack) bool {
 			return s.Network == spec.Network{InterRegionLatency: 40 * time.Millisecond}
@@ -499,6 +505,16 @@ func TestErrors(t *testing.T) {
 			`stack.hcl:2:27: cross_region_failover ("auto") must be "manual" or "automatic".`},
 		{"automatic failover without replica", withBase("database {\n  cross_region_failover = \"automatic\"\n}"),
 			`stack.hcl:2:27: cross_region_failover = "automatic" needs a replica block to promote.`},
+		{"fencing", withBase("database {\n  fencing = \"stonith\"\n}"),
+			`stack.hcl:2:13: fencing ("stonith") must be "none" or "lease".`},
+		{"fencing not a string", withBase("database {\n  fencing = true\n}"),
+			`stack.hcl:2:13: fencing must be a string, not true or false.`},
+		{"fencing lease zero", withBase("database {\n  fencing_lease = \"0s\"\n}"),
+			`stack.hcl:2:19: fencing_lease (0s) must be at least 100ms: the region renews its lease every third of it over the network.`},
+		{"fencing lease too short", withBase("database {\n  fencing = \"lease\"\n  fencing_lease = \"50ms\"\n}"),
+			`stack.hcl:3:19: fencing_lease (50ms) must be at least 100ms: the region renews its lease every third of it over the network.`},
+		{"fencing lease not a duration", withBase("database {\n  fencing_lease = \"long\"\n}"),
+			`stack.hcl:2:19: fencing_lease: "long" is not a duration (use e.g. "500ms", "30s").`},
 		{"multi-az with one az", withBase("region \"eu-west-1\" {\n  role = \"primary\"\n  vpc {\n    cidr = \"10.2.0.0/16\"\n    azs = [\"eu-west-1a\"]\n    public_subnets = [\"10.2.1.0/24\"]\n    private_subnets = [\"10.2.2.0/24\"]\n  }\n}\ndatabase {\n  multi_az = true\n}"),
 			`stack.hcl:11:14: multi_az needs at least two azs in the primary region "eu-west-1".` + "\n" +
 				`stack.hcl:19:10: region "us-east-1" is also primary; only one region can be, and region "eu-west-1" (line 1) already is.`},

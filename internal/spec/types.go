@@ -222,6 +222,15 @@ type Database struct {
 	// "automatic", the primary region must be lost (DNS failed over and the
 	// primary unreachable) before a replica is promoted (default 60s).
 	RegionFailoverAfter time.Duration
+	// Fencing is "none" (default, as on AWS: nothing stops an old primary
+	// that a promotion could not reach) or "lease": a primary accepts
+	// writes only while its region holds a lease from the witness, and a
+	// promotion first takes that lease. Beyond AWS.
+	Fencing string
+	// FencingLease is the lease's duration with fencing = "lease" (default
+	// 3s): how long writes may pause when the primary region is cut off,
+	// and about how long a promotion waits for the old lease to run out.
+	FencingLease time.Duration
 }
 
 // Replica is a cross-region read replica.
