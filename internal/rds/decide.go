@@ -474,7 +474,10 @@ func decideRegion(in regionInput) regionDecision {
 
 // readerFor names the node the reader endpoint of region leads to: the
 // first replica there that is running and, while the primary can tell,
-// streaming from it; else the primary.
+// streaming from it; else the primary. A replica that region can reach
+// while the primary cannot be reached from there (a region cut off from
+// the primary's) keeps serving its reads, stale as they may be, as a
+// cross-region read replica on AWS does: the primary would not answer.
 func readerFor(region string, st State, obs observation, nodes []NodeConfig) string {
 	prim := obs.Nodes[st.Primary]
 	for _, n := range nodes {
@@ -482,7 +485,7 @@ func readerFor(region string, st State, obs observation, nodes []NodeConfig) str
 		if n.Region != region || st.Nodes[n.Name].Role != RoleReplica || !o.Reachable || !o.InRecovery || o.Busy {
 			continue
 		}
-		if r, ok := prim.Replicas[slotName(n.Name)]; ok && r.State == "streaming" || !prim.writable() {
+		if r, ok := prim.Replicas[slotName(n.Name)]; ok && r.State == "streaming" || !prim.writable() || obs.Unreached[region] {
 			return n.Name
 		}
 	}

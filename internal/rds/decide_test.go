@@ -311,17 +311,20 @@ func TestReaderFor(t *testing.T) {
 		name   string
 		region string
 		nodes  map[string]nodeObs
+		cut    bool // the region cannot reach the primary
 		want   string
 	}{
-		{"streaming replica in the region", "west", map[string]nodeObs{"a": prim, "c": follower}, "c"},
-		{"no replica in the region (a standby does not serve reads)", "east", map[string]nodeObs{"a": prim, "b": follower, "c": follower}, "a"},
-		{"replica not streaming", "west", map[string]nodeObs{"a": {Running: true, Reachable: true}, "c": follower}, "a"},
-		{"replica down", "west", map[string]nodeObs{"a": prim}, "a"},
-		{"primary down: the replica still serves reads", "west", map[string]nodeObs{"c": follower}, "c"},
+		{"streaming replica in the region", "west", map[string]nodeObs{"a": prim, "c": follower}, false, "c"},
+		{"no replica in the region (a standby does not serve reads)", "east", map[string]nodeObs{"a": prim, "b": follower, "c": follower}, false, "a"},
+		{"replica not streaming", "west", map[string]nodeObs{"a": {Running: true, Reachable: true}, "c": follower}, false, "a"},
+		{"replica down", "west", map[string]nodeObs{"a": prim}, false, "a"},
+		{"primary down: the replica still serves reads", "west", map[string]nodeObs{"c": follower}, false, "c"},
+		{"region cut off from the primary: its replica, no longer streaming, still serves reads", "west", map[string]nodeObs{"a": {Running: true, Reachable: true}, "c": follower}, true, "c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := readerFor(tt.region, st, observation{Nodes: tt.nodes}, decideNodes); got != tt.want {
+			obs := observation{Nodes: tt.nodes, Unreached: map[string]bool{tt.region: tt.cut}}
+			if got := readerFor(tt.region, st, obs, decideNodes); got != tt.want {
 				t.Fatalf("readerFor(%s) = %s, want %s", tt.region, got, tt.want)
 			}
 		})
