@@ -180,3 +180,33 @@ func TestRunLeavesUnrecoverableFaults(t *testing.T) {
 		t.Fatalf("undoAll: %v, undone %q", err, ctl.undone)
 	}
 }
+
+// TestNotRecoveredUntilUndone: clients served again only once the drill
+// has undone the fault, after its timeout, is no recovery: the drill
+// fails rather than timing the undo.
+func TestNotRecoveredUntilUndone(t *testing.T) {
+	ctl, _ := newFakeStack(t)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctl.mu.Lock()
+		down := len(ctl.injected) > len(ctl.undone)
+		ctl.mu.Unlock()
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(app.Close)
+	sc, _ := Find("az-failure")
+	rep, err := Run(context.Background(), ctl, sc, Options{
+		Warmup: 200 * time.Millisecond, Timeout: 600 * time.Millisecond, Sustain: 100 * time.Millisecond, Settle: 300 * time.Millisecond,
+		Load: LoadConfig{URL: app.URL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ctl.undone) == 0 {
+		t.Fatal("the fault was not undone")
+	}
+	if rep.Recovered || rep.Passed {
+		t.Fatalf("recovered %v (RTO %.2f s), passed %v: the clients were served again only after the fault was undone", rep.Recovered, rep.RTOSeconds, rep.Passed)
+	}
+}
