@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // gracefulStop bounds the fast shutdown of a reachable old primary
@@ -32,6 +33,23 @@ const gracefulStop = 5 * time.Second
 // event with its time since the start. Promoting the recorded primary
 // finishes an interrupted promotion.
 func (c *Cluster) promote(ctx context.Context, target *node, reason string, graceful bool) error {
+	_, err := c.promoteWith(ctx, target, reason, graceful, nil)
+	return err
+}
+
+// oldSession is how a cross-region promotion reached the old primary
+// before it began (to measure the lag): a session from the promoting
+// region's control address, or the error that stopped it. Fencing uses
+// it rather than trying again.
+type oldSession struct {
+	conn *pgx.Conn
+	err  error
+}
+
+// promoteWith is promote with the old primary already tried (reach; nil:
+// fencing tries it itself). It reports whether the old primary was
+// reached and stopped, or was down already.
+func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, graceful bool, reach *oldSession) (reached bool, err error) {
 	begin := time.Now()
 	step := func(kind, msg string) {
 		c.log.Info(msg, "elapsed", since(begin))
@@ -40,26 +58,26 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 	old := c.byName[c.snapshot().Primary]
 	leftAlone := false // the old primary could not be reached: nothing is done to it
 	if err := c.updateState(func(s *State) { *s = s.promoted(target.cfg.Name, c.cfg.Nodes, c.pol.multiAZ, begin) }); err != nil {
-		return fmt.Errorf("recording the promotion of %s: %w", target.cfg.Name, err)
+		return false, fmt.Errorf("recording the promotion of %s: %w", target.cfg.Name, err)
 	}
 	if old != target {
 		step(EventFailover, fmt.Sprintf("promoting %s to primary in place of %s: %s", target.cfg.Name, old.cfg.Name, reason))
 		closed := c.leadWriters(route{})
 		c.cancelJob(old)
 		if old.cfg.Region != target.cfg.Region {
-			leftAlone = !c.fenceAcross(ctx, target.cfg.Region, old, closed, step)
+			leftAlone = !c.fenceAcross(ctx, target.cfg.Region, old, closed, step, reach)
 		} else {
 			leftAlone = !c.fenceInRegion(ctx, old, graceful, closed, step)
 		}
 	}
 	timeline, err := c.promoteServer(ctx, target)
 	if err != nil {
-		return fmt.Errorf("promoting %s: %w", target.cfg.Name, err)
+		return !leftAlone, fmt.Errorf("promoting %s: %w", target.cfg.Name, err)
 	}
 	step(EventPromoted, fmt.Sprintf("%s promoted: it accepts writes on timeline %d", target.cfg.Name, timeline))
 
 	if err := c.updateState(func(s *State) { s.Timeline = timeline }); err != nil {
-		return err
+		return !leftAlone, err
 	}
 	st := c.snapshot()
 	// Writers first: as a standby its commits waited for no one, and
@@ -91,7 +109,7 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 	if c.standby(st) != "" && old != target {
 		c.emit(EventSyncLost, fmt.Sprintf("no synchronous standby after the promotion: commits on %s continue without waiting until a standby streams from it", target.cfg.Name))
 	}
-	return errors.Join(errs...)
+	return !leftAlone, errors.Join(errs...)
 }
 
 // fenceInRegion fences the old primary of a failover inside its region:
@@ -138,9 +156,14 @@ func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, c
 // reached, it is left alone, as promoting a replica on AWS leaves its
 // source alone: if it still runs, it still takes writes; it rejoins as a
 // follower, rewound, once recovered (Rejoin, StartRegion, RecoverNode).
-// It reports whether it reached the old primary.
-func (c *Cluster) fenceAcross(ctx context.Context, region string, old *node, closed int, step func(kind, msg string)) bool {
-	conn, err := c.connectFrom(ctx, c.controlAddr(region), old, c.probe)
+// It reports whether it reached the old primary. reach, when not nil,
+// is the promotion's earlier attempt, used instead of a new one.
+func (c *Cluster) fenceAcross(ctx context.Context, region string, old *node, closed int, step func(kind, msg string), reach *oldSession) bool {
+	if reach == nil {
+		reach = &oldSession{}
+		reach.conn, reach.err = c.connectFrom(ctx, c.controlAddr(region), old, c.probe)
+	}
+	conn, err := reach.conn, reach.err
 	if err != nil {
 		c.log.Warn("old primary not reached, not fenced", "node", old.cfg.Name, "from", region, "err", err)
 		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s, so it was not fenced: if it still runs, it may still take writes; %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind, once recovered",
@@ -281,24 +304,124 @@ func (c *Cluster) route(obs observation) {
 }
 
 // Promote promotes the replica in region to primary: the manual
-// cross-region failover. The old primary is fenced first (see the
-// package documentation); a reachable one is shut down fast so that
-// connected followers receive all of its WAL, which makes a promotion of
-// a healthy cluster lose nothing. It fails when region holds the primary
-// already or has no running replica.
+// cross-region failover, refused when the replica does not answer or,
+// while the old primary answers, when it is behind (PromoteRegion).
+// The old primary is fenced first (see the package documentation); a
+// reachable one is shut down fast so that connected followers receive
+// all of its WAL, which makes a promotion of a healthy cluster lose
+// nothing. It fails when region holds the primary already or has no
+// running replica.
 func (c *Cluster) Promote(ctx context.Context, region string) error {
-	c.opMu.Lock()
-	defer c.opMu.Unlock()
-	return c.promoteRegion(ctx, region, "promotion of region "+region+" requested")
+	_, err := c.PromoteRegion(ctx, region, false)
+	return err
 }
 
+// PromoteRegion is Promote, reporting what it measured and did. Before
+// anything is done to the old primary, the replica must answer a new
+// session from its region's control address within the probe timeout
+// (a server whose postmaster hangs completes the TCP handshake in the
+// kernel, but never answers), and, when the old primary answers from
+// there too, the replica must hold everything the old primary had
+// written when the check began, or reach it within lagWait; a replica
+// still behind is promoted only with force, and the report says what it
+// lacked. When the old primary does not answer (its region cut off or
+// down) the lag cannot be measured: the report says so and the
+// promotion goes ahead, as the failover of a lost region must.
+func (c *Cluster) PromoteRegion(ctx context.Context, region string, force bool) (Promotion, error) {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	return c.promoteChecked(ctx, region, "promotion of region "+region+" requested", force)
+}
+
+// promoteRegion is the automatic cross-region failover's PromoteRegion,
+// without force. The caller holds opMu.
 func (c *Cluster) promoteRegion(ctx context.Context, region, reason string) error {
+	_, err := c.promoteChecked(ctx, region, reason, false)
+	return err
+}
+
+// Events of a checked cross-region promotion.
+const (
+	// EventPromoteRefused reports a promotion refused before anything
+	// was done: the replica does not answer, or it is behind a primary
+	// that still answers.
+	EventPromoteRefused = "db_promote_refused"
+	// EventPromoteLag reports what a cross-region promotion measured of
+	// the replica's lag before it went ahead, or why it could not.
+	EventPromoteLag = "db_promote_lag"
+)
+
+// lagWait bounds the wait for a replica to replay what its primary had
+// written when a promotion checked it: a streaming replica needs a
+// round trip or two.
+const lagWait = time.Second
+
+// Promotion is what a cross-region promotion found and did.
+type Promotion struct {
+	Region string `json:"region"`
+	// Node is the replica promoted (or refused); OldPrimary is the
+	// primary it replaces.
+	Node       string `json:"node"`
+	OldPrimary string `json:"old_primary"`
+	// Lag is how far Node was behind OldPrimary just before the
+	// promotion; nil when it could not be measured, and LagUnknown says
+	// why.
+	Lag        *Lag   `json:"lag,omitempty"`
+	LagUnknown string `json:"lag_unknown,omitempty"`
+	// Forced: Node was behind and promoted all the same (force).
+	Forced bool `json:"forced,omitempty"`
+	// OldPrimaryStopped: the promotion reached the old primary and
+	// stopped it (or found it down). Otherwise it was left alone: if it
+	// still runs, it may still take writes until it rejoins.
+	OldPrimaryStopped bool `json:"old_primary_stopped"`
+}
+
+// Lag is how far a replica is behind its primary.
+type Lag struct {
+	// Bytes is the WAL the primary has written that the replica has not
+	// replayed: pg_current_wal_lsn() on the primary minus
+	// pg_last_wal_replay_lsn() on the replica, 0 when it caught up.
+	Bytes int64 `json:"bytes"`
+	// Seconds bounds the commits the replica lacks: the age of the newest
+	// commit it replayed (now() - pg_last_xact_replay_timestamp() on the
+	// replica; since its start when it replayed none). Every commit it
+	// lacks is younger. It overstates the loss when the primary has been
+	// idle meanwhile; 0 when it caught up.
+	Seconds float64 `json:"seconds"`
+}
+
+// lagVerdict decides whether a cross-region promotion goes ahead from
+// what was measured: reached, the old primary answered; caughtUp, the
+// target replayed everything it had written. A target behind a primary
+// that answers is refused unless forced; an old primary that does not
+// answer leaves the lag unknown and the promotion proceeds (a region
+// failover). It returns the sentence for the event, or the refusal.
+func lagVerdict(p Promotion, reached, caughtUp, force bool, lag Lag, why string) (ok bool, msg string) {
+	switch {
+	case !reached:
+		return true, fmt.Sprintf("the lag of %s cannot be measured: primary %s does not answer from %s (%s); what it wrote that %s had not replayed is lost",
+			p.Node, p.OldPrimary, p.Region, why, p.Node)
+	case caughtUp:
+		return true, fmt.Sprintf("%s had replayed everything primary %s wrote: 0 bytes behind, nothing lost", p.Node, p.OldPrimary)
+	case force:
+		return true, fmt.Sprintf("promoting %s with force while %d bytes behind primary %s, which still answers: up to %.2f s of commits that it had not replayed may be lost",
+			p.Node, lag.Bytes, p.OldPrimary, lag.Seconds)
+	default:
+		return false, fmt.Sprintf("refusing to promote %s in %s: it is %d bytes and up to %.2f s of commits behind primary %s, which still answers, and did not catch up within %s; wait until it has, or promote with force to lose them",
+			p.Node, p.Region, lag.Bytes, lag.Seconds, p.OldPrimary, lagWait)
+	}
+}
+
+// promoteChecked promotes the most advanced running replica of region
+// once it passed PromoteRegion's checks. The caller holds opMu.
+func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, force bool) (Promotion, error) {
 	if !c.active {
-		return errNotRunning
+		return Promotion{}, errNotRunning
 	}
 	st := c.snapshot()
-	if c.byName[st.Primary].cfg.Region == region {
-		return fmt.Errorf("the primary %s is already in region %s", st.Primary, region)
+	old := c.byName[st.Primary]
+	if old.cfg.Region == region {
+		return Promotion{}, fmt.Errorf("the primary %s is already in region %s", st.Primary, region)
 	}
 	c.mu.Lock()
 	obs := c.obs
@@ -313,8 +436,142 @@ func (c *Cluster) promoteRegion(ctx context.Context, region, reason string) erro
 		}
 	}
 	if target == nil {
-		return fmt.Errorf("region %s has no running replica to promote", region)
+		return Promotion{}, fmt.Errorf("region %s has no running replica to promote", region)
 	}
+	p := Promotion{Region: region, Node: target.cfg.Name, OldPrimary: old.cfg.Name}
+
+	tconn, err := c.answering(ctx, target)
+	if err != nil {
+		msg := fmt.Sprintf("refusing to promote %s in %s: it does not answer a new session from %s (%s); nothing was done to primary %s",
+			target.cfg.Name, region, region, noAnswer(err, c.probe), old.cfg.Name)
+		c.log.Warn("promotion refused: the replica does not answer", "node", target.cfg.Name, "err", err)
+		c.emit(EventPromoteRefused, msg)
+		return p, errors.New(msg)
+	}
+	defer tconn.Close(context.WithoutCancel(ctx))
+
+	reach := &oldSession{}
+	reach.conn, reach.err = c.connectFrom(ctx, c.controlAddr(region), old, c.probe)
+	var lag Lag
+	caughtUp, why := false, ""
+	if reach.err == nil {
+		lag, caughtUp, err = measureLag(ctx, reach.conn, tconn, lagWait, c.probe)
+		if err != nil {
+			reach.conn.Close(context.WithoutCancel(ctx))
+			msg := fmt.Sprintf("refusing to promote %s in %s: primary %s answers, but its lag could not be measured (%v); nothing was done to %s",
+				target.cfg.Name, region, old.cfg.Name, err, old.cfg.Name)
+			c.emit(EventPromoteRefused, msg)
+			return p, errors.New(msg)
+		}
+		p.Lag = &lag
+	} else {
+		why = noAnswer(reach.err, c.probe)
+		p.LagUnknown = fmt.Sprintf("primary %s does not answer from %s (%s)", old.cfg.Name, region, why)
+	}
+	ok, msg := lagVerdict(p, reach.err == nil, caughtUp, force, lag, why)
+	if !ok {
+		reach.conn.Close(context.WithoutCancel(ctx))
+		c.log.Warn("promotion refused: the replica is behind", "node", target.cfg.Name, "lag_bytes", lag.Bytes, "lag_seconds", lag.Seconds)
+		c.emit(EventPromoteRefused, msg)
+		return p, errors.New(msg)
+	}
+	p.Forced = reach.err == nil && !caughtUp
+	c.emit(EventPromoteLag, msg)
 	graceful := obs.Nodes[st.Primary].writable()
-	return c.promote(ctx, target, reason, graceful)
+	p.OldPrimaryStopped, err = c.promoteWith(ctx, target, reason, graceful, reach)
+	return p, err
+}
+
+// answering opens a new session on n from its region's control address
+// and runs a trivial query on it, both within the probe timeout: a
+// server whose postmaster hangs (SIGSTOP) still completes the TCP
+// handshake in the kernel, and its open sessions still answer, but it
+// never starts a new one.
+func (c *Cluster) answering(ctx context.Context, n *node) (*pgx.Conn, error) {
+	pctx, cancel := context.WithTimeout(ctx, c.probe)
+	defer cancel()
+	conn, err := c.connect(pctx, n, c.probe)
+	if err != nil {
+		return nil, err
+	}
+	var one int
+	if err := conn.QueryRow(pctx, "SELECT 1").Scan(&one); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return conn, nil
+}
+
+// noAnswer words why a server did not answer.
+func noAnswer(err error, within time.Duration) string {
+	if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within %s", within)
+	}
+	return err.Error()
+}
+
+// measureLag measures how far the replica of target is behind the
+// primary of prim: it waits up to wait for the replica to replay what
+// the primary had written when it began (caughtUp), and otherwise
+// returns the lag as it stands after the wait. Each query is bounded by
+// timeout.
+func measureLag(ctx context.Context, prim, target *pgx.Conn, wait, timeout time.Duration) (lag Lag, caughtUp bool, err error) {
+	written, err := currentLSN(ctx, prim, timeout)
+	if err != nil {
+		return Lag{}, false, err
+	}
+	deadline := time.Now().Add(wait)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		replayed, age, err := replayPosition(ctx, target, timeout)
+		if err != nil {
+			return Lag{}, false, err
+		}
+		if replayed >= written {
+			return Lag{}, true, nil
+		}
+		if time.Now().After(deadline) {
+			// The primary may have written more meanwhile: the lag now.
+			if written, err = currentLSN(ctx, prim, timeout); err != nil {
+				return Lag{}, false, err
+			}
+			return Lag{Bytes: int64(written - replayed), Seconds: age}, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Lag{}, false, context.Cause(ctx)
+		case <-tick.C:
+		}
+	}
+}
+
+// currentLSN is the primary's WAL position.
+func currentLSN(ctx context.Context, conn *pgx.Conn, timeout time.Duration) (LSN, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var s string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+		return 0, fmt.Errorf("reading the primary's WAL position: %w", err)
+	}
+	return parseLSN(s)
+}
+
+// replaySQL is a follower's replay position, and the age of the newest
+// commit it replayed (since its start when it replayed none).
+const replaySQL = `SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn)::text,
+	extract(epoch FROM now() - coalesce(pg_last_xact_replay_timestamp(), pg_postmaster_start_time()))::float8`
+
+// replayPosition is a follower's replay position and the age in seconds
+// of the newest commit it replayed.
+func replayPosition(ctx context.Context, conn *pgx.Conn, timeout time.Duration) (LSN, float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var s string
+	var age float64
+	if err := conn.QueryRow(ctx, replaySQL).Scan(&s, &age); err != nil {
+		return 0, 0, fmt.Errorf("reading the replica's replay position: %w", err)
+	}
+	lsn, err := parseLSN(s)
+	return lsn, max(age, 0), err
 }

@@ -1,0 +1,179 @@
+package rds
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestLagVerdict(t *testing.T) {
+	p := Promotion{Region: west, Node: nodeW, OldPrimary: nodeA}
+	behind := Lag{Bytes: 81920, Seconds: 2.5}
+	for _, tt := range []struct {
+		name                     string
+		reached, caughtUp, force bool
+		ok                       bool
+		want                     string
+	}{
+		{"caught up", true, true, false, true, "db-us-west-2a had replayed everything primary db-us-east-1a wrote: 0 bytes behind, nothing lost"},
+		{"caught up, forced", true, true, true, true, "0 bytes behind, nothing lost"},
+		{"behind", true, false, false, false, "refusing to promote db-us-west-2a in us-west-2: it is 81920 bytes and up to 2.50 s of commits behind primary db-us-east-1a, which still answers, and did not catch up within 1s"},
+		{"behind, forced", true, false, true, true, "promoting db-us-west-2a with force while 81920 bytes behind primary db-us-east-1a, which still answers: up to 2.50 s of commits that it had not replayed may be lost"},
+		{"old primary cut off", false, false, false, true, "the lag of db-us-west-2a cannot be measured: primary db-us-east-1a does not answer from us-west-2 (no answer within 500ms)"},
+		{"old primary cut off, forced", false, false, true, true, "cannot be measured"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, msg := lagVerdict(p, tt.reached, tt.caughtUp, tt.force, behind, "no answer within 500ms")
+			if ok != tt.ok || !strings.Contains(msg, tt.want) {
+				t.Fatalf("lagVerdict = %v, %q; want %v with %q", ok, msg, tt.ok, tt.want)
+			}
+		})
+	}
+}
+
+// TestPromoteChecks: a promotion, or a switchover, is refused while the
+// target does not answer (its postmaster hung) and while it is behind a
+// primary that still answers, and the primary keeps taking writes
+// meanwhile; with force a lagging target is promoted, and the lag is
+// reported. A switchover whose target does not replay the old primary's
+// last WAL is aborted, and the old primary takes writes again.
+func TestPromoteChecks(t *testing.T) {
+	requirePostgres(t)
+	rec := newRecorder()
+	c := newCluster(t, haConfig(seededDir(t, tmplReplica), 97, false, rec))
+	ctx := startCtx(t)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l, stopLoad := writeLoad(t, ctx, c.WriterURL(""), 50)
+	waitFor(t, "writes flowing", eventually, func() bool { return l.Stats().Acked >= 20 })
+	keepsWriting := func(what string) {
+		t.Helper()
+		if s := nodeStatus(t, c, nodeA); s.Role != RolePrimary || !s.Running || s.Fenced {
+			t.Fatalf("primary after %s: %+v", what, s)
+		}
+		if st := c.snapshot(); st.Primary != nodeA || st.Epoch != 0 {
+			t.Fatalf("state after %s: primary %s, epoch %d", what, st.Primary, st.Epoch)
+		}
+		acked := l.Stats().Acked
+		waitFor(t, "the primary taking writes after "+what, eventually, func() bool { return l.Stats().Acked >= acked+10 })
+	}
+
+	// A frozen target: the kernel completes the handshake, nobody answers.
+	pid := c.byName[nodeW].proc.Load().pid()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	begin := time.Now()
+	_, err := c.PromoteRegion(ctx, west, true)
+	t.Logf("promoting a frozen replica: refused after %s: %v", since(begin), err)
+	if err == nil || !strings.HasPrefix(err.Error(), "refusing to promote "+nodeW+" in "+west+": it does not answer a new session from "+west) ||
+		!strings.Contains(err.Error(), "nothing was done to primary "+nodeA) {
+		t.Fatalf("promoting a frozen replica: %v", err)
+	}
+	keepsWriting("a refused promotion")
+	if _, err := c.Switchover(ctx, west); err == nil || !strings.Contains(err.Error(), "it does not answer a new session") {
+		t.Fatalf("a switchover to a frozen replica: %v", err)
+	}
+	keepsWriting("a refused switchover")
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+
+	// A lagging target: its replay is paused while the writes go on.
+	w := c.byName[nodeW]
+	waitFor(t, "the replica streaming", eventually, func() bool { return nodeStatus(t, c, nodeW).ReplicationState == ReplAsync })
+	conn, err := c.connect(ctx, w, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
+		t.Fatal(err)
+	}
+	keepsWriting("pausing the replica")
+	p, err := c.PromoteRegion(ctx, west, false)
+	t.Logf("promoting a lagging replica: %+v, %v", p.Lag, err)
+	if err == nil || !strings.Contains(err.Error(), "bytes and up to") || p.Lag == nil || p.Lag.Bytes <= 0 || p.Lag.Seconds <= 0 {
+		t.Fatalf("promoting a lagging replica: %+v, %v", p, err)
+	}
+	keepsWriting("a refused promotion")
+	if _, err := c.Switchover(ctx, west); err == nil || !strings.Contains(err.Error(), "bytes and up to") {
+		t.Fatalf("a switchover to a lagging replica: %v", err)
+	}
+	keepsWriting("a refused switchover")
+	p, err = c.PromoteRegion(ctx, west, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("forced: %+v, lag %+v", p, *p.Lag)
+	if !p.Forced || p.Lag == nil || p.Lag.Bytes <= 0 || !p.OldPrimaryStopped || p.Node != nodeW || p.OldPrimary != nodeA {
+		t.Fatalf("forced promotion %+v", p)
+	}
+	if s := nodeStatus(t, c, nodeW); s.Role != RolePrimary {
+		t.Fatalf("%s after the forced promotion: %+v", nodeW, s)
+	}
+	stopLoad()
+	v, err := l.Verify(ctx, c.WriterURL(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The replica had received what it had not replayed; it replays that
+	// before it ends recovery, so the loss reported is an upper bound.
+	t.Logf("ledger after the forced promotion: %d acked, %d lost", v.Acked, v.Lost)
+	events := eventsOnly(rec)
+	for _, want := range []string{EventPromoteRefused + ": refusing to promote " + nodeW, EventPromoteLag + ": promoting " + nodeW + " with force while"} {
+		if !strings.Contains(events, want) {
+			t.Errorf("no event with %q in:\n%s", want, events)
+		}
+	}
+
+	// A switchover whose target does not replay the last WAL (paused once
+	// it had everything) is aborted: the old primary takes writes again.
+	if err := c.RecoverNode(ctx, nodeA); err != nil {
+		t.Fatal(err)
+	}
+	a := c.byName[nodeA]
+	var abortErr error
+	for attempt := 0; attempt < 3; attempt++ { // a stray WAL record may make it refuse instead
+		waitFor(t, nodeA+" caught up", eventually, func() bool {
+			s := nodeStatus(t, c, nodeA)
+			return s.ReplicationState == ReplAsync && s.LagBytes == 0
+		})
+		aconn, err := c.connect(ctx, a, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = aconn.Exec(ctx, "SELECT pg_wal_replay_pause()")
+		aconn.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, abortErr = c.Switchover(ctx, east)
+		if abortErr == nil || !strings.Contains(abortErr.Error(), "refusing") {
+			break
+		}
+		aconn, err = c.connect(ctx, a, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aconn.Exec(ctx, "SELECT pg_wal_replay_resume()")
+		aconn.Close(ctx)
+	}
+	t.Logf("switchover to a replica that stopped replaying: %v", abortErr)
+	if abortErr == nil || !strings.Contains(abortErr.Error(), "switchover to "+nodeA+" aborted, "+nodeW+" is the primary again") {
+		t.Fatalf("a switchover whose target does not catch up: %v", abortErr)
+	}
+	if s := nodeStatus(t, c, nodeW); s.Role != RolePrimary || !s.Running {
+		t.Fatalf("%s after the aborted switchover: %+v", nodeW, s)
+	}
+	if err := tryExec(ctx, c.WriterURL(east), "CREATE TABLE after_abort (id int)"); err != nil {
+		t.Fatalf("a write after the aborted switchover: %v", err)
+	}
+	if !strings.Contains(eventsOnly(rec), EventSwitchoverAborted) {
+		t.Errorf("no %s event", EventSwitchoverAborted)
+	}
+}
