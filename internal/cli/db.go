@@ -8,22 +8,28 @@ import (
 )
 
 func newPromote(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "promote REGION",
-		Short: "Promote REGION's database replica to primary, fencing the old primary (the seed's manual failover)",
+		Short: "Promote REGION's database replica to primary (the seed's manual failover); refused if it does not answer or, while the primary answers, if it is behind",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			_, client, err := g.dial()
 			if err != nil {
 				return err
 			}
-			if err := client.Promote(cmd.Context(), a[0]); err != nil {
+			p, err := client.PromoteRegion(cmd.Context(), a[0], force)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "the replica in %s is the primary now (hastack status shows whether the old primary was reached and stopped)\n", a[0])
+			for _, line := range promotionLines(p) {
+				fmt.Fprintln(g.stdout, line)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "promote a replica that is behind a primary that still answers, losing what it has not replayed")
+	return cmd
 }
 
 func newDBURL(g *globals) *cobra.Command {

@@ -194,7 +194,10 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	if c.standby(st) != "" {
 		c.emit(EventSyncLost, fmt.Sprintf("no synchronous standby after the switchover: commits on %s continue without waiting until a standby streams from it", target.cfg.Name))
 	}
-	return rep, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("switchover to %s done, writes stopped for %s and nothing acknowledged lost, but: %w", target.cfg.Name, downtime.Round(time.Millisecond), err)
+	}
+	return rep, nil
 }
 
 // switchoverTarget is the node of region a switchover promotes: the

@@ -147,7 +147,8 @@ func (st *Stack) handler() http.Handler {
 		writeJSON(w, http.StatusOK, applyResponse{Changes: changes})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(st.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/promote", st.faultHandler(func(ctx context.Context, f Fault) error { return st.Promote(ctx, f.Name) }))
+	mux.HandleFunc("POST /v1/promote", st.promoteHandler())
+	mux.HandleFunc("POST /v1/switchover", st.switchoverHandler())
 	mux.HandleFunc("POST /v1/fail", st.faultHandler(st.Fail))
 	mux.HandleFunc("POST /v1/recover", st.faultHandler(st.Recover))
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/hastack/hastack/internal/rds"
 )
 
 // Client talks to a running stack's control socket.
@@ -174,4 +176,21 @@ func (c *Client) Apply(ctx context.Context, filename string, source []byte, dryR
 // Promote promotes region's database replica to primary.
 func (c *Client) Promote(ctx context.Context, region string) error {
 	return c.do(ctx, http.MethodPost, "/v1/promote", Fault{Kind: "promote", Name: region}, nil)
+}
+
+// PromoteRegion promotes region's database replica to primary, a
+// lagging one only with force, and reports its lag and whether the old
+// primary was reached.
+func (c *Client) PromoteRegion(ctx context.Context, region string, force bool) (rds.Promotion, error) {
+	var p rds.Promotion
+	err := c.do(ctx, http.MethodPost, "/v1/promote", RegionRequest{Name: region, Force: force}, &p)
+	return p, err
+}
+
+// Switchover moves the database primary to region with no acknowledged
+// write lost and reports the write downtime.
+func (c *Client) Switchover(ctx context.Context, region string) (rds.Switchover, error) {
+	var s rds.Switchover
+	err := c.do(ctx, http.MethodPost, "/v1/switchover", RegionRequest{Name: region}, &s)
+	return s, err
 }

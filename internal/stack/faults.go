@@ -17,6 +17,8 @@ type clusterOps interface {
 	RecoverNode(ctx context.Context, name string) error
 	KillPrimary() error
 	Promote(ctx context.Context, region string) error
+	PromoteRegion(ctx context.Context, region string, force bool) (rds.Promotion, error)
+	Switchover(ctx context.Context, region string) (rds.Switchover, error)
 	Nodes() []rds.NodeStatus
 	Rejoin(ctx context.Context) ([]string, error)
 }

@@ -73,6 +73,14 @@ func (f *fakeDB) Promote(context.Context, string) error     { return nil }
 func (f *fakeDB) Nodes() []rds.NodeStatus                   { return nil }
 func (f *fakeDB) Rejoin(context.Context) ([]string, error)  { return nil, nil }
 
+func (f *fakeDB) PromoteRegion(context.Context, string, bool) (rds.Promotion, error) {
+	return rds.Promotion{}, nil
+}
+
+func (f *fakeDB) Switchover(context.Context, string) (rds.Switchover, error) {
+	return rds.Switchover{}, nil
+}
+
 // newTestStack builds the quick example's stack around db. With start its
 // regions run until the test ends, with empty groups run as the current
 // user and load balancers on a free port; without, nothing runs and the
