@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // client speaks to the witness over HTTP from one source address. Each
@@ -21,8 +22,11 @@ type client struct {
 	http *http.Client
 }
 
-func newClient(witness string, source netip.Addr) *client {
-	d := &net.Dialer{}
+// newClient dials from source, giving a connection up after dialTimeout:
+// a dial outlives the request that started it, and a partition would keep
+// it retrying for minutes.
+func newClient(witness string, source netip.Addr, dialTimeout time.Duration) *client {
+	d := &net.Dialer{Timeout: dialTimeout}
 	if source.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: source.AsSlice()}
 	}

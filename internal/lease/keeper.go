@@ -105,7 +105,7 @@ func NewKeeper(cfg KeeperConfig) (*Keeper, error) {
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
-	c := newClient(cfg.Witness, cfg.Source)
+	c := newClient(cfg.Witness, cfg.Source, k.every)
 	k.ask, k.get = c.ask, c.lease
 	return k, nil
 }
