@@ -16,9 +16,12 @@
 //   - Run(ctx) renews it every third of its duration while the keeper
 //     keeps it, and calls OnChange(false) when it stops counting it held,
 //     on its own, whether or not the witness answers; OnChange(true) when
-//     it holds it again. A renewal refused because another region took
-//     the lease ends the keeping: the region does not take it back when
-//     that region's lease lapses, only a new Acquire does.
+//     it holds it again (after Acquire, or when a renewal gets through
+//     once a partition heals and no other region took the lease). A
+//     renewal refused because another region took the lease ends the
+//     keeping: the region does not take it back when that region's lease
+//     lapses, only a new Acquire does. Without Run nothing is renewed
+//     and nobody is told; Holds still tells the truth.
 //   - Holds(now) says whether writes may be acknowledged at now.
 //   - Release(ctx) gives it up at once (planned switchover), once the
 //     owner has stopped writes.

@@ -20,7 +20,10 @@ type KeeperConfig struct {
 	// so that a partition between the region and the witness cuts them.
 	// The zero Addr lets the kernel choose.
 	Source netip.Addr
-	// Duration of the lease asked for; the witness may grant less.
+	// Duration of the lease asked for: the witness's Duration (the
+	// stack's fencing_lease), from which the renewal interval and the
+	// margin follow. The witness may grant less, and the keeper then
+	// counts less.
 	Duration time.Duration
 	// Margin is how long before its expiry the keeper stops counting the
 	// lease held and tells its owner (default DefaultMargin: a quarter of
