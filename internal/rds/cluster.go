@@ -58,6 +58,8 @@ type Cluster struct {
 	bgCtx     context.Context
 	bgCancel  context.CancelFunc
 	bg        sync.WaitGroup // rebuilds started by the monitor
+
+	fence *fencing // nil without lease fencing
 }
 
 // NodeStatus is what Nodes reports about one node.
@@ -155,6 +157,9 @@ func New(cfg Config) (*Cluster, error) {
 		c.readers[ep.Region] = newEndpoint("reader endpoint of "+ep.Region, netip.AddrPortFrom(ep.Reader, port), c.hold, log)
 	}
 	c.state = newState(cfg.Nodes, cfg.Database.MultiAZ)
+	if err := c.makeLeases(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -192,6 +197,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 		defer cancel()
 		c.stopAll(cleanup)
+		c.stopLeases()
 		return err
 	}
 	c.active = true
@@ -216,6 +222,11 @@ func (c *Cluster) startAll(ctx context.Context) error {
 		if err := c.startNode(ctx, n, c.snapshot()); err != nil {
 			return err
 		}
+	}
+	// With lease fencing the primary's region takes its lease before a
+	// writer endpoint leads to it.
+	if err := c.startLeases(ctx, prim.cfg.Region); err != nil {
+		return err
 	}
 	for _, region := range c.regions() {
 		if err := c.startEndpoints(region); err != nil {
@@ -308,7 +319,11 @@ func (c *Cluster) dropSyncStandby(st State) (State, error) {
 	return c.snapshot(), nil
 }
 
-// ensureSlots gives the primary one replication slot per follower.
+// ensureSlots gives the primary one replication slot per follower. It
+// also lifts a read-only setting left by lease fencing, which a copy or
+// a rewind carries from the node it was made from: a primary starts
+// taking writes, and a region that does not hold its lease stops them
+// again (leaseChanged).
 func (c *Cluster) ensureSlots(ctx context.Context, prim *node, st State) error {
 	ctx, cancel := context.WithTimeout(ctx, sessionTimeout)
 	defer cancel()
@@ -317,6 +332,18 @@ func (c *Cluster) ensureSlots(ctx context.Context, prim *node, st State) error {
 		return fmt.Errorf("connecting to create replication slots: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	var readOnly string
+	if err := conn.QueryRow(ctx, "SELECT setting FROM pg_settings WHERE name = 'default_transaction_read_only'").Scan(&readOnly); err != nil {
+		return fmt.Errorf("reading default_transaction_read_only: %w", err)
+	}
+	if readOnly == "on" && !c.writesFenced(prim.cfg.Region) {
+		if _, err := conn.Exec(ctx, "ALTER SYSTEM RESET default_transaction_read_only"); err != nil {
+			return fmt.Errorf("lifting read-only: %w", err)
+		}
+		if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+			return fmt.Errorf("lifting read-only: %w", err)
+		}
+	}
 	var followers []string
 	for _, n := range c.nodes {
 		if n != prim {
@@ -365,7 +392,9 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	c.active = false
-	return c.stopAll(ctx)
+	err := c.stopAll(ctx)
+	c.stopLeases()
+	return err
 }
 
 func (c *Cluster) stopMonitor() {

@@ -66,6 +66,10 @@ type Config struct {
 	Endpoints []EndpointConfig
 	// Logger receives the cluster's log lines; nil discards them.
 	Logger *slog.Logger
+	// NewLease, when set (the stack file's fencing = "lease"), makes each
+	// region's write lease: the primary takes writes only while its
+	// region holds it, and a promotion first takes it for its region.
+	NewLease NewLeaseFunc
 	// OnEvent, if set, is called with one of the Event kinds when a node
 	// starts, stops or fails, and at every step of a failover. It may be
 	// called from another goroutine and must not block.

@@ -56,6 +56,13 @@ const (
 	EventRegionCrashed = "db_region_crashed"
 	// EventRegionStarted reports StartRegion.
 	EventRegionStarted = "db_region_started"
+	// EventLeaseLost reports a region that no longer holds its write
+	// lease (fencing = "lease"): its primary stopped taking writes on its
+	// own.
+	EventLeaseLost = "db_lease_lost"
+	// EventLeaseHeld reports a region holding its write lease again, or
+	// taking it for a promotion.
+	EventLeaseHeld = "db_lease_held"
 	// EventError reports a failed step of the monitor.
 	EventError = "db_error"
 )

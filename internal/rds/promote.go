@@ -57,6 +57,9 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 	}
 	old := c.byName[c.snapshot().Primary]
 	leftAlone := false // the old primary could not be reached: nothing is done to it
+	if err := c.leaseCheck(ctx, old.cfg.Region, target.cfg.Region); err != nil {
+		return false, fmt.Errorf("not promoting %s: %w", target.cfg.Name, err)
+	}
 	if err := c.updateState(func(s *State) { *s = s.promoted(target.cfg.Name, c.cfg.Nodes, c.pol.multiAZ, begin) }); err != nil {
 		return false, fmt.Errorf("recording the promotion of %s: %w", target.cfg.Name, err)
 	}
@@ -69,6 +72,9 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 		} else {
 			leftAlone = !c.fenceInRegion(ctx, old, graceful, closed, step)
 		}
+	}
+	if err := c.takeLease(ctx, old.cfg.Region, target.cfg.Region, !leftAlone, step); err != nil {
+		return !leftAlone, fmt.Errorf("promoting %s: %w; promote again once it can", target.cfg.Name, err)
 	}
 	timeline, err := c.promoteServer(ctx, target)
 	if err != nil {
@@ -281,8 +287,12 @@ func promoteOn(ctx context.Context, conn *pgx.Conn) (int, error) {
 }
 
 // leadWriters points every writer endpoint at r and returns how many
-// connections that closed.
+// connections that closed. A primary whose region does not hold its
+// write lease (lease fencing) is led to by none.
 func (c *Cluster) leadWriters(r route) int {
+	if n := c.byName[r.node]; n != nil && c.writesFenced(n.cfg.Region) {
+		r = route{}
+	}
 	closed := 0
 	for _, region := range c.regions() {
 		closed += c.writers[region].lead(r)

@@ -115,6 +115,10 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	if err != nil {
 		return refuse("it does not answer a new session from %s (%s)", region, noAnswer(err, c.probe))
 	}
+	if err := c.leaseCheck(ctx, old.cfg.Region, region); err != nil {
+		tconn.Close(context.WithoutCancel(ctx))
+		return refuse("%v", err)
+	}
 	defer tconn.Close(context.WithoutCancel(ctx))
 	if !old.running() {
 		return refuse("primary %s is not running (promote %s to fail over instead)", old.cfg.Name, region)
@@ -164,6 +168,14 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	rep.LSN = end
 	step(EventCaughtUp, fmt.Sprintf("%s replayed all of %s's WAL, up to its shutdown checkpoint at %s", target.cfg.Name, old.cfg.Name, end))
 
+	// The old region, its writes stopped, gives its lease up; the
+	// target's takes it at once.
+	if err := c.takeLease(ctx, old.cfg.Region, region, true, step); err != nil {
+		if rerr := c.takeLease(ctx, region, old.cfg.Region, false, step); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("%s could not take its write lease back: %w", old.cfg.Region, rerr))
+		}
+		return rep, c.abortSwitchover(ctx, old, target, stopped, step, err)
+	}
 	if err := c.updateState(func(s *State) { *s = s.promoted(target.cfg.Name, c.cfg.Nodes, c.pol.multiAZ, begin) }); err != nil {
 		return rep, fmt.Errorf("recording the promotion of %s: %w", target.cfg.Name, err)
 	}

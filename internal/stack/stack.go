@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hastack/hastack/internal/alb"
+	"github.com/hastack/hastack/internal/lease"
 	"github.com/hastack/hastack/internal/network"
 	"github.com/hastack/hastack/internal/rds"
 	"github.com/hastack/hastack/internal/route53"
@@ -39,13 +40,17 @@ type Options struct {
 
 // Stack is a running stack.
 type Stack struct {
-	spec    *spec.Stack
-	plan    *vpc.Plan
-	opts    Options
-	paths   Paths
-	logger  *slog.Logger
-	events  *eventLog
-	db      *rds.Cluster
+	spec   *spec.Stack
+	plan   *vpc.Plan
+	opts   Options
+	paths  Paths
+	logger *slog.Logger
+	events *eventLog
+	db     *rds.Cluster
+	// witness grants the write lease with fencing = "lease"; keepers are
+	// the regions' holds on it.
+	witness *lease.Witness
+	keepers []*lease.Keeper
 	dns     *route53.Server
 	dnsCtl  *route53.Controller
 	regions []*region

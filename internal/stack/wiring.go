@@ -23,21 +23,28 @@ func (st *Stack) startDatabase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	newLease, err := st.startWitness()
+	if err != nil {
+		return err
+	}
 	db, err := rds.New(rds.Config{
 		StateDir:  st.paths.Dir,
 		Database:  st.spec.Database,
 		Nodes:     nodes,
 		Endpoints: endpoints,
 		Logger:    st.logger.With("part", "rds"),
+		NewLease:  newLease,
 		OnEvent:   st.events.Add,
 	})
 	if err != nil {
+		st.stopWitness()
 		return fmt.Errorf("database: %w", err)
 	}
 	for _, n := range nodes {
 		st.step("%-10s %s %s on %s:%d", "database", n.Role, n.Name, n.Addr, st.spec.Database.Port)
 	}
 	if err := db.Start(ctx); err != nil {
+		st.stopWitness()
 		return err
 	}
 	st.db, st.dbOps = db, db
@@ -88,6 +95,7 @@ func (st *Stack) stopDatabase() {
 	if err := st.db.Stop(ctx); err != nil {
 		st.events.Add("error", fmt.Sprintf("stopping the database: %v", err))
 	}
+	st.stopWitness()
 }
 
 // newDNS builds the DNS server and the Route53 controller. The initial
