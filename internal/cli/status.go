@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -139,6 +140,21 @@ func printStatus(w io.Writer, st stack.Status) {
 	fmt.Fprintf(w, "writer endpoint %s; %s\n", st.Database.WriterEndpoint, sync)
 	for _, e := range st.Database.Endpoints {
 		fmt.Fprintf(w, "  %-10s writer %s  reader %s\n", e.Region, e.Writer, e.Reader)
+	}
+	if l := st.Database.Lease; l != nil {
+		holder := "no region holds it: no primary takes writes"
+		if l.Holder != "" {
+			holder = fmt.Sprintf("held by %s (epoch %d, %.1f s left)", l.Holder, l.Epoch, l.ExpiresInSecs)
+		}
+		var regions []string
+		for _, r := range l.Regions {
+			word := "takes writes"
+			if !r.Held {
+				word = "no writes"
+			}
+			regions = append(regions, fmt.Sprintf("%s %s", r.Region, word))
+		}
+		fmt.Fprintf(w, "fencing: %s write lease from the witness on %s, %s; %s\n", time.Duration(l.LeaseSeconds*float64(time.Second)), l.Witness, holder, strings.Join(regions, ", "))
 	}
 
 	printNetwork(w, st)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/hastack/hastack/internal/lease"
 	"github.com/hastack/hastack/internal/rds"
@@ -54,6 +55,23 @@ func (st *Stack) startWitness() (rds.NewLeaseFunc, error) {
 		st.keepers = append(st.keepers, k)
 		return keeperLease{k}, nil
 	}, nil
+}
+
+// leaseStatus is the write lease now; nil without lease fencing.
+func (st *Stack) leaseStatus() *LeaseStatus {
+	if st.witness == nil {
+		return nil
+	}
+	l := st.witness.Lease()
+	s := &LeaseStatus{Witness: witnessAddr.String(), LeaseSeconds: st.spec.Database.FencingLease.Seconds(), Holder: l.Holder, Epoch: l.Epoch}
+	if l.Holder != "" {
+		s.ExpiresInSecs = max(time.Until(l.Expires).Seconds(), 0)
+	}
+	for _, k := range st.keepers {
+		ks := k.Status()
+		s.Regions = append(s.Regions, RegionLease{Region: ks.Region, Held: ks.Held, Renewals: ks.Renewals, Failures: ks.Failures, LastError: ks.LastError})
+	}
+	return s
 }
 
 // stopWitness closes the witness, after the database has stopped.

@@ -118,6 +118,31 @@ type DatabaseStatus struct {
 	SyncStandby bool             `json:"sync_standby"`
 	Endpoints   []EndpointStatus `json:"endpoints"`
 	Nodes       []NodeStatus     `json:"nodes"`
+	// Fencing is the stack file's fencing: "none" or "lease"; Lease says
+	// who holds the write lease (only with "lease").
+	Fencing string       `json:"fencing"`
+	Lease   *LeaseStatus `json:"lease,omitempty"`
+}
+
+// LeaseStatus is the write lease as the witness and each region see it.
+type LeaseStatus struct {
+	Witness       string  `json:"witness"`
+	LeaseSeconds  float64 `json:"lease_seconds"`
+	Holder        string  `json:"holder"` // "" when no region holds it
+	Epoch         uint64  `json:"epoch"`
+	ExpiresInSecs float64 `json:"expires_in_seconds"`
+	// Regions says, per region, whether it holds the lease by its own
+	// count (it takes writes only then).
+	Regions []RegionLease `json:"regions"`
+}
+
+// RegionLease is one region's own view of its write lease.
+type RegionLease struct {
+	Region    string `json:"region"`
+	Held      bool   `json:"held"`
+	Renewals  uint64 `json:"renewals"`
+	Failures  uint64 `json:"failures"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // EndpointStatus is one region's writer and reader endpoint.
@@ -185,6 +210,8 @@ func (st *Stack) Status() Status {
 		s.Database.CrossRegionFailover = st.spec.Database.CrossRegionFailover
 		s.Database.MultiAZ = st.spec.Database.MultiAZ
 		s.Database.SyncStandby = st.db.SyncStandby()
+		s.Database.Fencing = st.spec.Database.Fencing
+		s.Database.Lease = st.leaseStatus()
 		for _, r := range st.spec.Regions {
 			s.Database.Endpoints = append(s.Database.Endpoints, EndpointStatus{Region: r.Name,
 				Writer: hostOfURL(st.db.WriterURL(r.Name)), Reader: hostOfURL(st.db.ReaderURL(r.Name))})
