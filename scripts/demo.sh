@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The main job: bring up the quick two-region stack, fail the primary region,
-# watch DNS fail over to the secondary, recover, and tear down.
+# watch DNS fail over to the secondary, promote, recover, switch the
+# primary back home with no loss, and tear down. It leaves the stack as it
+# found it (primary home, standby synchronous, DNS on the primary region),
+# so it can run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +23,6 @@ cleanup() { "$hastack" down -f "$stack" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 say "1. Bring up the quick two-region stack (database, two regions, DNS)"
-"$hastack" down --purge -f "$stack" >/dev/null 2>&1 || true # a fresh start: the demo promotes a replica
 run up -d -f "$stack"
 run status -f "$stack"
 
@@ -59,14 +61,28 @@ echo
 say "5. Recover the primary region: its old database primary rejoins as a replica; DNS fails back once its checks pass"
 start=$(now)
 run recover region us-east-1 -f "$stack"
+# Its instances may have been replaced while it was cut off: wait until
+# DNS has answered with it for two seconds in a row.
 deadline=$(( $(date +%s) + 60 ))
-while [ "$(answer)" != "$primary" ]; do
+steady=0
+while (( steady < 8 )); do
+	if [ "$(answer)" = "$primary" ]; then steady=$((steady + 1)); else steady=0; fi
 	if (( $(date +%s) > deadline )); then echo "DNS did not fail back within 60s" >&2; exit 1; fi
 	sleep 0.25
 done
 say "DNS answers the primary again after $(since "$start")s"
+
+say "6. Fail back: switch the database primary over to us-east-1 (planned: writes stop, us-east-1 catches up, nothing is lost)"
+deadline=$(( $(date +%s) + 60 ))
+until run switchover us-east-1 -f "$stack"; do
+	if (( $(date +%s) > deadline )); then echo "the switchover home did not succeed within 60s" >&2; exit 1; fi
+	echo "(the old primary is still rejoining; trying again)"
+	sleep 2
+done
+curl -sS "http://$primary:8080/kv/demo2"
+echo
 run status -f "$stack"
 
-say "6. Tear down (data is kept; hastack down --purge deletes it)"
+say "7. Tear down (data is kept; hastack down --purge deletes it; the demo can run again)"
 run down -f "$stack"
 trap - EXIT
