@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -328,10 +331,10 @@ func (c *Cluster) Promote(ctx context.Context, region string) error {
 
 // PromoteRegion is Promote, reporting what it measured and did. Before
 // anything is done to the old primary, the replica must answer a new
-// session from its region's control address within the probe timeout
-// (a server whose postmaster hangs completes the TCP handshake in the
-// kernel, but never answers), and, when the old primary answers from
-// there too, the replica must hold everything the old primary had
+// session from its region's control address, the first packet within
+// the probe timeout (a server whose postmaster hangs completes the TCP
+// handshake in the kernel, but never answers), and, when the old
+// primary answers from there too, the replica must hold everything the old primary had
 // written when the check began, or reach it within lagWait; a replica
 // still behind is promoted only with force, and the report says what it
 // lacked. When the old primary does not answer (its region cut off or
@@ -450,10 +453,11 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	}
 	p := Promotion{Region: region, Node: target.cfg.Name, OldPrimary: old.cfg.Name}
 
-	tconn, err := c.answering(ctx, target)
+	from := c.controlAddr(region)
+	tconn, err := c.answering(ctx, from, target)
 	if err != nil {
 		msg := fmt.Sprintf("refusing to promote %s in %s: it does not answer a new session from %s (%s); nothing was done to primary %s",
-			target.cfg.Name, region, region, noAnswer(err, c.probe), old.cfg.Name)
+			target.cfg.Name, region, region, noAnswer(err), old.cfg.Name)
 		c.log.Warn("promotion refused: the replica does not answer", "node", target.cfg.Name, "err", err)
 		c.emit(EventPromoteRefused, msg)
 		return p, errors.New(msg)
@@ -461,11 +465,11 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	defer tconn.Close(context.WithoutCancel(ctx))
 
 	reach := &oldSession{}
-	reach.conn, reach.err = c.connectFrom(ctx, c.controlAddr(region), old, c.probe)
+	reach.conn, reach.err = c.answering(ctx, from, old)
 	var lag Lag
 	caughtUp, why := false, ""
 	if reach.err == nil {
-		lag, caughtUp, err = measureLag(ctx, reach.conn, tconn, lagWait, c.probe)
+		lag, caughtUp, err = measureLag(ctx, reach.conn, tconn, lagWait, sessionOpen)
 		if err != nil {
 			reach.conn.Close(context.WithoutCancel(ctx))
 			msg := fmt.Sprintf("refusing to promote %s in %s: primary %s answers, but its lag could not be measured (%v); nothing was done to %s",
@@ -475,7 +479,7 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 		}
 		p.Lag = &lag
 	} else {
-		why = noAnswer(reach.err, c.probe)
+		why = noAnswer(reach.err)
 		p.LagUnknown = fmt.Sprintf("primary %s does not answer from %s (%s)", old.cfg.Name, region, why)
 	}
 	ok, msg := lagVerdict(p, reach.err == nil, caughtUp, force, lag, why)
@@ -492,30 +496,78 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	return p, err
 }
 
-// answering opens a new session on n from its region's control address
-// and runs a trivial query on it, both within the probe timeout: a
-// server whose postmaster hangs (SIGSTOP) still completes the TCP
-// handshake in the kernel, and its open sessions still answer, but it
-// never starts a new one.
-func (c *Cluster) answering(ctx context.Context, n *node) (*pgx.Conn, error) {
-	pctx, cancel := context.WithTimeout(ctx, c.probe)
+// sessionOpen bounds logging in and a first query on a server that
+// answered the start of a handshake: slow on a loaded machine (SCRAM,
+// a backend's start), which is no sign of a server gone.
+const sessionOpen = 5 * time.Second
+
+// answering opens a session on n from the address from and runs a
+// trivial query on it. The server must first answer the first packet
+// of a handshake within the probe timeout: one cut off does not even
+// complete the TCP handshake, and one whose postmaster hangs (SIGSTOP)
+// completes it in the kernel, and its open sessions still answer, but
+// it starts no new one. Logging in and the query are then bounded by
+// sessionOpen.
+func (c *Cluster) answering(ctx context.Context, from netip.Addr, n *node) (*pgx.Conn, error) {
+	if err := c.handshake(ctx, from, n); err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, sessionOpen)
 	defer cancel()
-	conn, err := c.connect(pctx, n, c.probe)
+	conn, err := c.connectFrom(sctx, from, n, sessionOpen)
 	if err != nil {
 		return nil, err
 	}
 	var one int
-	if err := conn.QueryRow(pctx, "SELECT 1").Scan(&one); err != nil {
+	if err := conn.QueryRow(sctx, "SELECT 1").Scan(&one); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return conn, nil
 }
 
-// noAnswer words why a server did not answer.
-func noAnswer(err error, within time.Duration) string {
-	if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %s", within)
+// noAnswerError is a server that did not answer the first packet of a
+// handshake in time.
+type noAnswerError struct{ within time.Duration }
+
+func (e noAnswerError) Error() string { return fmt.Sprintf("no answer within %s", e.within) }
+
+// handshake sends n, from the address from, the first packet of a
+// session (an SSL request, as pg_isready does) and waits for the
+// answer, within the probe timeout.
+func (c *Cluster) handshake(ctx context.Context, from netip.Addr, n *node) error {
+	ctx, cancel := context.WithTimeout(ctx, c.probe)
+	defer cancel()
+	conn, err := dialerFrom(from).DialContext(ctx, "tcp", n.addrPort().String())
+	if err != nil {
+		if ctx.Err() != nil {
+			return noAnswerError{c.probe}
+		}
+		return err
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	conn.SetDeadline(deadline)
+	var answer [1]byte
+	if _, err = conn.Write(sslRequest); err == nil {
+		_, err = io.ReadFull(conn, answer[:])
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return noAnswerError{c.probe}
+	}
+	return err
+}
+
+// noAnswer words why a server did not answer a session.
+func noAnswer(err error) string {
+	var na noAnswerError
+	switch {
+	case errors.As(err, &na):
+		return na.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no session within %s", sessionOpen)
 	}
 	return err.Error()
 }

@@ -111,9 +111,9 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 		return rep, errors.New(msg)
 	}
 
-	tconn, err := c.answering(ctx, target)
+	tconn, err := c.answering(ctx, c.controlAddr(region), target)
 	if err != nil {
-		return refuse("it does not answer a new session from %s (%s)", region, noAnswer(err, c.probe))
+		return refuse("it does not answer a new session from %s (%s)", region, noAnswer(err))
 	}
 	if err := c.leaseCheck(ctx, old.cfg.Region, region); err != nil {
 		tconn.Close(context.WithoutCancel(ctx))
@@ -123,11 +123,11 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	if !old.running() {
 		return refuse("primary %s is not running (promote %s to fail over instead)", old.cfg.Name, region)
 	}
-	oconn, err := c.answering(ctx, old)
+	oconn, err := c.answering(ctx, c.controlAddr(old.cfg.Region), old)
 	if err != nil {
-		return refuse("primary %s does not answer a new session from %s (%s); promote %s to fail over instead", old.cfg.Name, old.cfg.Region, noAnswer(err, c.probe), region)
+		return refuse("primary %s does not answer a new session from %s (%s); promote %s to fail over instead", old.cfg.Name, old.cfg.Region, noAnswer(err), region)
 	}
-	lag, caughtUp, err := measureLag(ctx, oconn, tconn, lagWait, c.probe)
+	lag, caughtUp, err := measureLag(ctx, oconn, tconn, lagWait, sessionOpen)
 	if err == nil && !caughtUp {
 		err = fmt.Errorf("it is %d bytes and up to %.2f s of commits behind and did not catch up within %s", lag.Bytes, lag.Seconds, lagWait)
 	}
@@ -160,7 +160,7 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 
 	end, err := c.shutdownCheckpoint(ctx, old)
 	if err == nil {
-		err = waitReplayed(ctx, tconn, end, switchoverCatchUp, c.probe)
+		err = waitReplayed(ctx, tconn, end, switchoverCatchUp, sessionOpen)
 	}
 	if err != nil {
 		return rep, c.abortSwitchover(ctx, old, target, stopped, step, err)
