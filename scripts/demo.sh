@@ -24,6 +24,13 @@ trap cleanup EXIT
 
 say "1. Bring up the quick two-region stack (database, two regions, DNS)"
 run up -d -f "$stack"
+# An interrupted earlier run may have left the database primary in
+# us-west-2: bring it home first, with no loss.
+home=$("$hastack" status -f "$stack" | awk '$1 ~ /^db-/ && $4 == "primary" { print $2 }')
+if [ "$home" != "us-east-1" ]; then
+	say "The database primary is in $home, left there by an earlier run: switching it home first"
+	run switchover us-east-1 -f "$stack"
+fi
 run status -f "$stack"
 
 primary=$(answer)
