@@ -81,6 +81,16 @@ type Report struct {
 	// objectives; the drill passes only if each held.
 	Checks []Check `json:"checks,omitempty"`
 
+	// DivergentWrites (split-brain) counts the writes the old primary
+	// acknowledged after the new primary's promotion: acknowledged through
+	// an instance of the old primary's region, cut off from the new one.
+	// WritersOverlapSeconds runs from the promotion to the last of them,
+	// 0 when there was none. Both are nil for other scenarios; SplitBrain
+	// holds the rest of what the scenario measures.
+	DivergentWrites       *int        `json:"divergent_writes,omitempty"`
+	WritersOverlapSeconds *float64    `json:"writers_overlap_seconds,omitempty"`
+	SplitBrain            *SplitBrain `json:"split_brain,omitempty"`
+
 	DNSSwitchSeconds *float64 `json:"dns_switch_seconds"`
 	DNSSwitchedTo    string   `json:"dns_switched_to,omitempty"`
 	// PromotionSeconds: from the fault to a database node's promotion

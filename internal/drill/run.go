@@ -305,6 +305,9 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	rep.Markers = d.markers()
 	rep.fill(samples, d.dnsAnswers(), events, &verified, regionsByAddr(st), opts)
 	rep.setLag(withLag(nodesAtFault, lagsAtFault), events)
+	if sc.SplitBrain {
+		rep.setSplitBrain(samples, present, st, events)
+	}
 
 	series := sampler.Series()
 	faultEnd := rep.RecoverAt

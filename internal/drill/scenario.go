@@ -61,6 +61,8 @@ type Scenario struct {
 	// ByAZ: the report counts, by AZ, the instances that served clients
 	// while the fault was in place.
 	ByAZ bool
+	// SplitBrain: the report measures two writers (Report.SplitBrain).
+	SplitBrain bool
 	// Operator, if set, acts while the drill waits for recovery, as the
 	// on-call engineer would (the seed's manual replica promotion). It is
 	// called every tick until it reports done.
@@ -99,6 +101,19 @@ var Scenarios = []Scenario{
 		Recoverable:    true,
 		SwitchesRegion: true,
 		Operator:       promoteAfterDNSSwitch,
+	},
+	{
+		Name: "split-brain",
+		Description: "the primary region is cut off from Route53's checkers (dns), from the other region and from the fencing witness, while internet clients " +
+			"still reach it through cached DNS answers and kept-alive connections; DNS fails over and, with cross_region_failover = \"manual\", the drill " +
+			"promotes the replica as an operator would; once healed, the old primary rejoins as a follower. It counts the writes the old primary acknowledged " +
+			"after the promotion (divergent: fencing = \"none\" lets it, as on AWS; \"lease\" stops it) and every acknowledged write missing from the final primary",
+		Faults:         cutOffPrimary,
+		Recoverable:    true,
+		SwitchesRegion: true,
+		SplitBrain:     true,
+		Operator:       promoteAfterDNSSwitch,
+		Expect:         expectSplitBrain,
 	},
 	{
 		Name:           "region-failure-automatic",

@@ -40,6 +40,9 @@ func TestScenarioFaults(t *testing.T) {
 		// region and the internet (which holds dns and witness).
 		{"az-isolation", Options{}, "partition us-east-1a us-east-1; partition us-east-1a us-west-2; partition us-east-1a internet"},
 		{"az-failure", Options{}, "az us-east-1a"},
+		// Cut off from Route53's checkers, the other region and the
+		// witness; the internet (clients) still reaches it.
+		{"split-brain", Options{}, "partition us-east-1 dns; partition us-east-1 us-west-2; partition us-east-1 witness"},
 		{"db-failover", Options{}, "db-primary"},
 		{"instance-failure", Options{}, "instance i-1"},
 		{"scale-out", Options{}, "cpu us-east-1"},
@@ -77,6 +80,8 @@ func TestScenarioFaultsRefused(t *testing.T) {
 		{"az-isolation", singleAZ, "needs multi_az = true"},
 		{"region-failure", failed, "already failed"},
 		{"region-failure-automatic", quickStatus(), `needs cross_region_failover = "automatic"`},
+		{"split-brain", noReplica, "no replica outside region us-east-1"},
+		{"split-brain", failed, "already failed"},
 	}
 	for _, tt := range tests {
 		sc, _ := Find(tt.scenario)
@@ -110,6 +115,7 @@ func TestOptionsCheck(t *testing.T) {
 		{"gray-failure", Options{Delay: -time.Second}, "must not be negative"},
 		{"db-failover", Options{LinkDelay: time.Second}, "takes no --link-delay"},
 		{"az-isolation", Options{}, ""},
+		{"split-brain", Options{Mode: stack.ModeCrash}, "scenario split-brain takes no --mode"},
 	}
 	for _, tt := range tests {
 		sc, _ := Find(tt.scenario)
@@ -170,6 +176,7 @@ func TestFaultMoment(t *testing.T) {
 		"region us-east-1 --mode crash": "when us-east-1 was lost",
 		"partition us-east-1 us-west-2": "when us-east-1 and us-west-2 were cut apart",
 		"partition us-east-1a us-east-1; partition us-east-1a us-west-2; partition us-east-1a internet": "when us-east-1a was cut off",
+		"partition us-east-1 dns; partition us-east-1 us-west-2; partition us-east-1 witness":           "when us-east-1 was cut off",
 		"partition a b; partition c d":    "at the fault",
 		"network us-east-1 --to internet": "at the fault",
 		"db-primary":                      "when the database primary was lost",

@@ -63,6 +63,13 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "  served during the fault\t%s\tby the AZ of the instance\n", strings.Join(zones, ", "))
 	}
 	fmt.Fprintf(tw, "  writes acknowledged\t%d\tlost %d, RPO %.2f s  %s\n", r.WritesAcked, r.WritesLost, r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))
+	if sb := r.SplitBrain; sb != nil && r.DivergentWrites != nil {
+		fmt.Fprintf(tw, "  divergent writes\t%d\tacknowledged by the old primary %s after the promotion (fencing %s)\n", *r.DivergentWrites, sb.OldPrimary, sb.Fencing)
+		fmt.Fprintf(tw, "  writers overlap\t%.2f s\ttwo primaries acknowledging writes\n", deref0(r.WritersOverlapSeconds))
+		if sb.LeaseLostSeconds != nil {
+			fmt.Fprintf(tw, "  write lease lost\t%.2f s\tafter the cut: %s stopped writes on its own (lease %.2g s)\n", *sb.LeaseLostSeconds, sb.Region, sb.LeaseSeconds)
+		}
+	}
 	if r.StaleReads > 0 {
 		fmt.Fprintf(tw, "  stale reads\t%d\treads of acknowledged writes the reader had not caught up with\n", r.StaleReads)
 	}
@@ -90,6 +97,9 @@ func (r *Report) WriteText(w io.Writer) {
 			}
 			fmt.Fprintf(w, "    %s %s: %s\n", mark, c.Name, c.Detail)
 		}
+	}
+	if d := r.Damage(); d != "" {
+		fmt.Fprintf(w, "\n%s\n", wrap(d, "  ", 100))
 	}
 	fmt.Fprintf(w, "\n  %s\n", r.Loss())
 	r.writeTimeline(w)
@@ -207,4 +217,21 @@ func (r *Report) column(m Marker) int {
 		return -1
 	}
 	return i
+}
+
+// wrap breaks text into lines of at most width columns, each indented.
+func wrap(text, indent string, width int) string {
+	var lines []string
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if line != indent && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	return strings.Join(append(lines, line), "\n")
 }

@@ -1,0 +1,288 @@
+package drill
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hastack/hastack/internal/stack"
+)
+
+// cutOffPrimary cuts the primary region off from Route53's checkers, from
+// every other region and from the fencing witness, and leaves its link to
+// the internet alone: clients still reach its load balancer (cached DNS
+// answers, kept-alive connections) while DNS and the other region see it
+// gone. That is the partition that makes two writers.
+func cutOffPrimary(st stack.Status, _ Options) ([]stack.Fault, error) {
+	r, err := primaryOf(st)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := replicaRegion(st, r.Name); err != nil {
+		return nil, err
+	}
+	faults := []stack.Fault{{Kind: stack.FaultPartition, Name: r.Name, Other: stack.DomainDNS}}
+	for _, o := range st.Regions {
+		if o.Name != r.Name {
+			faults = append(faults, stack.Fault{Kind: stack.FaultPartition, Name: r.Name, Other: o.Name})
+		}
+	}
+	return append(faults, stack.Fault{Kind: stack.FaultPartition, Name: r.Name, Other: stack.DomainWitness}), nil
+}
+
+// SplitBrain is what a partition that left the old primary running cost,
+// as the split-brain drill measures it from what its clients saw.
+type SplitBrain struct {
+	// Region is the old primary's region, the one cut off; OldPrimary
+	// the primary there before the fault and NewPrimary the node promoted
+	// after it ("" when none was).
+	Region     string `json:"region"`
+	OldPrimary string `json:"old_primary"`
+	NewPrimary string `json:"new_primary,omitempty"`
+	// Fencing is the stack file's: "none" or "lease"; LeaseSeconds the
+	// lease's duration with "lease".
+	Fencing      string  `json:"fencing"`
+	LeaseSeconds float64 `json:"lease_seconds,omitempty"`
+	// LeaseLostSeconds: from the fault until Region lost its write lease
+	// and stopped writes on its own (its first db_lease_lost event);
+	// nil when it did not.
+	LeaseLostSeconds *float64 `json:"lease_lost_seconds,omitempty"`
+	// DivergentLost counts the divergent writes missing from the final
+	// primary: all of them, unless something copied them over.
+	DivergentLost int `json:"divergent_lost"`
+	// LostBeforePromotion counts the other lost writes: acknowledged by
+	// the old primary before the promotion (on the replica's lag at the
+	// cut, or after it) and never replicated, they are discarded when it
+	// rejoins, whatever the fencing. LastLostSeconds is from the fault to
+	// the acknowledgement of the last of them (nil when none).
+	LostBeforePromotion int      `json:"lost_before_promotion"`
+	LastLostSeconds     *float64 `json:"last_lost_seconds,omitempty"`
+}
+
+// Writers is the pure measure of two writers, from the clients' samples.
+type Writers struct {
+	// Divergent counts writes acknowledged through region after promoted:
+	// served by an instance of region, which cannot reach the new primary
+	// across the partition, so only the old primary can have committed
+	// them. DivergentLost counts those missing from present.
+	Divergent, DivergentLost int
+	// Overlap runs from promoted to the last of them: how long two
+	// primaries both acknowledged writes (0 when none did).
+	Overlap time.Duration
+	// LostBefore counts the acknowledged writes missing from present that
+	// are not divergent, and LastLost is when the last of them was
+	// acknowledged (zero when none).
+	LostBefore int
+	LastLost   time.Time
+}
+
+// SplitWriters measures Writers: samples are the load's requests, present
+// the keys found on the final primary, region the old primary's and
+// promoted the new primary's promotion (zero when there was none: no
+// write is divergent then). A write counts as acknowledged when its
+// response arrived (ackTime).
+func SplitWriters(samples []Sample, present map[string]bool, region string, promoted time.Time) Writers {
+	var w Writers
+	var last time.Time
+	for _, s := range samples {
+		if s.Kind != Write || !s.OK {
+			continue
+		}
+		at := ackTime(s)
+		divergent := !promoted.IsZero() && s.Region == region && at.After(promoted)
+		switch {
+		case divergent:
+			w.Divergent++
+			if at.After(last) {
+				last = at
+			}
+			if !present[s.Key] {
+				w.DivergentLost++
+			}
+		case !present[s.Key]:
+			w.LostBefore++
+			if at.After(w.LastLost) {
+				w.LastLost = at
+			}
+		}
+	}
+	if w.Divergent > 0 {
+		w.Overlap = last.Sub(promoted)
+	}
+	return w
+}
+
+// promotedAfter returns the node named by the first db_promoted event at
+// or after t, and when it came; ok is false when there was none.
+func promotedAfter(events []stack.Event, t time.Time) (node string, at time.Time, ok bool) {
+	for _, e := range eventsAfter(events, t, "db_promoted") {
+		// rds words it "<node> promoted: ...".
+		name, _, _ := strings.Cut(e.Message, " ")
+		return name, e.Time, true
+	}
+	return "", time.Time{}, false
+}
+
+// leaseLostAfter is when region's first db_lease_lost event at or after t
+// came; ok is false when there was none. rds words it "<region> lost its
+// write lease: ...".
+func leaseLostAfter(events []stack.Event, region string, t time.Time) (time.Time, bool) {
+	for _, e := range eventsAfter(events, t, "db_lease_lost") {
+		if strings.HasPrefix(e.Message, region+" ") {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// setSplitBrain records what two writers cost: before is the stack just
+// before the fault, present the keys found on the final primary.
+func (r *Report) setSplitBrain(samples []Sample, present map[string]bool, before stack.Status, events []stack.Event) {
+	sb := &SplitBrain{Region: dbRegion(before), Fencing: before.Database.Fencing}
+	if sb.Fencing == "" {
+		sb.Fencing = "none"
+	}
+	if l := before.Database.Lease; l != nil {
+		sb.LeaseSeconds = l.LeaseSeconds
+	}
+	for _, n := range before.Database.Nodes {
+		if n.Role == "primary" {
+			sb.OldPrimary = n.Name
+		}
+	}
+	node, promoted, ok := promotedAfter(events, r.FaultAt)
+	if ok {
+		sb.NewPrimary = node
+	}
+	if at, ok := leaseLostAfter(events, sb.Region, r.FaultAt); ok {
+		secs := at.Sub(r.FaultAt).Seconds()
+		sb.LeaseLostSeconds = &secs
+	}
+	w := SplitWriters(samples, present, sb.Region, promoted)
+	sb.DivergentLost, sb.LostBeforePromotion = w.DivergentLost, w.LostBefore
+	if !w.LastLost.IsZero() {
+		secs := w.LastLost.Sub(r.FaultAt).Seconds()
+		sb.LastLostSeconds = &secs
+	}
+	overlap := w.Overlap.Seconds()
+	r.DivergentWrites, r.WritersOverlapSeconds, r.SplitBrain = &w.Divergent, &overlap, sb
+}
+
+// Damage explains, in a sentence or three, what two writers cost and
+// why; "" when the report is not a split-brain drill's.
+func (r *Report) Damage() string {
+	sb := r.SplitBrain
+	if sb == nil || r.DivergentWrites == nil {
+		return ""
+	}
+	var out []string
+	newPrimary := sb.NewPrimary
+	if newPrimary == "" {
+		newPrimary = "the replica"
+	}
+	switch n := *r.DivergentWrites; {
+	case sb.NewPrimary == "":
+		out = append(out, "No replica was promoted, so there was never a second writer to diverge from.")
+	case n > 0:
+		split := fmt.Sprintf("Split brain: %s acknowledged through %s by the old primary %s for %.2f s after %s's promotion, while %s took writes too.",
+			plural(n, "write was", "writes were"), sb.Region, sb.OldPrimary, deref0(r.WritersOverlapSeconds), newPrimary, newPrimary)
+		why := fmt.Sprintf("With fencing = %q, as on AWS, promoting a cross-region replica leaves its source running.", sb.Fencing)
+		if sb.Fencing == "lease" {
+			why = "The write lease should have stopped them: the old region went on taking writes after the promotion."
+		}
+		out = append(out, split, why, fmt.Sprintf("%s missing from the final primary, and counted among the writes lost: pg_rewind discards what %s wrote since the promotion when it rejoins as a follower.",
+			missing(sb.DivergentLost, n), sb.OldPrimary))
+	case sb.Fencing == "lease":
+		lost := ""
+		if sb.LeaseLostSeconds != nil {
+			lost = fmt.Sprintf(" %.2f s after the cut", *sb.LeaseLostSeconds)
+		}
+		out = append(out, fmt.Sprintf("The write lease kept a second writer out: %s lost its lease%s and stopped writes on its own, and %s was promoted only once that lease had run out, so no write was acknowledged by two primaries.",
+			sb.Region, lost, newPrimary))
+	default:
+		out = append(out, fmt.Sprintf("No write was acknowledged through %s after %s's promotion, but with fencing = %q nothing stopped one: the old primary %s kept running as a primary.",
+			sb.Region, newPrimary, sb.Fencing, sb.OldPrimary))
+	}
+	if n := sb.LostBeforePromotion; n > 0 {
+		s := fmt.Sprintf("%s before the promotion, the last %.2f s after the cut, never reached the replica (replication across regions is asynchronous) and %s discarded when %s rejoined",
+			plural(n, "write acknowledged by "+sb.OldPrimary, "writes acknowledged by "+sb.OldPrimary), deref0(sb.LastLostSeconds), map[bool]string{true: "was", false: "were"}[n == 1], sb.OldPrimary)
+		if sb.Fencing == "lease" {
+			s += fmt.Sprintf(": the lease bounds that loss to its duration (%.2g s), it cannot prevent it", sb.LeaseSeconds)
+		}
+		out = append(out, s+".")
+	}
+	return strings.Join(out, " ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// missing words how many of n divergent writes are missing.
+func missing(lost, n int) string {
+	switch {
+	case lost == n && n == 1:
+		return "It is"
+	case lost == n:
+		return "All of them are"
+	case lost == 1:
+		return fmt.Sprintf("1 of the %d is", n)
+	}
+	return fmt.Sprintf("%d of the %d are", lost, n)
+}
+
+// expectSplitBrain: the replica was promoted and at no instant did two
+// primaries acknowledge writes. With lease fencing, also: the cut-off
+// region stopped writes on its own, and what it lost is bounded by the
+// lease (writes it acknowledged before its lease ran out, never
+// replicated). Writes lost to asynchronous replication alone do not fail
+// the drill; the report counts them.
+func expectSplitBrain(f Facts) []Check {
+	r := f.Report
+	sb := r.SplitBrain
+	var checks []Check
+	add := func(name string, ok bool, detail string) {
+		checks = append(checks, Check{Name: name, Passed: ok, Detail: detail})
+	}
+	if sb == nil || r.DivergentWrites == nil {
+		return []Check{{Name: "no second writer", Detail: "the writes were not measured"}}
+	}
+	region := map[string]string{}
+	for _, n := range f.Before.Database.Nodes {
+		region[n.Name] = n.Region
+	}
+	switch {
+	case sb.NewPrimary == "":
+		add("the replica was promoted", false, "no database node was promoted")
+	default:
+		add("the replica was promoted", region[sb.NewPrimary] != "" && region[sb.NewPrimary] != sb.Region,
+			fmt.Sprintf("%s (in %s) promoted %.2f s after the fault", sb.NewPrimary, region[sb.NewPrimary], deref0(r.PromotionSeconds)))
+	}
+	n := *r.DivergentWrites
+	detail := fmt.Sprintf("no write acknowledged through %s after the promotion", sb.Region)
+	if n > 0 {
+		detail = fmt.Sprintf("%s acknowledged through %s after the promotion, for %.2f s; %d missing from the final primary",
+			plural(n, "write", "writes"), sb.Region, deref0(r.WritersOverlapSeconds), sb.DivergentLost)
+	}
+	add("no second writer", n == 0, detail)
+	if sb.Fencing != "lease" {
+		return checks
+	}
+	switch {
+	case sb.LeaseLostSeconds == nil:
+		add("the cut-off region stopped writes on its own", false, sb.Region+" never reported losing its write lease")
+	default:
+		add("the cut-off region stopped writes on its own", true, fmt.Sprintf("%s lost its write lease %.2f s after the cut", sb.Region, *sb.LeaseLostSeconds))
+	}
+	switch {
+	case sb.LastLostSeconds == nil:
+		add("writes lost only within the lease", true, "no acknowledged write lost")
+	default:
+		add("writes lost only within the lease", *sb.LastLostSeconds <= sb.LeaseSeconds,
+			fmt.Sprintf("%d lost, the last acknowledged %.2f s after the cut (lease %.2g s)", sb.LostBeforePromotion, *sb.LastLostSeconds, sb.LeaseSeconds))
+	}
+	return checks
+}
