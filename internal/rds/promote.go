@@ -68,6 +68,8 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 	}
 	if old != target {
 		step(EventFailover, fmt.Sprintf("promoting %s to primary in place of %s: %s", target.cfg.Name, old.cfg.Name, reason))
+		// A region the promotion cannot reach keeps its endpoints.
+		c.markCutOff(ctx, target.cfg.Region, old)
 		closed := c.leadWriters(route{})
 		c.cancelJob(old)
 		if old.cfg.Region != target.cfg.Region {
@@ -289,7 +291,8 @@ func promoteOn(ctx context.Context, conn *pgx.Conn) (int, error) {
 	return timeline, nil
 }
 
-// leadWriters points every writer endpoint at r and returns how many
+// leadWriters points every writer endpoint at r, but those of a region
+// cut off from the control plane (cutOff), and returns how many
 // connections that closed. A primary whose region does not hold its
 // write lease (lease fencing) is led to by none.
 func (c *Cluster) leadWriters(r route) int {
@@ -298,6 +301,9 @@ func (c *Cluster) leadWriters(r route) int {
 	}
 	closed := 0
 	for _, region := range c.regions() {
+		if c.cutOff(region) {
+			continue
+		}
 		closed += c.writers[region].lead(r)
 	}
 	return closed
@@ -305,12 +311,16 @@ func (c *Cluster) leadWriters(r route) int {
 
 // route points the endpoints where the state and the last observation
 // say: writers to the recorded primary, readers to a healthy replica of
-// their region or else the primary.
+// their region or else the primary. A region cut off from the control
+// plane (cutOff) keeps its endpoints as they are.
 func (c *Cluster) route(obs observation) {
 	st := c.snapshot()
 	prim := c.byName[st.Primary]
 	c.leadWriters(route{node: prim.cfg.Name, addr: prim.addrPort()})
 	for _, region := range c.regions() {
+		if c.cutOff(region) {
+			continue
+		}
 		n := c.byName[readerFor(region, st, obs, c.cfg.Nodes)]
 		c.readers[region].lead(route{node: n.cfg.Name, addr: n.addrPort()})
 	}
@@ -334,10 +344,10 @@ func (c *Cluster) Promote(ctx context.Context, region string) error {
 // session from its region's control address, the first packet within
 // the probe timeout (a server whose postmaster hangs completes the TCP
 // handshake in the kernel, but never answers), and, when the old
-// primary answers from there too, the replica must hold everything the old primary had
-// written when the check began, or reach it within lagWait; a replica
-// still behind is promoted only with force, and the report says what it
-// lacked. When the old primary does not answer (its region cut off or
+// primary answers from there too, the replica must hold everything the
+// old primary had written when the check began, or reach it within
+// lagWait; a replica still behind is promoted only with force, and the
+// report says what it lacked. When the old primary does not answer (its region cut off or
 // down) the lag cannot be measured: the report says so and the
 // promotion goes ahead, as the failover of a lost region must.
 func (c *Cluster) PromoteRegion(ctx context.Context, region string, force bool) (Promotion, error) {

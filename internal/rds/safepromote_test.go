@@ -2,6 +2,9 @@ package rds
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +31,68 @@ func TestLagVerdict(t *testing.T) {
 			ok, msg := lagVerdict(p, tt.reached, tt.caughtUp, tt.force, behind, "no answer within 500ms")
 			if ok != tt.ok || !strings.Contains(msg, tt.want) {
 				t.Fatalf("lagVerdict = %v, %q; want %v with %q", ok, msg, tt.ok, tt.want)
+			}
+		})
+	}
+}
+
+// TestHandshake: a server whose postmaster hangs (the kernel completes
+// the TCP handshake, nobody answers) and one that is down are told
+// apart from one that answers, without PostgreSQL.
+func TestHandshake(t *testing.T) {
+	listen := func(t *testing.T, serve func(net.Conn)) netip.AddrPort {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		if serve != nil {
+			go func() {
+				for {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					serve(conn)
+				}
+			}()
+		}
+		return netip.MustParseAddrPort(ln.Addr().String())
+	}
+	answers := func(conn net.Conn) {
+		defer conn.Close()
+		var req [8]byte
+		if _, err := io.ReadFull(conn, req[:]); err == nil {
+			conn.Write([]byte("N"))
+		}
+	}
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := netip.MustParseAddrPort(gone.Addr().String())
+	gone.Close()
+	for _, tt := range []struct {
+		name string
+		addr netip.AddrPort
+		want string
+	}{
+		{"answers", listen(t, answers), ""},
+		{"hung: never accepted", listen(t, nil), "no answer within 200ms"},
+		{"hung: accepted, silent", listen(t, func(conn net.Conn) { t.Cleanup(func() { conn.Close() }) }), "no answer within 200ms"},
+		{"down", down, "connection refused"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Cluster{probe: 200 * time.Millisecond}
+			n := &node{cfg: NodeConfig{Name: "db", Addr: tt.addr.Addr()}, port: int(tt.addr.Port())}
+			err := c.handshake(t.Context(), netip.MustParseAddr("127.0.0.1"), n)
+			if got := ""; err != nil {
+				got = noAnswer(err)
+				if tt.want == "" || got != tt.want {
+					t.Fatalf("handshake: %v (%q), want %q", err, got, tt.want)
+				}
+			} else if tt.want != "" {
+				t.Fatalf("handshake answered, want %q", tt.want)
 			}
 		})
 	}
