@@ -11,7 +11,15 @@ func newPromote(g *globals) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "promote REGION",
-		Short: "Promote REGION's database replica to primary (the seed's manual failover); refused if it does not answer or, while the primary answers, if it is behind",
+		Short: "Promote REGION's database replica to primary (the seed's manual failover), unless it does not answer or is behind",
+		Long: `Promote REGION's database replica to primary: the seed's manual cross-region failover.
+
+It is refused, before anything is done to the old primary, when the replica
+does not answer a new session, and, while the old primary still answers, when
+the replica has not replayed everything it wrote (--force promotes it anyway).
+The output says how far behind it was (bytes, and seconds of commits) or that
+the old primary could not be reached to tell, and whether the old primary was
+stopped.`,
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			_, client, err := g.dial()

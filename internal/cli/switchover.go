@@ -11,7 +11,13 @@ import (
 func newSwitchover(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "switchover REGION",
-		Short: "Move the database primary to REGION with nothing lost (planned): writes stop, its replica replays everything and is promoted, the old primary follows it",
+		Short: "Move the database primary to REGION with nothing lost (planned); the old primary follows it",
+		Long: `Move the database primary to REGION as a planned operation, with no
+acknowledged write lost: writes stop (the writer endpoints hold new clients and
+the primary shuts down), REGION's replica replays everything the primary wrote
+and is promoted, the writer endpoints lead to it, and the old primary runs on as
+its follower. If the replica does not catch up, the old primary takes the
+writes back. The output gives the write downtime.`,
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			_, client, err := g.dial()
