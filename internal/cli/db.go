@@ -20,7 +20,7 @@ the replica has not replayed everything it wrote (--force promotes it anyway).
 The output says how far behind it was (bytes, and seconds of commits) or that
 the old primary could not be reached to tell, and whether the old primary was
 stopped.`,
-		Args:  args(cobra.ExactArgs(1)),
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			_, client, err := g.dial()
 			if err != nil {

@@ -18,7 +18,7 @@ the primary shuts down), REGION's replica replays everything the primary wrote
 and is promoted, the writer endpoints lead to it, and the old primary runs on as
 its follower. If the replica does not catch up, the old primary takes the
 writes back. The output gives the write downtime.`,
-		Args:  args(cobra.ExactArgs(1)),
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			_, client, err := g.dial()
 			if err != nil {
