@@ -39,8 +39,9 @@ type NewLeaseFunc func(region string, source netip.Addr, onChange func(held bool
 type fencing struct {
 	leases map[string]Lease // by region
 
-	mu   sync.Mutex
-	lost map[string]bool // regions whose lease is not held
+	mu       sync.Mutex
+	lost     map[string]bool // regions whose lease is not held
+	released map[string]bool // regions that gave their lease up on purpose
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -51,7 +52,7 @@ func (c *Cluster) makeLeases() error {
 	if c.cfg.NewLease == nil {
 		return nil
 	}
-	f := &fencing{leases: map[string]Lease{}, lost: map[string]bool{}}
+	f := &fencing{leases: map[string]Lease{}, lost: map[string]bool{}, released: map[string]bool{}}
 	for _, region := range c.regions() {
 		l, err := c.cfg.NewLease(region, c.controlAddr(region), func(held bool) { c.leaseChanged(region, held) })
 		if err != nil {
@@ -122,9 +123,15 @@ func (c *Cluster) leaseChanged(region string, held bool) {
 		return
 	}
 	f.setLost(region, !held)
+	f.mu.Lock()
+	released := f.released[region]
+	if held {
+		f.released[region] = false
+	}
+	f.mu.Unlock()
 	prim := c.byName[c.snapshot().Primary]
-	if prim.cfg.Region != region {
-		return
+	if prim.cfg.Region != region || !held && released {
+		return // a promotion stopped its writes and handed the lease on
 	}
 	if !held {
 		closed := c.leadWriters(route{})
@@ -212,6 +219,9 @@ func (c *Cluster) takeLease(ctx context.Context, from, to string, oldStopped boo
 		return nil
 	}
 	if oldStopped {
+		f.mu.Lock()
+		f.released[from] = true
+		f.mu.Unlock()
 		rctx, cancel := context.WithTimeout(ctx, c.probe)
 		err := f.leases[from].Release(rctx)
 		cancel()
