@@ -50,6 +50,7 @@ type Cluster struct {
 	timers   timers
 	problems map[string]string // last reported problem, by subject
 	health   map[string]health // by node
+	cut      map[string]bool   // regions whose endpoints a promotion could not reach (cutoff.go)
 	jobs     map[string]*job   // background restarts and rebuilds, by node
 
 	kick      chan struct{}

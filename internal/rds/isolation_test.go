@@ -122,6 +122,11 @@ func TestIsolatedRegion(t *testing.T) {
 	if err := tryExec(ctx, c.DirectURL(nodeB), "INSERT INTO t VALUES (50)"); err != nil {
 		t.Errorf("the old primary, cut off, refuses a write: %v", err)
 	}
+	// The promotion could not reach the old primary's region to move its
+	// writer endpoint either: it still leads there.
+	if err := tryExec(ctx, c.WriterURL(east), "INSERT INTO t VALUES (52)"); err != nil {
+		t.Errorf("a write through the cut-off region's writer endpoint: %v, want it taken by the old primary", err)
+	}
 	execSQL(t, ctx, c.WriterURL(west), "INSERT INTO t VALUES (3)")
 
 	// While cut, it cannot rejoin.
@@ -145,7 +150,7 @@ func TestIsolatedRegion(t *testing.T) {
 			t.Errorf("a write on the rejoined %s: %v, want read-only", name, err)
 		}
 		waitFor(t, name+" following the new primary", eventually, func() bool {
-			return visible(ctx, c.DirectURL(name), 3) && !visible(ctx, c.DirectURL(name), 40) && !visible(ctx, c.DirectURL(name), 50) &&
+			return visible(ctx, c.DirectURL(name), 3) && !visible(ctx, c.DirectURL(name), 40) && !visible(ctx, c.DirectURL(name), 50) && !visible(ctx, c.DirectURL(name), 52) &&
 				streaming(nodeStatus(t, c, name))
 		})
 	}

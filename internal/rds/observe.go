@@ -56,6 +56,7 @@ func (c *Cluster) observe(ctx context.Context) observation {
 		})
 	}
 	wg.Wait()
+	c.reachedAgain(obs, prim.cfg.Region)
 	return obs
 }
 
