@@ -463,8 +463,7 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	}
 	p := Promotion{Region: region, Node: target.cfg.Name, OldPrimary: old.cfg.Name}
 
-	from := c.controlAddr(region)
-	tconn, err := c.answering(ctx, from, target)
+	tconn, release, err := c.ownSession(ctx, target)
 	if err != nil {
 		msg := fmt.Sprintf("refusing to promote %s in %s: it does not answer a new session from %s (%s); nothing was done to primary %s",
 			target.cfg.Name, region, region, noAnswer(err), old.cfg.Name)
@@ -472,10 +471,10 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 		c.emit(EventPromoteRefused, msg)
 		return p, errors.New(msg)
 	}
-	defer tconn.Close(context.WithoutCancel(ctx))
+	defer release()
 
 	reach := &oldSession{}
-	reach.conn, reach.err = c.answering(ctx, from, old)
+	reach.conn, reach.err = c.answering(ctx, c.controlAddr(region), old)
 	var lag Lag
 	caughtUp, why := false, ""
 	if reach.err == nil {
@@ -528,12 +527,43 @@ func (c *Cluster) answering(ctx context.Context, from netip.Addr, n *node) (*pgx
 	if err != nil {
 		return nil, err
 	}
-	var one int
-	if err := conn.QueryRow(sctx, "SELECT 1").Scan(&one); err != nil {
+	if err := selectOne(sctx, conn); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return conn, nil
+}
+
+// ownSession is answering from n's own region, sparing a login in the
+// middle of a failover: after the handshake, the monitor's open session
+// on n is used when it answers the query (the caller holds opMu, so
+// the monitor is not using it). release ends the use: it closes a
+// session opened here and leaves the monitor's.
+func (c *Cluster) ownSession(ctx context.Context, n *node) (conn *pgx.Conn, release func(), err error) {
+	from := c.controlAddr(n.cfg.Region)
+	if conn := c.probes[n.cfg.Name]; conn != nil && !conn.IsClosed() {
+		if err := c.handshake(ctx, from, n); err != nil {
+			return nil, nil, err
+		}
+		qctx, cancel := context.WithTimeout(ctx, sessionOpen)
+		err := selectOne(qctx, conn)
+		cancel()
+		if err == nil {
+			return conn, func() {}, nil
+		}
+		conn.Close(context.WithoutCancel(ctx))
+		delete(c.probes, n.cfg.Name)
+	}
+	if conn, err = c.answering(ctx, from, n); err != nil {
+		return nil, nil, err
+	}
+	return conn, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
+}
+
+// selectOne runs a trivial query.
+func selectOne(ctx context.Context, conn *pgx.Conn) error {
+	var one int
+	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
 // noAnswerError is a server that did not answer the first packet of a

@@ -111,15 +111,14 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 		return rep, errors.New(msg)
 	}
 
-	tconn, err := c.answering(ctx, c.controlAddr(region), target)
+	tconn, release, err := c.ownSession(ctx, target)
 	if err != nil {
 		return refuse("it does not answer a new session from %s (%s)", region, noAnswer(err))
 	}
+	defer release()
 	if err := c.leaseCheck(ctx, old.cfg.Region, region); err != nil {
-		tconn.Close(context.WithoutCancel(ctx))
 		return refuse("%v", err)
 	}
-	defer tconn.Close(context.WithoutCancel(ctx))
 	if !old.running() {
 		return refuse("primary %s is not running (promote %s to fail over instead)", old.cfg.Name, region)
 	}
