@@ -57,6 +57,12 @@ func (r *Report) cards() []card {
 		card{"Errors", fmt.Sprintf("%d of %d", r.Errors, r.Requests), fmt.Sprintf("%.2f%% %s", 100*r.ErrorRate, r.objectiveNote("error_rate", "%.3f"))},
 		card{"Writes lost", fmt.Sprintf("%d of %d", r.WritesLost, r.WritesAcked), fmt.Sprintf("RPO %.2f s %s", r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))},
 	)
+	if sb := r.SplitBrain; sb != nil && r.DivergentWrites != nil {
+		cards = append(cards,
+			card{"Divergent writes", fmt.Sprintf("%d", *r.DivergentWrites), fmt.Sprintf("acknowledged by %s after the promotion (fencing %s)", sb.OldPrimary, sb.Fencing)},
+			card{"Writers overlap", fmt.Sprintf("%.2f s", deref0(r.WritersOverlapSeconds)), "two primaries acknowledging writes"},
+			card{"Writes refused", fmt.Sprintf("%d", sb.WritesRefused), "by " + sb.Region + " while cut off"})
+	}
 	if r.LagAtFaultNode != "" {
 		cards = append(cards, card{"Lag at fault", fmt.Sprintf("%.2f s", r.LagAtFaultSeconds), fmt.Sprintf("%s %s, %d bytes behind", r.LagAtFaultRole, r.LagAtFaultNode, r.LagAtFaultBytes)})
 	}
@@ -289,6 +295,7 @@ h1{font-size:22px;margin:0 0 4px} .sub{color:#4a5568;margin-bottom:16px}
 .card{border:1px solid #e2e8f0;border-radius:6px;padding:10px 14px;flex:1;min-width:110px}
 .card .v{font-size:20px;font-weight:600;white-space:nowrap}.card .l,.card .n{color:#4a5568;font-size:12px}
 h2{font-size:16px;margin:22px 0 6px}
+.damage{border-left:4px solid #c53030;padding:6px 12px;background:#fff5f5}
 svg{width:100%;height:auto;border:1px solid #e2e8f0;border-radius:6px;background:#fff}
 .grid{stroke:#edf2f7}.tick{font-size:11px;fill:#718096}.legend{font-size:12px;fill:#2d3748}.mark{font-size:11px;font-weight:600}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #edf2f7;padding:4px 8px;text-align:left;font-size:13px}
@@ -301,6 +308,7 @@ td.t{white-space:nowrap;color:#4a5568;font-variant-numeric:tabular-nums}
 {{.Requests}}
 <h2>Median latency of successful requests</h2>
 {{.Latency}}
+{{with .R.Damage}}<p class="damage">{{.}}</p>{{end}}
 {{if .R.Checks}}<h2>What the scenario expects</h2><table><tr><th>check</th><th>held</th><th>what was seen</th></tr>
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td>{{if .Passed}}yes{{else}}<b>no</b>{{end}}</td><td>{{.Detail}}</td></tr>{{end}}</table>{{end}}
 {{if .R.Objectives}}<h2>Objectives</h2><table><tr><th>objective</th><th>target</th><th>actual</th><th>met</th></tr>

@@ -39,6 +39,9 @@ type Sample struct {
 	// Stale: a read of an acknowledged write that answered 404 (the reader
 	// had not caught up yet). It counts as served.
 	Stale bool `json:"stale,omitempty"`
+	// Fresh: sent by a client that opens a new connection for each
+	// request (LoadConfig.Fresh).
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // LoadConfig shapes the load. Every field has a default suited to a
@@ -52,6 +55,12 @@ type LoadConfig struct {
 	Rate float64
 	// Clients working in parallel (default 8).
 	Clients int
+	// Fresh is how many of the clients open a new connection for each
+	// request, as new users arriving do: once their cached DNS answer
+	// expires they go where DNS says. The others keep their connection
+	// alive and stay on the load balancer it leads to for as long as it
+	// answers (default 0: all of them).
+	Fresh int
 	// WriteRatio is the share of writes, 0..1 (default 0.3). Writes need
 	// the demo app's PUT /kv/{key}; 0 sends reads of / only.
 	WriteRatio float64
@@ -61,13 +70,17 @@ type LoadConfig struct {
 	RunID string
 }
 
+// defaultClients is how many clients a load has unless told.
+const defaultClients = 8
+
 func (c *LoadConfig) defaults() {
 	if c.Rate <= 0 {
 		c.Rate = 40
 	}
 	if c.Clients <= 0 {
-		c.Clients = 8
+		c.Clients = defaultClients
 	}
+	c.Fresh = min(max(c.Fresh, 0), c.Clients)
 	if c.WriteRatio < 0 || c.WriteRatio > 1 {
 		c.WriteRatio = 0.3
 	}
@@ -104,8 +117,9 @@ func NewLoad(cfg LoadConfig) (*Load, error) {
 func (l *Load) Run(ctx context.Context) {
 	tokens := make(chan struct{})
 	var wg sync.WaitGroup
-	for range l.cfg.Clients {
-		client := l.newClient()
+	for i := range l.cfg.Clients {
+		fresh := i < l.cfg.Fresh
+		client := l.newClient(fresh)
 		wg.Go(func() {
 			defer client.CloseIdleConnections()
 			for {
@@ -114,7 +128,9 @@ func (l *Load) Run(ctx context.Context) {
 					return
 				case <-tokens:
 				}
-				l.record(l.one(client))
+				s := l.one(client)
+				s.Fresh = fresh
+				l.record(s)
 			}
 		})
 	}
@@ -137,10 +153,11 @@ func (l *Load) Run(ctx context.Context) {
 }
 
 // newClient is one user: its own connections, resolving the host through
-// the stub resolver each time it dials.
-func (l *Load) newClient() *http.Client {
+// the stub resolver each time it dials; fresh, a new one for each request.
+func (l *Load) newClient(fresh bool) *http.Client {
 	dialer := &net.Dialer{Timeout: l.cfg.Timeout}
 	tr := &http.Transport{
+		DisableKeepAlives:   fresh,
 		MaxIdleConnsPerHost: 1,
 		IdleConnTimeout:     30 * time.Second,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -79,6 +79,18 @@ func ServedBy(samples []Sample, region string) []Sample {
 	return out
 }
 
+// FreshOnly returns the samples of the clients that open a new connection
+// for each request (Sample.Fresh).
+func FreshOnly(samples []Sample) []Sample {
+	var out []Sample
+	for _, s := range samples {
+		if s.Fresh {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // byStart returns the samples started at or after from, in start order.
 func byStart(samples []Sample, from time.Time) []Sample {
 	out := make([]Sample, 0, len(samples))

@@ -23,6 +23,10 @@ type Report struct {
 	RecoverAt   time.Time `json:"recover_at,omitzero"`
 	EndedAt     time.Time `json:"ended_at"`
 
+	// Recovered and RTOSeconds are of every client, or with split-brain
+	// of the clients that open a new connection for each request (they
+	// follow DNS): the others stay on the region cut off, and
+	// SplitBrain counts what they saw.
 	Recovered  bool    `json:"recovered"`
 	RTOSeconds float64 `json:"rto_seconds"`
 	// Restored: after the fault was recovered, the stack came back as it
@@ -104,6 +108,9 @@ type Report struct {
 	Objectives []Objective  `json:"objectives"`
 	Timeline   []Bucket     `json:"timeline"`
 	Markers    []Marker     `json:"markers"`
+
+	// freshRTO: the RTO is measured on the fresh clients' requests.
+	freshRTO bool
 }
 
 // Window is what clients saw over a stretch of the drill.
@@ -160,7 +167,11 @@ type Marker struct {
 // is the ledger's verdict on the writes (VerifyWrites); nil when they were
 // not checked, and then none counts as lost.
 func (r *Report) fill(samples []Sample, answers []Answer, events []stack.Event, verified *ledger.Report, regions map[netip.Addr]string, opts Options) {
-	rto, recovered := RTO(samples, r.FaultAt, opts.Sustain)
+	rtoOf := samples
+	if r.freshRTO {
+		rtoOf = FreshOnly(samples)
+	}
+	rto, recovered := RTO(rtoOf, r.FaultAt, opts.Sustain)
 	r.Recovered, r.RTOSeconds = recovered, rto.Seconds()
 	r.ErrorsByKind = map[string]int{}
 	for _, s := range samples {

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,6 +159,11 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 		}
 		link = []stack.Fault{f}
 	}
+	if sc.SplitBrain && opts.Load.Fresh == 0 {
+		// Half the users are new, and follow DNS; the others keep their
+		// connections to the region that is cut off.
+		opts.Load.Fresh = max(1, cmp.Or(opts.Load.Clients, defaultClients)/2)
+	}
 	if opts.Load.URL == "" {
 		opts.Load.URL = "http://" + net.JoinHostPort(st.DNS.Name, lbPort(st))
 	}
@@ -186,7 +192,7 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	// Whatever ends the drill, nothing it broke stays broken.
 	defer d.undoAll()
 
-	rep := &Report{Scenario: sc.Name, Description: sc.Description, Fault: describe(faults), StartedAt: d.start, LagNode: d.watch}
+	rep := &Report{Scenario: sc.Name, Description: sc.Description, Fault: describe(faults), StartedAt: d.start, LagNode: d.watch, freshRTO: sc.SplitBrain}
 	if len(link) > 0 {
 		if err := ctl.Inject(ctx, link[0]); err != nil {
 			return nil, fmt.Errorf("delaying the link between the regions: %w", err)
@@ -488,7 +494,7 @@ func (d *driver) undoAll() error {
 func (d *driver) burnCPU(ctx context.Context, region string) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	client := d.load.newClient()
+	client := d.load.newClient(false)
 	url := d.load.base.JoinPath("cpu").String() + "?ms=80"
 	burn := func() {
 		pace := time.NewTicker(200 * time.Millisecond)
@@ -626,6 +632,9 @@ func (d *driver) recovered(ctx context.Context, fault time.Time, sc Scenario, st
 		return false
 	}
 	samples := d.load.Samples()
+	if sc.SplitBrain {
+		samples = FreshOnly(samples)
+	}
 	if sc.HoldsRegion {
 		if r, err := primaryOf(st); err == nil {
 			samples = ServedBy(samples, r.Name)

@@ -57,39 +57,74 @@ type SplitBrain struct {
 	// the acknowledgement of the last of them (nil when none).
 	LostBeforePromotion int      `json:"lost_before_promotion"`
 	LastLostSeconds     *float64 `json:"last_lost_seconds,omitempty"`
+	// WritesRefused counts the writes Region answered with an error
+	// while it was cut off: with lease fencing, once its lease ran out.
+	WritesRefused int `json:"writes_refused"`
+	// KeptRequests and FreshRequests split the requests between the
+	// clients that keep their connections alive (they stay on the region
+	// their connection leads to) and those that open one per request
+	// (they follow DNS; the RTO is theirs).
+	KeptRequests  int `json:"kept_connection_requests"`
+	FreshRequests int `json:"fresh_connection_requests"`
+}
+
+// Split is what a split-brain drill knows of the partition, to judge
+// the clients' writes by.
+type Split struct {
+	// Region is the old primary's region, cut off from the other regions
+	// from Fault until Healed (zero while it was not).
+	Region        string
+	Fault, Healed time.Time
+	// Promoted is when the replica in another region was promoted (zero
+	// when it was not: no write is divergent then).
+	Promoted time.Time
 }
 
 // Writers is the pure measure of two writers, from the clients' samples.
 type Writers struct {
-	// Divergent counts writes acknowledged through region after promoted:
-	// served by an instance of region, which cannot reach the new primary
-	// across the partition, so only the old primary can have committed
-	// them. DivergentLost counts those missing from present.
+	// Divergent counts the writes the old primary acknowledged after the
+	// promotion: those acknowledged through an instance of Region after
+	// Promoted and sent before Healed, when that region could not reach
+	// the new primary, so that only the old one can have committed them;
+	// and, sent later, those missing from the final primary (once healed,
+	// the region's writes go to the new primary, or still to the old one
+	// until it rejoins). DivergentLost counts those missing.
 	Divergent, DivergentLost int
-	// Overlap runs from promoted to the last of them: how long two
-	// primaries both acknowledged writes (0 when none did).
+	// Overlap runs from Promoted to the acknowledgement of the last of
+	// them: how long two primaries both acknowledged writes (0 when none
+	// did).
 	Overlap time.Duration
-	// LostBefore counts the acknowledged writes missing from present that
-	// are not divergent, and LastLost is when the last of them was
-	// acknowledged (zero when none).
+	// LostBefore counts the acknowledged writes missing from the final
+	// primary that are not divergent, and LastLost is when the last of
+	// them was acknowledged (zero when none).
 	LostBefore int
 	LastLost   time.Time
+	// Refused counts the writes sent through an instance of Region while
+	// it was cut off that it answered with an error: refused by the old
+	// region, as lease fencing makes it once its lease has run out.
+	Refused int
 }
 
-// SplitWriters measures Writers: samples are the load's requests, present
-// the keys found on the final primary, region the old primary's and
-// promoted the new primary's promotion (zero when there was none: no
-// write is divergent then). A write counts as acknowledged when its
-// response arrived (ackTime).
-func SplitWriters(samples []Sample, present map[string]bool, region string, promoted time.Time) Writers {
+// Writers measures Writers from samples, the load's requests, and
+// present, the keys found on the final primary. A write counts as
+// acknowledged when its response arrived (ackTime).
+func (sp Split) Writers(samples []Sample, present map[string]bool) Writers {
 	var w Writers
 	var last time.Time
 	for _, s := range samples {
-		if s.Kind != Write || !s.OK {
+		if s.Kind != Write {
+			continue
+		}
+		cut := !s.Start.Before(sp.Fault) && (sp.Healed.IsZero() || s.Start.Before(sp.Healed))
+		if !s.OK {
+			if cut && s.Region == sp.Region {
+				w.Refused++
+			}
 			continue
 		}
 		at := ackTime(s)
-		divergent := !promoted.IsZero() && s.Region == region && at.After(promoted)
+		unhealed := sp.Healed.IsZero() || s.Start.Before(sp.Healed)
+		divergent := !sp.Promoted.IsZero() && s.Region == sp.Region && at.After(sp.Promoted) && (unhealed || !present[s.Key])
 		switch {
 		case divergent:
 			w.Divergent++
@@ -107,18 +142,22 @@ func SplitWriters(samples []Sample, present map[string]bool, region string, prom
 		}
 	}
 	if w.Divergent > 0 {
-		w.Overlap = last.Sub(promoted)
+		w.Overlap = last.Sub(sp.Promoted)
 	}
 	return w
 }
 
-// promotedAfter returns the node named by the first db_promoted event at
-// or after t, and when it came; ok is false when there was none.
-func promotedAfter(events []stack.Event, t time.Time) (node string, at time.Time, ok bool) {
+// promotedAfter returns the node outside region named by the first
+// db_promoted event at or after t that names one, and when it came; ok
+// is false when there was none. regionOf maps nodes to their regions: a
+// Multi-AZ failover inside region is no second writer.
+func promotedAfter(events []stack.Event, t time.Time, region string, regionOf map[string]string) (node string, at time.Time, ok bool) {
 	for _, e := range eventsAfter(events, t, "db_promoted") {
 		// rds words it "<node> promoted: ...".
 		name, _, _ := strings.Cut(e.Message, " ")
-		return name, e.Time, true
+		if r := regionOf[name]; r != "" && r != region {
+			return name, e.Time, true
+		}
 	}
 	return "", time.Time{}, false
 }
@@ -145,12 +184,14 @@ func (r *Report) setSplitBrain(samples []Sample, present map[string]bool, before
 	if l := before.Database.Lease; l != nil {
 		sb.LeaseSeconds = l.LeaseSeconds
 	}
+	regionOf := map[string]string{}
 	for _, n := range before.Database.Nodes {
+		regionOf[n.Name] = n.Region
 		if n.Role == "primary" {
 			sb.OldPrimary = n.Name
 		}
 	}
-	node, promoted, ok := promotedAfter(events, r.FaultAt)
+	node, promoted, ok := promotedAfter(events, r.FaultAt, sb.Region, regionOf)
 	if ok {
 		sb.NewPrimary = node
 	}
@@ -158,8 +199,15 @@ func (r *Report) setSplitBrain(samples []Sample, present map[string]bool, before
 		secs := at.Sub(r.FaultAt).Seconds()
 		sb.LeaseLostSeconds = &secs
 	}
-	w := SplitWriters(samples, present, sb.Region, promoted)
-	sb.DivergentLost, sb.LostBeforePromotion = w.DivergentLost, w.LostBefore
+	w := Split{Region: sb.Region, Fault: r.FaultAt, Healed: r.RecoverAt, Promoted: promoted}.Writers(samples, present)
+	sb.DivergentLost, sb.LostBeforePromotion, sb.WritesRefused = w.DivergentLost, w.LostBefore, w.Refused
+	for _, s := range samples {
+		if s.Fresh {
+			sb.FreshRequests++
+		} else {
+			sb.KeptRequests++
+		}
+	}
 	if !w.LastLost.IsZero() {
 		secs := w.LastLost.Sub(r.FaultAt).Seconds()
 		sb.LastLostSeconds = &secs
@@ -199,6 +247,10 @@ func (r *Report) Damage() string {
 		}
 		out = append(out, fmt.Sprintf("The write lease kept a second writer out: %s lost its lease%s and stopped writes on its own, and %s was promoted only once that lease had run out, so no write was acknowledged by two primaries.",
 			sb.Region, lost, newPrimary))
+		if sb.WritesRefused > 0 {
+			out = append(out, fmt.Sprintf("The price: the clients still reaching %s had %s refused while it was cut off, rather than acknowledged and later discarded.",
+				sb.Region, plural(sb.WritesRefused, "write", "writes")))
+		}
 	default:
 		out = append(out, fmt.Sprintf("No write was acknowledged through %s after %s's promotion, but with fencing = %q nothing stopped one: the old primary %s kept running as a primary.",
 			sb.Region, newPrimary, sb.Fencing, sb.OldPrimary))

@@ -1,12 +1,19 @@
 package drill
 
 import (
+	"context"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hastack/hastack/internal/stack"
+	"github.com/hastack/hastack/internal/testenv"
 )
 
 // write is a write acknowledged (ok) or not through region's instance,
@@ -17,12 +24,13 @@ func write(key, region string, offset time.Duration, ok bool) Sample {
 
 func TestSplitWriters(t *testing.T) {
 	ms := time.Millisecond
-	promoted := t0.Add(5 * time.Second)
+	promoted, healed := t0.Add(5*time.Second), t0.Add(10*time.Second)
 	tests := []struct {
 		name     string
 		samples  []Sample
 		present  []string
 		promoted time.Time
+		healed   time.Time
 		want     Writers
 	}{
 		{name: "nothing written", promoted: promoted},
@@ -61,9 +69,19 @@ func TestSplitWriters(t *testing.T) {
 			want:     Writers{LostBefore: 2, LastLost: promoted},
 		},
 		{
-			name:     "failed writes count for nothing",
-			samples:  []Sample{write("a", "us-east-1", 6*time.Second, false), write("b", "us-east-1", 2*time.Second, false)},
+			// Refused by the old region while it was cut off, as lease
+			// fencing makes it: neither divergent nor lost.
+			name: "writes refused",
+			samples: []Sample{
+				write("a", "us-east-1", 6*time.Second, false),
+				write("b", "us-east-1", 2*time.Second, false),
+				write("c", "us-west-2", 4*time.Second, false),
+				{Start: t0.Add(4 * time.Second), Kind: Write, Err: "timeout", Key: "d"},
+				write("e", "us-east-1", 11*time.Second, false), // after the heal
+			},
 			promoted: promoted,
+			healed:   healed,
+			want:     Writers{Refused: 2},
 		},
 		{
 			name:     "a divergent write found on the final primary",
@@ -71,6 +89,30 @@ func TestSplitWriters(t *testing.T) {
 			present:  []string{"a"},
 			promoted: promoted,
 			want:     Writers{Divergent: 1, Overlap: time.Second + 10*ms},
+		},
+		{
+			// Once healed, the old region's writes go to the new primary
+			// (kept), or to the old one until it rejoins (lost).
+			name: "after the heal",
+			samples: []Sample{
+				write("cut", "us-east-1", 9*time.Second, true),
+				write("old", "us-east-1", 10*time.Second+200*ms, true),
+				write("new", "us-east-1", 11*time.Second, true),
+			},
+			present:  []string{"new"},
+			promoted: promoted,
+			healed:   healed,
+			want:     Writers{Divergent: 2, DivergentLost: 2, Overlap: 5*time.Second + 210*ms},
+		},
+		{
+			// Sent before the heal, through the cut-off region: the old
+			// primary's, even if found on the final primary.
+			name:     "sent before the heal, found after",
+			samples:  []Sample{write("a", "us-east-1", 10*time.Second-time.Millisecond, true)},
+			present:  []string{"a"},
+			promoted: promoted,
+			healed:   healed,
+			want:     Writers{Divergent: 1, Overlap: 5*time.Second + 9*ms},
 		},
 		{
 			// Reads never count, even of lost keys.
@@ -92,8 +134,9 @@ func TestSplitWriters(t *testing.T) {
 			for _, k := range tt.present {
 				present[k] = true
 			}
-			if got := SplitWriters(tt.samples, present, "us-east-1", tt.promoted); got != tt.want {
-				t.Fatalf("SplitWriters = %+v, want %+v", got, tt.want)
+			sp := Split{Region: "us-east-1", Fault: t0.Add(time.Second), Promoted: tt.promoted, Healed: tt.healed}
+			if got := sp.Writers(tt.samples, present); got != tt.want {
+				t.Fatalf("Writers = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
@@ -116,7 +159,9 @@ func splitStatus(fencing string) stack.Status {
 func splitReport(fencing string, samples []Sample, present map[string]bool) (*Report, []stack.Event) {
 	fault := t0.Add(3 * time.Second)
 	events := []stack.Event{
-		{Time: t0, Kind: "db_promoted", Message: "db-us-east-1b promoted: before the drill, does not count"},
+		{Time: t0, Kind: "db_promoted", Message: "db-us-west-2a promoted: before the drill, does not count"},
+		// A Multi-AZ failover inside the cut-off region is no second writer.
+		{Time: fault.Add(100 * time.Millisecond), Kind: "db_promoted", Message: "db-us-east-1b promoted: it accepts writes on timeline 2"},
 		{Time: fault.Add(3500 * time.Millisecond), Kind: "db_promoted", Message: "db-us-west-2a promoted: it accepts writes on timeline 2"},
 	}
 	if fencing == "lease" {
@@ -138,7 +183,9 @@ func TestSetSplitBrain(t *testing.T) {
 		write("cut", "us-east-1", fault+time.Second, true),
 		write("new", "us-west-2", fault+4*time.Second, true),
 		write("split", "us-east-1", fault+5*time.Second, true),
+		write("refused", "us-east-1", fault+5*time.Second, false),
 	}
+	samples[3].Fresh = true
 	present := map[string]bool{"kept": true, "new": true}
 
 	r, _ := splitReport("none", samples, present)
@@ -146,7 +193,8 @@ func TestSetSplitBrain(t *testing.T) {
 	if r.DivergentWrites == nil || *r.DivergentWrites != 1 || r.WritersOverlapSeconds == nil || *r.WritersOverlapSeconds != 1.51 {
 		t.Fatalf("divergent %v overlap %v, want 1 write for 1.51 s", r.DivergentWrites, r.WritersOverlapSeconds)
 	}
-	want := SplitBrain{Region: "us-east-1", OldPrimary: "db-us-east-1a", NewPrimary: "db-us-west-2a", Fencing: "none", DivergentLost: 1, LostBeforePromotion: 2}
+	want := SplitBrain{Region: "us-east-1", OldPrimary: "db-us-east-1a", NewPrimary: "db-us-west-2a", Fencing: "none", DivergentLost: 1, LostBeforePromotion: 2,
+		WritesRefused: 1, KeptRequests: 5, FreshRequests: 1}
 	got := *sb
 	got.LastLostSeconds = nil
 	if got != want {
@@ -157,6 +205,9 @@ func TestSetSplitBrain(t *testing.T) {
 	}
 
 	r, _ = splitReport("lease", samples[:4], present)
+	if r.SplitBrain.NewPrimary != "db-us-west-2a" {
+		t.Fatalf("new primary %q, want db-us-west-2a, not the Multi-AZ failover in us-east-1", r.SplitBrain.NewPrimary)
+	}
 	sb = r.SplitBrain
 	if *r.DivergentWrites != 0 || *r.WritersOverlapSeconds != 0 || sb.Fencing != "lease" || sb.LeaseSeconds != 3 {
 		t.Fatalf("lease: divergent %d overlap %g, %+v", *r.DivergentWrites, *r.WritersOverlapSeconds, sb)
@@ -275,5 +326,93 @@ func TestDamage(t *testing.T) {
 	}
 	if d := (&Report{}).Damage(); d != "" {
 		t.Errorf("damage of another scenario's report: %q", d)
+	}
+}
+
+// TestFreshRTO: with split-brain the RTO is that of the clients that
+// follow DNS; those kept on the cut-off region fail on, and are counted
+// apart.
+func TestFreshRTO(t *testing.T) {
+	kept := series("....xxxxxxxxxxxxxxxx")
+	fresh := series("....xxx.............")
+	for i := range fresh {
+		fresh[i].Fresh = true
+	}
+	samples := append(kept, fresh...)
+	for _, tt := range []struct {
+		freshRTO  bool
+		recovered bool
+		rto       float64
+	}{{false, false, 1.5}, {true, true, 0.3}} {
+		r := &Report{StartedAt: t0, FaultAt: t0.Add(400 * time.Millisecond), EndedAt: t0.Add(2 * time.Second), freshRTO: tt.freshRTO}
+		r.fill(samples, nil, nil, nil, nil, Options{Sustain: 500 * time.Millisecond})
+		if r.Recovered != tt.recovered || math.Abs(r.RTOSeconds-tt.rto) > 1e-9 || r.Requests != 40 || r.Errors != 19 {
+			t.Errorf("fresh RTO %v: recovered %v RTO %.2f s, %d requests %d errors; want %v, %.2f s, 40 and 19",
+				tt.freshRTO, r.Recovered, r.RTOSeconds, r.Requests, r.Errors, tt.recovered, tt.rto)
+		}
+	}
+	if got := FreshOnly(samples); len(got) != len(fresh) || !got[0].Fresh {
+		t.Fatalf("FreshOnly kept %d of %d samples", len(got), len(samples))
+	}
+}
+
+// TestLoadFreshClients: the fresh clients open a connection for each
+// request, the others keep theirs.
+func TestLoadFreshClients(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	load, err := NewLoad(LoadConfig{URL: srv.URL, Rate: 200, Clients: 4, Fresh: 2, WriteRatio: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { load.Run(ctx); close(done) }()
+	testenv.WaitFor(t, "requests from both kinds of client", 10*time.Second, func() bool {
+		var fresh, kept int
+		for _, s := range load.Samples() {
+			if s.Fresh {
+				fresh++
+			} else {
+				kept++
+			}
+		}
+		return fresh >= 20 && kept >= 20
+	})
+	cancel()
+	<-done
+	fresh := len(FreshOnly(load.Samples()))
+	mu.Lock()
+	defer mu.Unlock()
+	// One connection per fresh request, one per kept client (two).
+	if conns < fresh || conns > fresh+2 {
+		t.Fatalf("%d connections for %d fresh requests and 2 kept clients", conns, fresh)
+	}
+}
+
+// TestSplitBrainHTML: the page shows the divergent writes and explains
+// them.
+func TestSplitBrainHTML(t *testing.T) {
+	fault := 3 * time.Second
+	r, _ := splitReport("none", []Sample{write("split", "us-east-1", fault+5*time.Second, true)}, nil)
+	r.Scenario, r.StartedAt, r.EndedAt = "split-brain", t0, r.FaultAt.Add(10*time.Second)
+	var page strings.Builder
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Divergent writes", "Writers overlap", `<p class="damage">Split brain: 1 write was acknowledged through us-east-1`, "as on AWS"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }

@@ -23,7 +23,11 @@ func (r *Report) WriteText(w io.Writer) {
 	if !r.Recovered {
 		rto = fmt.Sprintf("not recovered (> %.1f s)", r.RTOSeconds)
 	}
-	fmt.Fprintf(tw, "  recovery time (RTO)\t%s\t%s\n", rto, r.objectiveNote("rto_seconds", "%.2f s"))
+	rtoNote := r.objectiveNote("rto_seconds", "%.2f s")
+	if r.SplitBrain != nil {
+		rtoNote = strings.TrimSpace("of the clients that follow DNS (a new connection each request)  " + rtoNote)
+	}
+	fmt.Fprintf(tw, "  recovery time (RTO)\t%s\t%s\n", rto, rtoNote)
 	if r.DNSSwitchSeconds != nil {
 		fmt.Fprintf(tw, "  DNS switch\t%.2f s\tnow answers %s\n", *r.DNSSwitchSeconds, r.DNSSwitchedTo)
 	}
@@ -66,6 +70,7 @@ func (r *Report) WriteText(w io.Writer) {
 	if sb := r.SplitBrain; sb != nil && r.DivergentWrites != nil {
 		fmt.Fprintf(tw, "  divergent writes\t%d\tacknowledged by the old primary %s after the promotion (fencing %s)\n", *r.DivergentWrites, sb.OldPrimary, sb.Fencing)
 		fmt.Fprintf(tw, "  writers overlap\t%.2f s\ttwo primaries acknowledging writes\n", deref0(r.WritersOverlapSeconds))
+		fmt.Fprintf(tw, "  writes refused\t%d\tby %s while cut off, to the clients still reaching it\n", sb.WritesRefused, sb.Region)
 		if sb.LeaseLostSeconds != nil {
 			fmt.Fprintf(tw, "  write lease lost\t%.2f s\tafter the cut: %s stopped writes on its own (lease %.2g s)\n", *sb.LeaseLostSeconds, sb.Region, sb.LeaseSeconds)
 		}
