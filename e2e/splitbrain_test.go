@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hastack/hastack/internal/drill"
+	"github.com/hastack/hastack/internal/testenv"
+)
+
+// newFencedEnv is the quick example with the database's fencing set.
+func newFencedEnv(t *testing.T, fencing string) *env {
+	t.Helper()
+	e := newEnv(t, "quick")
+	src, err := os.ReadFile(e.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const manual = `cross_region_failover = "manual"`
+	text := strings.Replace(string(src), manual, manual+"\n  fencing = \""+fencing+"\"", 1)
+	if text == string(src) {
+		t.Fatalf("examples/quick has no %s to add fencing after", manual)
+	}
+	if err := os.WriteFile(e.file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// splitBrain runs the split-brain drill under a write-heavy load (a
+// write every ~12 ms, so the overlap of two writers is measured to a few
+// hundredths) and checks what holds whatever the fencing: the primary
+// region was cut off from dns, the other region and the witness, DNS
+// failed over, the drill promoted the replica in us-west-2 after the
+// switch, and every measure of two writers is in the report.
+func splitBrain(t *testing.T, e *env) (drill.Report, int) {
+	t.Helper()
+	e.must("up", "-d")
+	rep, code := e.runDrill("split-brain", "--rate", "100", "--write-ratio", "0.8")
+	sb := rep.SplitBrain
+	if sb == nil || rep.DivergentWrites == nil || rep.WritersOverlapSeconds == nil {
+		t.Fatalf("drill exit %d: the report lacks the split-brain measures (divergent %v, overlap %v, %+v)", code, rep.DivergentWrites, rep.WritersOverlapSeconds, sb)
+	}
+	t.Logf("split-brain, fencing %s: exit %d passed %v; DNS switch %v s, promotion %v s, lease lost %v s; RTO %.2f s; divergent %d (%d missing) over %.2f s; writes %d acked %d lost (%d before the promotion, the last %v s after the cut), %d refused; RPO %.2f s; requests %d kept-connection, %d fresh; restored %v",
+		sb.Fencing, code, rep.Passed, deref(rep.DNSSwitchSeconds), deref(rep.PromotionSeconds), deref(sb.LeaseLostSeconds), rep.RTOSeconds,
+		*rep.DivergentWrites, sb.DivergentLost, *rep.WritersOverlapSeconds, rep.WritesAcked, rep.WritesLost, sb.LostBeforePromotion, deref(sb.LastLostSeconds),
+		sb.WritesRefused, rep.RPOSeconds, sb.KeptRequests, sb.FreshRequests, rep.Restored != nil && *rep.Restored)
+	t.Logf("%s", rep.Damage())
+	if want := "partition us-east-1 dns; partition us-east-1 us-west-2; partition us-east-1 witness"; rep.Fault != want {
+		t.Errorf("fault %q, want %q", rep.Fault, want)
+	}
+	if rep.DNSSwitchSeconds == nil || rep.DNSSwitchedTo != "us-west-2" {
+		t.Errorf("DNS switch %v s to %q, want us-west-2", deref(rep.DNSSwitchSeconds), rep.DNSSwitchedTo)
+	}
+	if rep.PromotionSeconds == nil || rep.DNSSwitchSeconds == nil || *rep.PromotionSeconds < *rep.DNSSwitchSeconds || sb.NewPrimary != "db-us-west-2a" || sb.OldPrimary != "db-us-east-1a" {
+		t.Errorf("promotion of %q in place of %q at %v s, want db-us-west-2a after the DNS switch", sb.NewPrimary, sb.OldPrimary, deref(rep.PromotionSeconds))
+	}
+	// Both kinds of client ran: those that follow DNS (their RTO) and
+	// those whose kept-alive connections still reach us-east-1.
+	if sb.KeptRequests == 0 || sb.FreshRequests == 0 || rep.WritesAcked == 0 {
+		t.Errorf("%d kept-connection and %d fresh requests, %d writes acked", sb.KeptRequests, sb.FreshRequests, rep.WritesAcked)
+	}
+	// Whatever the old primary took and never replicated is lost, and
+	// the ledger's count covers the divergent writes and the others.
+	if rep.WritesLost != sb.DivergentLost+sb.LostBeforePromotion {
+		t.Errorf("%d writes lost, but %d divergent missing and %d lost before the promotion", rep.WritesLost, sb.DivergentLost, sb.LostBeforePromotion)
+	}
+	// Once healed, the old primary is a follower of the new one.
+	if n := e.node("db-us-east-1a"); n.Role == "primary" {
+		t.Errorf("the old primary after the drill: %+v", n)
+	}
+	return rep, code
+}
+
+// TestDrillSplitBrainLease: with fencing = "lease", us-east-1 stops
+// writes on its own once its lease runs out and the replica is promoted
+// only after that: no write is acknowledged by two primaries. What the
+// lease cannot save is what the old primary acknowledged before its
+// lease ran out and never replicated (asynchronous replication): the
+// drill reports those as lost, all within the lease after the cut.
+func TestDrillSplitBrainLease(t *testing.T) {
+	testenv.RequireNetAdmin(t)
+	e := newFencedEnv(t, "lease")
+	rep, code := splitBrain(t, e)
+	checksHeld(t, rep, "the replica was promoted", "no second writer", "the cut-off region stopped writes on its own", "writes lost only within the lease")
+	if code != 0 || !rep.Passed || !rep.Recovered {
+		t.Fatalf("drill exit %d passed %v recovered %v", code, rep.Passed, rep.Recovered)
+	}
+	sb := rep.SplitBrain
+	if *rep.DivergentWrites != 0 || *rep.WritersOverlapSeconds != 0 || sb.Fencing != "lease" || sb.LeaseSeconds != 3 {
+		t.Errorf("divergent %d overlap %.2f s fencing %q lease %g s, want 0, 0, lease 3 s", *rep.DivergentWrites, *rep.WritersOverlapSeconds, sb.Fencing, sb.LeaseSeconds)
+	}
+	// The lease ran out after the cut (not before: it was renewed every
+	// second) and before the promotion, which waited it out.
+	if sb.LeaseLostSeconds == nil || *sb.LeaseLostSeconds < 1 || *sb.LeaseLostSeconds > sb.LeaseSeconds || *sb.LeaseLostSeconds > *rep.PromotionSeconds {
+		t.Errorf("us-east-1 lost its lease %v s after the cut, want within the 3 s lease and before the promotion at %v s", deref(sb.LeaseLostSeconds), deref(rep.PromotionSeconds))
+	}
+	damage := rep.Damage()
+	if !strings.Contains(damage, "The write lease kept a second writer out") {
+		t.Errorf("the report does not say the lease kept a second writer out: %q", damage)
+	}
+	if rep.WritesLost > 0 && !strings.Contains(damage, "the lease bounds that loss to its duration (3 s)") {
+		t.Errorf("%d writes lost, and the report does not say the lease bounds that loss: %q", rep.WritesLost, damage)
+	}
+	e.must("down", "--purge")
+}
+
+// TestDrillSplitBrainNoFencing: with fencing = "none", as on AWS,
+// nothing stops the cut-off old primary: the clients still reaching
+// us-east-1 have their writes acknowledged there after the replica's
+// promotion, and pg_rewind discards them when it rejoins. The drill
+// fails on the second writer and explains the damage.
+func TestDrillSplitBrainNoFencing(t *testing.T) {
+	testenv.RequireNetAdmin(t)
+	e := newFencedEnv(t, "none")
+	rep, code := splitBrain(t, e)
+	sb := rep.SplitBrain
+	if code != 1 || rep.Passed {
+		t.Errorf("drill exit %d passed %v, want exit 1: two primaries acknowledged writes", code, rep.Passed)
+	}
+	for _, c := range rep.Checks {
+		if c.Name == "no second writer" && c.Passed || c.Name == "the replica was promoted" && !c.Passed {
+			t.Errorf("check %q held=%v: %s", c.Name, c.Passed, c.Detail)
+		}
+	}
+	if *rep.DivergentWrites == 0 || *rep.WritersOverlapSeconds <= 0 || sb.Fencing != "none" || sb.LeaseLostSeconds != nil {
+		t.Fatalf("divergent %d overlap %.2f s fencing %q lease lost %v, want writes by two primaries", *rep.DivergentWrites, *rep.WritersOverlapSeconds, sb.Fencing, deref(sb.LeaseLostSeconds))
+	}
+	// pg_rewind threw every one of them away.
+	if sb.DivergentLost != *rep.DivergentWrites || rep.WritesLost < *rep.DivergentWrites {
+		t.Errorf("%d divergent writes, %d of them missing, %d writes lost", *rep.DivergentWrites, sb.DivergentLost, rep.WritesLost)
+	}
+	damage := rep.Damage()
+	for _, want := range []string{
+		"Split brain: ",
+		`With fencing = "none", as on AWS, promoting a cross-region replica leaves its source running`,
+		"pg_rewind discards what db-us-east-1a wrote since the promotion",
+	} {
+		if !strings.Contains(damage, want) {
+			t.Errorf("the report's explanation lacks %q: %q", want, damage)
+		}
+	}
+	var text strings.Builder
+	rep.WriteText(&text)
+	for _, want := range []string{"divergent writes", "writers overlap", "Split brain: "} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	e.must("down", "--purge")
+}
