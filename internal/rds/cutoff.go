@@ -1,7 +1,5 @@
 package rds
 
-import "context"
-
 // A promotion from another region acts on the old primary's region over
 // the network, or not at all. While that region is cut off from the
 // promoting one, its endpoints keep leading where they did: to the old
@@ -13,13 +11,16 @@ import "context"
 // region reach it.
 
 // markCutOff records old's region as out of reach of a promotion acting
-// from region from, when no packet gets from there to old's address.
-func (c *Cluster) markCutOff(ctx context.Context, from string, old *node) {
-	if old.cfg.Region == from || c.routeTo(ctx, from, old) {
-		return
-	}
+// from region from, when the monitor's last pass, made while old was the
+// primary, saw no connection open from there to it. A region wrongly
+// taken for cut off (its server hung, say) follows the primary again
+// after one pass.
+func (c *Cluster) markCutOff(from string, old *node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old.cfg.Region == from || !c.obs.Unreached[from] {
+		return
+	}
 	if c.cut == nil {
 		c.cut = map[string]bool{}
 	}

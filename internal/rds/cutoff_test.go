@@ -49,3 +49,27 @@ func TestReachedAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestMarkCutOff: a promotion marks the old primary's region cut off
+// when the monitor's last pass saw the promoting region not reach it.
+func TestMarkCutOff(t *testing.T) {
+	tests := []struct {
+		name      string
+		from      string
+		unreached bool
+		want      bool
+	}{
+		{"cut off from the promoting region", west, true, true},
+		{"reached from it", west, false, false},
+		{"a failover inside the region", east, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Cluster{obs: observation{Unreached: map[string]bool{tt.from: tt.unreached}}}
+			c.markCutOff(tt.from, &node{cfg: NodeConfig{Name: nodeA, Region: east}})
+			if got := c.cutOff(east); got != tt.want {
+				t.Fatalf("cutOff(%s) = %v, want %v", east, got, tt.want)
+			}
+		})
+	}
+}

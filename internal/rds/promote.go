@@ -69,7 +69,7 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 	if old != target {
 		step(EventFailover, fmt.Sprintf("promoting %s to primary in place of %s: %s", target.cfg.Name, old.cfg.Name, reason))
 		// A region the promotion cannot reach keeps its endpoints.
-		c.markCutOff(ctx, target.cfg.Region, old)
+		c.markCutOff(target.cfg.Region, old)
 		closed := c.leadWriters(route{})
 		c.cancelJob(old)
 		if old.cfg.Region != target.cfg.Region {
