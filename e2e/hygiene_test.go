@@ -104,8 +104,9 @@ func TestForegroundInterrupt(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	reaped := false // only this goroutine reads it; Wait's own fields are not read here
 	defer func() {
-		if cmd.ProcessState == nil {
+		if !reaped {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
@@ -119,6 +120,7 @@ func TestForegroundInterrupt(t *testing.T) {
 	}
 	select {
 	case err := <-exited:
+		reaped = true
 		if err != nil {
 			t.Fatalf("up exited with %v after Ctrl-C; output:\n%s", err, out.String())
 		}
