@@ -158,7 +158,9 @@ func TestGroupDrainIsBounded(t *testing.T) {
 	h := start(t, func(c *Config) {
 		c.Env = append(c.Env, "HASTACK_ASG_TEST_TERM_LOG=1")
 		c.Group.Min, c.Group.Desired = 0, 1
-		c.StopTimeout = 100 * time.Millisecond
+		// Long enough for the instance to note its SIGTERM before the
+		// SIGKILL, however busy the machine.
+		c.StopTimeout = 2 * time.Second
 		c.DrainTimeout = drainTimeout
 		c.Targets.(*fakeTargets).hold = true // never released
 	})
