@@ -66,7 +66,8 @@ Latest checkpoint's REDO location:    0/3000148
 // TestSwitchover moves the primary to the other region and back under
 // a steady write load through the writer endpoint: no acknowledged
 // write is lost either way, writes stop for well under the bound, and
-// each old primary keeps running, as a follower of the new one.
+// each old primary keeps running, as a follower of the new one. A
+// switchover whose target does not catch up is aborted.
 func TestSwitchover(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
@@ -149,5 +150,52 @@ func TestSwitchover(t *testing.T) {
 		if !strings.Contains(events, want) {
 			t.Errorf("no event with %q in:\n%s", want, events)
 		}
+	}
+
+	// A switchover whose target does not replay the old primary's last
+	// WAL (its replay paused once it had everything else) is aborted:
+	// the old primary starts again and takes the writes back.
+	w := c.byName[nodeW]
+	replay := func(fn string) error {
+		conn, err := c.connect(ctx, w, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "SELECT "+fn+"()")
+		return err
+	}
+	var abortErr error
+	for range 3 { // a stray WAL record may make it refuse instead
+		waitFor(t, nodeW+" caught up", eventually, func() bool {
+			s := nodeStatus(t, c, nodeW)
+			return s.ReplicationState == ReplAsync && s.LagBytes == 0
+		})
+		if err := replay("pg_wal_replay_pause"); err != nil {
+			t.Fatal(err)
+		}
+		_, abortErr = c.Switchover(ctx, west)
+		if abortErr == nil || !strings.Contains(abortErr.Error(), "refusing") {
+			break
+		}
+		if err := replay("pg_wal_replay_resume"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("switchover to a replica that stopped replaying: %v", abortErr)
+	if abortErr == nil || !strings.Contains(abortErr.Error(), "switchover to "+nodeW+" aborted, "+nodeA+" is the primary again") {
+		t.Fatalf("a switchover whose target does not catch up: %v", abortErr)
+	}
+	if s := nodeStatus(t, c, nodeA); s.Role != RolePrimary || !s.Running {
+		t.Fatalf("%s after the aborted switchover: %+v", nodeA, s)
+	}
+	if err := tryExec(ctx, c.WriterURL(west), "CREATE TABLE after_abort (id int)"); err != nil {
+		t.Fatalf("a write after the aborted switchover: %v", err)
+	}
+	if s := nodeStatus(t, c, nodeW); s.Role != RoleReplica || !s.Running {
+		t.Errorf("%s after the aborted switchover: %+v, want still a replica", nodeW, s)
+	}
+	if !strings.Contains(eventsOnly(rec), EventSwitchoverAborted) {
+		t.Errorf("no %s event", EventSwitchoverAborted)
 	}
 }
