@@ -39,6 +39,10 @@ type SplitBrain struct {
 	Region     string `json:"region"`
 	OldPrimary string `json:"old_primary"`
 	NewPrimary string `json:"new_primary,omitempty"`
+	// PromotedSeconds: from the fault to NewPrimary's promotion (nil
+	// when none). A Multi-AZ failover inside Region, which the report's
+	// promotion_seconds may name, is no second writer.
+	PromotedSeconds *float64 `json:"promoted_seconds,omitempty"`
 	// Fencing is the stack file's: "none" or "lease"; LeaseSeconds the
 	// lease's duration with "lease".
 	Fencing      string  `json:"fencing"`
@@ -193,7 +197,8 @@ func (r *Report) setSplitBrain(samples []Sample, present map[string]bool, before
 	}
 	node, promoted, ok := promotedAfter(events, r.FaultAt, sb.Region, regionOf)
 	if ok {
-		sb.NewPrimary = node
+		secs := promoted.Sub(r.FaultAt).Seconds()
+		sb.NewPrimary, sb.PromotedSeconds = node, &secs
 	}
 	if at, ok := leaseLostAfter(events, sb.Region, r.FaultAt); ok {
 		secs := at.Sub(r.FaultAt).Seconds()
@@ -311,7 +316,7 @@ func expectSplitBrain(f Facts) []Check {
 		add("the replica was promoted", false, "no database node was promoted")
 	default:
 		add("the replica was promoted", region[sb.NewPrimary] != "" && region[sb.NewPrimary] != sb.Region,
-			fmt.Sprintf("%s (in %s) promoted %.2f s after the fault", sb.NewPrimary, region[sb.NewPrimary], deref0(r.PromotionSeconds)))
+			fmt.Sprintf("%s (in %s) promoted %.2f s after the fault", sb.NewPrimary, region[sb.NewPrimary], deref0(sb.PromotedSeconds)))
 	}
 	n := *r.DivergentWrites
 	detail := fmt.Sprintf("no write acknowledged through %s after the promotion", sb.Region)

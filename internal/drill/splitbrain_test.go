@@ -195,8 +195,11 @@ func TestSetSplitBrain(t *testing.T) {
 	}
 	want := SplitBrain{Region: "us-east-1", OldPrimary: "db-us-east-1a", NewPrimary: "db-us-west-2a", Fencing: "none", DivergentLost: 1, LostBeforePromotion: 2,
 		WritesRefused: 1, KeptRequests: 5, FreshRequests: 1}
+	if sb.PromotedSeconds == nil || *sb.PromotedSeconds != 3.5 {
+		t.Fatalf("promoted %v s after the fault, want db-us-west-2a's 3.5", sb.PromotedSeconds)
+	}
 	got := *sb
-	got.LastLostSeconds = nil
+	got.LastLostSeconds, got.PromotedSeconds = nil, nil
 	if got != want {
 		t.Fatalf("split brain %+v, want %+v", got, want)
 	}

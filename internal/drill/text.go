@@ -68,6 +68,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  writes acknowledged\t%d\tlost %d, RPO %.2f s  %s\n", r.WritesAcked, r.WritesLost, r.RPOSeconds, r.objectiveNote("rpo_seconds", "%.2f s"))
 	if sb := r.SplitBrain; sb != nil && r.DivergentWrites != nil {
+		if sb.PromotedSeconds != nil {
+			fmt.Fprintf(tw, "  %s promoted\t%.2f s\tafter the fault, in place of %s\n", sb.NewPrimary, *sb.PromotedSeconds, sb.OldPrimary)
+		}
 		fmt.Fprintf(tw, "  divergent writes\t%d\tacknowledged by the old primary %s after the promotion (fencing %s)\n", *r.DivergentWrites, sb.OldPrimary, sb.Fencing)
 		fmt.Fprintf(tw, "  writers overlap\t%.2f s\ttwo primaries acknowledging writes\n", deref0(r.WritersOverlapSeconds))
 		fmt.Fprintf(tw, "  writes refused\t%d\tby %s while cut off, to the clients still reaching it\n", sb.WritesRefused, sb.Region)
