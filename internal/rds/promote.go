@@ -474,7 +474,7 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	defer release()
 
 	reach := &oldSession{}
-	reach.conn, reach.err = c.answering(ctx, c.controlAddr(region), old)
+	reach.conn, reach.err = c.answering(ctx, c.controlAddr(region), old, c.probe)
 	var lag Lag
 	caughtUp, why := false, ""
 	if reach.err == nil {
@@ -512,13 +512,13 @@ const sessionOpen = 5 * time.Second
 
 // answering opens a session on n from the address from and runs a
 // trivial query on it. The server must first answer the first packet
-// of a handshake within the probe timeout: one cut off does not even
+// of a handshake within the given time: one cut off does not even
 // complete the TCP handshake, and one whose postmaster hangs (SIGSTOP)
 // completes it in the kernel, and its open sessions still answer, but
 // it starts no new one. Logging in and the query are then bounded by
 // sessionOpen.
-func (c *Cluster) answering(ctx context.Context, from netip.Addr, n *node) (*pgx.Conn, error) {
-	if err := c.handshake(ctx, from, n); err != nil {
+func (c *Cluster) answering(ctx context.Context, from netip.Addr, n *node, within time.Duration) (*pgx.Conn, error) {
+	if err := c.handshake(ctx, from, n, within); err != nil {
 		return nil, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, sessionOpen)
@@ -534,15 +534,22 @@ func (c *Cluster) answering(ctx context.Context, from netip.Addr, n *node) (*pgx
 	return conn, nil
 }
 
-// ownSession is answering from n's own region, sparing a login in the
-// middle of a failover: after the handshake, the monitor's open session
-// on n is used when it answers the query (the caller holds opMu, so
-// the monitor is not using it). release ends the use: it closes a
-// session opened here and leaves the monitor's.
+// targetWait bounds the first answer of a server that a promotion or a
+// switchover relies on: a healthy one answers in milliseconds; a second
+// (the probe timeout, when longer) leaves room for a loaded machine
+// before it is taken for hung. The old primary of a failover gets the
+// probe timeout: waiting on a lost region delays the failover.
+func (c *Cluster) targetWait() time.Duration { return max(c.probe, time.Second) }
+
+// ownSession is answering from n's own region, within targetWait,
+// sparing a login in the middle of a failover: after the handshake, the
+// monitor's open session on n is used when it answers the query (the
+// caller holds opMu, so the monitor is not using it). release ends the
+// use: it closes a session opened here and leaves the monitor's.
 func (c *Cluster) ownSession(ctx context.Context, n *node) (conn *pgx.Conn, release func(), err error) {
 	from := c.controlAddr(n.cfg.Region)
 	if conn := c.probes[n.cfg.Name]; conn != nil && !conn.IsClosed() {
-		if err := c.handshake(ctx, from, n); err != nil {
+		if err := c.handshake(ctx, from, n, c.targetWait()); err != nil {
 			return nil, nil, err
 		}
 		qctx, cancel := context.WithTimeout(ctx, sessionOpen)
@@ -554,7 +561,7 @@ func (c *Cluster) ownSession(ctx context.Context, n *node) (conn *pgx.Conn, rele
 		conn.Close(context.WithoutCancel(ctx))
 		delete(c.probes, n.cfg.Name)
 	}
-	if conn, err = c.answering(ctx, from, n); err != nil {
+	if conn, err = c.answering(ctx, from, n, c.targetWait()); err != nil {
 		return nil, nil, err
 	}
 	return conn, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
@@ -574,14 +581,14 @@ func (e noAnswerError) Error() string { return fmt.Sprintf("no answer within %s"
 
 // handshake sends n, from the address from, the first packet of a
 // session (an SSL request, as pg_isready does) and waits for the
-// answer, within the probe timeout.
-func (c *Cluster) handshake(ctx context.Context, from netip.Addr, n *node) error {
-	ctx, cancel := context.WithTimeout(ctx, c.probe)
+// answer, up to within.
+func (c *Cluster) handshake(ctx context.Context, from netip.Addr, n *node, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	conn, err := dialerFrom(from).DialContext(ctx, "tcp", n.addrPort().String())
 	if err != nil {
 		if ctx.Err() != nil {
-			return noAnswerError{c.probe}
+			return noAnswerError{within}
 		}
 		return err
 	}
@@ -593,7 +600,7 @@ func (c *Cluster) handshake(ctx context.Context, from netip.Addr, n *node) error
 		_, err = io.ReadFull(conn, answer[:])
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return noAnswerError{c.probe}
+		return noAnswerError{within}
 	}
 	return err
 }

@@ -85,7 +85,7 @@ func TestHandshake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &Cluster{probe: 200 * time.Millisecond}
 			n := &node{cfg: NodeConfig{Name: "db", Addr: tt.addr.Addr()}, port: int(tt.addr.Port())}
-			err := c.handshake(t.Context(), netip.MustParseAddr("127.0.0.1"), n)
+			err := c.handshake(t.Context(), netip.MustParseAddr("127.0.0.1"), n, c.probe)
 			if got := ""; err != nil {
 				got = noAnswer(err)
 				if tt.want == "" || got != tt.want {

@@ -122,7 +122,7 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	if !old.running() {
 		return refuse("primary %s is not running (promote %s to fail over instead)", old.cfg.Name, region)
 	}
-	oconn, err := c.answering(ctx, c.controlAddr(old.cfg.Region), old)
+	oconn, err := c.answering(ctx, c.controlAddr(old.cfg.Region), old, c.targetWait())
 	if err != nil {
 		return refuse("primary %s does not answer a new session from %s (%s); promote %s to fail over instead", old.cfg.Name, old.cfg.Region, noAnswer(err), region)
 	}
