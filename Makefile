@@ -15,7 +15,7 @@ demo: setup build
 # -race (its sync.Pool drops buffers), so those tests run again without it.
 test: lint
 	./scripts/setup.sh test
-	$(TEST_ENV) $(GO) test -race -count=1 -timeout 14m ./...
+	$(TEST_ENV) $(GO) test -race -count=1 -timeout 25m ./...
 	$(GO) test -count=1 -run 'Alloc' ./internal/alb ./internal/route53
 	GO=$(GO) ./scripts/fuzz.sh
 
