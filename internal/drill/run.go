@@ -254,11 +254,14 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 		secs := recoveredAt.Sub(rep.FaultAt).Seconds()
 		rep.ScaleOutSeconds = &secs
 	}
-	// Recovery counts only when it was seen while the fault was in place:
+	// A region scenario recovers only when that is seen while the fault
+	// is in place (DNS names another region, clients are served there):
 	// clients served again once the drill undid the fault, after its
-	// timeout, are not a recovery. A timed scenario holds its fault for a
-	// set time and is judged on the whole run.
-	scenarioRecovered := sc.Timed || !recoveredAt.IsZero()
+	// timeout, are not a failover. A scenario with its own recovery test
+	// passes only if it held. An AZ scenario is judged on the whole run:
+	// while DNS has moved clients away, its region may see too few of them
+	// to tell. A timed scenario holds its fault for a set time.
+	scenarioRecovered := sc.Timed || sc.Recovered == nil && !sc.SwitchesRegion || !recoveredAt.IsZero()
 	if !sc.Timed {
 		if err := d.phase(ctx, "settle", opts.Settle, nil); err != nil {
 			return nil, err

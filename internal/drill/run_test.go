@@ -181,9 +181,9 @@ func TestRunLeavesUnrecoverableFaults(t *testing.T) {
 	}
 }
 
-// TestNotRecoveredUntilUndone: clients served again only once the drill
-// has undone the fault, after its timeout, is no recovery: the drill
-// fails rather than timing the undo.
+// TestNotRecoveredUntilUndone: in a region scenario, clients served again
+// only once the drill has undone the fault, after its timeout, is no
+// failover: the drill fails rather than timing the undo.
 func TestNotRecoveredUntilUndone(t *testing.T) {
 	ctl, _ := newFakeStack(t)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +195,7 @@ func TestNotRecoveredUntilUndone(t *testing.T) {
 		}
 	}))
 	t.Cleanup(app.Close)
-	sc, _ := Find("az-failure")
+	sc, _ := Find("region-crash")
 	rep, err := Run(context.Background(), ctl, sc, Options{
 		Warmup: 200 * time.Millisecond, Timeout: 600 * time.Millisecond, Sustain: 100 * time.Millisecond, Settle: 300 * time.Millisecond,
 		Load: LoadConfig{URL: app.URL},
