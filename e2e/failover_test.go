@@ -98,6 +98,15 @@ func TestRegionFailover(t *testing.T) {
 		t.Fatalf("read back %q, want %q", body, value)
 	}
 
+	// The replica is an inter-region round trip away: wait until the
+	// secondary region reads the write, so that the fault below cannot
+	// catch it on the wire.
+	secondaryURL := "http://" + net.JoinHostPort(secondaryIP, lbPort)
+	waitFor(t, "the write replicated to the secondary region", 10*time.Second, func() bool {
+		_, body := get(t, secondaryURL+"/kv/e2e")
+		return body == value
+	})
+
 	// Fail the primary region: DNS must switch within interval x threshold + 1s.
 	const interval, threshold = 500 * time.Millisecond, 3
 	fault := time.Now()
