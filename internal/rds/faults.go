@@ -263,6 +263,32 @@ func (c *Cluster) recoverLocked(ctx context.Context, n *node) error {
 // the names of those that rejoined; the stack calls it when a network
 // fault is lifted.
 func (c *Cluster) Rejoin(ctx context.Context) ([]string, error) {
+	// A region a promotion could not reach kept its endpoints on the old
+	// primary; once it reaches the primary again they lead there before
+	// anything else, so that no write lands on a former primary about to
+	// be rewound. This does not wait for the operations lock: a monitor
+	// pass may hold it for a while.
+	prim := c.byName[c.snapshot().Primary]
+	c.mu.Lock()
+	var cut []string
+	for region := range c.cut {
+		cut = append(cut, region)
+	}
+	c.mu.Unlock()
+	for _, region := range cut {
+		if region != prim.cfg.Region && !c.routeTo(ctx, region, prim) {
+			continue
+		}
+		c.mu.Lock()
+		delete(c.cut, region)
+		c.mu.Unlock()
+	}
+	if len(cut) > 0 {
+		c.mu.Lock()
+		obs := c.obs
+		c.mu.Unlock()
+		c.route(obs)
+	}
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	if !c.active {
