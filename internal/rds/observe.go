@@ -159,18 +159,26 @@ var sslRequest = []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
 // handshake, as pg_isready does; the server forks a backend for it,
 // which ends when the connection closes and logs nothing.
 func acceptsConnections(ctx context.Context, from netip.Addr, ap netip.AddrPort) bool {
+	answer, err := sslHandshake(ctx, from, ap)
+	return err == nil && (answer == 'N' || answer == 'S')
+}
+
+// sslHandshake sends ap, from the address from, the first packet of a
+// session (an SSL request, as pg_isready does) and returns the one-byte
+// answer, within ctx.
+func sslHandshake(ctx context.Context, from netip.Addr, ap netip.AddrPort) (byte, error) {
 	conn, err := dialerFrom(from).DialContext(ctx, "tcp", ap.String())
 	if err != nil {
-		return false
+		return 0, err
 	}
 	defer conn.Close()
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
 	}
 	if _, err := conn.Write(sslRequest); err != nil {
-		return false
+		return 0, err
 	}
 	var answer [1]byte
 	_, err = io.ReadFull(conn, answer[:])
-	return err == nil && (answer[0] == 'N' || answer[0] == 'S')
+	return answer[0], err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"slices"
@@ -585,21 +584,8 @@ func (e noAnswerError) Error() string { return fmt.Sprintf("no answer within %s"
 func (c *Cluster) handshake(ctx context.Context, from netip.Addr, n *node, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	conn, err := dialerFrom(from).DialContext(ctx, "tcp", n.addrPort().String())
-	if err != nil {
-		if ctx.Err() != nil {
-			return noAnswerError{within}
-		}
-		return err
-	}
-	defer conn.Close()
-	deadline, _ := ctx.Deadline()
-	conn.SetDeadline(deadline)
-	var answer [1]byte
-	if _, err = conn.Write(sslRequest); err == nil {
-		_, err = io.ReadFull(conn, answer[:])
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	_, err := sslHandshake(ctx, from, n.addrPort())
+	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
 		return noAnswerError{within}
 	}
 	return err
