@@ -349,12 +349,18 @@ func (st *Stack) Promote(ctx context.Context, region string) error {
 }
 
 // regionLost tells the database's automatic cross-region failover that
-// DNS no longer answers with region, the one that holds the database
-// primary: Route53 has failed over away from it.
+// Route53 counts region, the one that holds the database primary, as
+// unhealthy: its record's health check fails. It asks about the record,
+// not about DNS's answer: once the primary has moved to the secondary
+// region and the primary region has recovered, DNS answers the primary
+// region again, though the region holding the database is well.
 func (st *Stack) regionLost(region string) bool {
-	for _, r := range st.regions {
-		if r.spec.Name == region {
-			return st.dns.Answer() != r.lbIP()
+	if st.dnsCtl == nil {
+		return false
+	}
+	for _, t := range st.dnsCtl.Status() {
+		if t.SetID == region {
+			return !t.Healthy
 		}
 	}
 	return false

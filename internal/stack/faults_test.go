@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hastack/hastack/internal/network"
 	"github.com/hastack/hastack/internal/rds"
+	"github.com/hastack/hastack/internal/route53"
 	"github.com/hastack/hastack/internal/spec"
 )
 
@@ -274,6 +276,40 @@ func TestCrashedNodes(t *testing.T) {
 			got := crashedNodes(nodes, tt.faults, tt.killed)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("crashedNodes = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRegionLostAsksTheRecord: automatic failover asks whether Route53
+// counts the primary's region unhealthy, not whether DNS answers it.
+// After a failover to us-west-2 and the recovery of us-east-1, DNS
+// answers us-east-1 again; us-west-2, well, is not lost (asking DNS's
+// answer promoted back to us-east-1 and lost the writes made since).
+func TestRegionLostAsksTheRecord(t *testing.T) {
+	cases := []struct {
+		name               string
+		eastUp, westUp     bool
+		wantEast, wantWest bool
+	}{
+		{"both healthy", true, true, false, false},
+		{"primary region down", false, true, true, false},
+		{"secondary region down", true, false, false, true},
+		{"both down", false, false, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := route53.NewServer(route53.Config{Zone: "example.test.", Domain: "app.example.test.", TTL: 60})
+			targets := []route53.Target{
+				{SetID: "us-east-1", Role: route53.RolePrimary, Addr: netip.MustParseAddr("127.1.0.10"), TargetHealthy: func() bool { return tc.eastUp }},
+				{SetID: "us-west-2", Role: route53.RoleSecondary, Addr: netip.MustParseAddr("127.2.0.10"), TargetHealthy: func() bool { return tc.westUp }},
+			}
+			st := &Stack{dnsCtl: route53.NewController(srv, spec.DNSHealthCheck{}, targets, nil, nil)}
+			if got := st.regionLost("us-east-1"); got != tc.wantEast {
+				t.Errorf("regionLost(us-east-1) = %v, want %v (DNS answers %s)", got, tc.wantEast, srv.Answer())
+			}
+			if got := st.regionLost("us-west-2"); got != tc.wantWest {
+				t.Errorf("regionLost(us-west-2) = %v, want %v (DNS answers %s)", got, tc.wantWest, srv.Answer())
 			}
 		})
 	}
