@@ -81,6 +81,7 @@ func (d *decoder) stack(filename string, body *hclsyntax.Body) *Stack {
 	s.Database = d.database(root.block("database"))
 	s.Network = d.network(root.block("network"))
 	s.Objectives = d.objectives(root.block("objectives"))
+	s.Dashboard = d.dashboard(root.block("dashboard"), root.block("dns"), s.DNS)
 
 	d.checkRegions(s, regions, start)
 	d.checkDomainNames(s, regions)

@@ -59,8 +59,11 @@ var (
 
 	networkSchema = &schema{name: "network", attrs: []string{"inter_region_latency"}}
 
+	dashboardSchema = &schema{name: "dashboard", attrs: []string{"listen", "read_only"}}
+
 	rootSchema = &schema{attrs: []string{"name"}, blocks: []*schema{
 		dnsSchema, loadBalancerSchema, autoScalingSchema, regionSchema, databaseSchema, networkSchema, objectivesSchema,
+		dashboardSchema,
 	}}
 )
 

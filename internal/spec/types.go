@@ -20,6 +20,7 @@ type Stack struct {
 	Database   Database
 	Network    Network
 	Objectives Objectives
+	Dashboard  Dashboard
 }
 
 // Network is the network between the stack's failure domains.
