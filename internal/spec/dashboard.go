@@ -11,6 +11,9 @@ type Dashboard struct {
 	// 127.0.0.1:8400); Enabled is false when its port is 0.
 	Listen  string
 	Enabled bool
+	// ListenSet says the stack file wrote listen: only the default may
+	// fall back to another port when it is taken.
+	ListenSet bool
 	// ReadOnly hides the page's actions and refuses them (default false).
 	ReadOnly bool
 }
@@ -24,14 +27,15 @@ const DefaultDashboardListen = "127.0.0.1:8400"
 // reported.
 func (d *decoder) dashboard(sec, dnsSec *section, dns DNS) Dashboard {
 	out := Dashboard{
-		Listen:   get(d, sec, "listen", DefaultDashboardListen, asString, loopbackAddrOrOff),
-		ReadOnly: get(d, sec, "read_only", false, asBool),
+		Listen:    get(d, sec, "listen", DefaultDashboardListen, asString, loopbackAddrOrOff),
+		ReadOnly:  get(d, sec, "read_only", false, asBool),
+		ListenSet: sec.attr("listen") != nil,
 	}
 	ap, err := netip.ParseAddrPort(out.Listen)
 	out.Enabled = err == nil && ap.Port() != 0
 	switch {
 	case !out.Enabled || out.Listen != dns.Listen || !d.valid(sec, "listen"):
-	case sec.attr("listen") != nil:
+	case out.ListenSet:
 		d.errorf(sec.at("listen"), "listen (%q) is the DNS server's address; the dashboard needs a port of its own, e.g. \"127.0.0.1:8400\".", out.Listen)
 	default:
 		d.errorf(dnsSec.at("listen"), "listen (%q) is the dashboard's default address; move one of them, e.g. dashboard { listen = \"127.0.0.1:8401\" }.", out.Listen)

@@ -15,8 +15,8 @@ func TestDashboard(t *testing.T) {
 	}{
 		{"default", base, spec.Dashboard{Listen: "127.0.0.1:8400", Enabled: true}},
 		{"empty block", withBase("dashboard {\n}"), spec.Dashboard{Listen: "127.0.0.1:8400", Enabled: true}},
-		{"address", withBase("dashboard {\n  listen = \"127.0.0.2:9000\"\n}"), spec.Dashboard{Listen: "127.0.0.2:9000", Enabled: true}},
-		{"port 0 turns it off", withBase("dashboard {\n  listen = \"127.0.0.1:0\"\n}"), spec.Dashboard{Listen: "127.0.0.1:0"}},
+		{"address", withBase("dashboard {\n  listen = \"127.0.0.2:9000\"\n}"), spec.Dashboard{Listen: "127.0.0.2:9000", Enabled: true, ListenSet: true}},
+		{"port 0 turns it off", withBase("dashboard {\n  listen = \"127.0.0.1:0\"\n}"), spec.Dashboard{Listen: "127.0.0.1:0", ListenSet: true}},
 		{"read only", withBase("dashboard {\n  read_only = true\n}"), spec.Dashboard{Listen: "127.0.0.1:8400", Enabled: true, ReadOnly: true}},
 		{"null is the default", withBase("dashboard {\n  listen = null\n}"), spec.Dashboard{Listen: "127.0.0.1:8400", Enabled: true}},
 	}
