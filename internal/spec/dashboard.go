@@ -27,9 +27,12 @@ const DefaultDashboardListen = "127.0.0.1:8400"
 // reported.
 func (d *decoder) dashboard(sec, dnsSec *section, dns DNS) Dashboard {
 	out := Dashboard{
-		Listen:    get(d, sec, "listen", DefaultDashboardListen, asString, loopbackAddrOrOff),
-		ReadOnly:  get(d, sec, "read_only", false, asBool),
-		ListenSet: sec.attr("listen") != nil,
+		Listen:   get(d, sec, "listen", "", asString, loopbackAddrOrOff),
+		ReadOnly: get(d, sec, "read_only", false, asBool),
+	}
+	out.ListenSet = out.Listen != ""
+	if !out.ListenSet {
+		out.Listen = DefaultDashboardListen
 	}
 	ap, err := netip.ParseAddrPort(out.Listen)
 	out.Enabled = err == nil && ap.Port() != 0
