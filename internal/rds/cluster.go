@@ -80,6 +80,11 @@ type NodeStatus struct {
 	ReplicationState string `json:"replication_state"`
 	// Fenced: a former primary that may only return as a follower.
 	Fenced bool `json:"fenced"`
+	// DiscardedTransactions counts the transactions this node had
+	// committed that pg_rewind took back when it rejoined as a follower
+	// (a former primary's writes after the histories parted), over the
+	// cluster's life.
+	DiscardedTransactions int `json:"discarded_transactions"`
 	// Restarts counts the times the monitor started the node's server
 	// again after it stopped on its own, since Start.
 	Restarts int `json:"restarts"`

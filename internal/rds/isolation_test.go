@@ -154,7 +154,15 @@ func TestIsolatedRegion(t *testing.T) {
 				streaming(nodeStatus(t, c, name))
 		})
 	}
+	// The rewind of the first old primary took back the commit that waited
+	// for its standby (40), and counted it; the second was copied afresh.
+	if got := nodeStatus(t, c, nodeA).DiscardedTransactions; got != 1 {
+		t.Errorf("%s's rewind discarded %d transactions, want 1 (the commit that waited for the standby)", nodeA, got)
+	}
 	events = eventsOnly(rec)
+	if !strings.Contains(events, "which took back 1 transaction committed there") {
+		t.Errorf("the rewind's event does not count what it took back:\n%s", events)
+	}
 	if !strings.Contains(events, EventNodeRejoining) || !strings.Contains(events, nodeA+" rewound to follow "+nodeW) ||
 		!strings.Contains(events, "which pg_rewind would take for one history; only a new copy will do); copied afresh from "+nodeW) {
 		t.Errorf("no rejoin, rewind or copy event:\n%s", events)

@@ -144,9 +144,23 @@ func (c *Cluster) rebuildData(ctx context.Context, n, primary *node, fresh bool)
 	}
 	r.lead(route{node: primary.cfg.Name, addr: primary.addrPort()})
 	if !fresh {
-		err := c.rewindCopy(ctx, n, primary)
+		discarded, err := c.rewindCopy(ctx, n, primary)
 		if err == nil {
-			return fmt.Sprintf("rewound to follow %s with pg_rewind in %s", primary.cfg.Name, since(begin)), nil
+			how := fmt.Sprintf("rewound to follow %s with pg_rewind in %s", primary.cfg.Name, since(begin))
+			switch {
+			case discarded < 0:
+				how += "; the transactions it took back could not be counted"
+			case discarded > 0:
+				how += fmt.Sprintf(", which took back %s committed there after its history left %s's: writes lost for good, acknowledged to their clients unless they waited for a standby", transactions(discarded), primary.cfg.Name)
+				if err := c.updateState(func(s *State) {
+					e := s.Nodes[n.cfg.Name]
+					e.Discarded += discarded
+					s.Nodes[n.cfg.Name] = e
+				}); err != nil {
+					return "", err
+				}
+			}
+			return how, nil
 		}
 		if ctx.Err() != nil {
 			return "", err
@@ -192,32 +206,34 @@ func (c *Cluster) baseBackup(ctx context.Context, n, primary *node) error {
 // rewindCopy copies the stopped node's data to data.new, makes the copy
 // a follower of primary with pg_rewind (which takes back whatever the
 // node wrote after the two diverged) and swaps it in. A rewind that
-// fails half-way leaves the node's own data as it was.
-func (c *Cluster) rewindCopy(ctx context.Context, n, primary *node) error {
+// fails half-way leaves the node's own data as it was. It returns the
+// number of transactions the node had committed that pg_rewind took back
+// (-1 when they could not be counted).
+func (c *Cluster) rewindCopy(ctx context.Context, n, primary *node) (int, error) {
 	// The processes of a killed server must be gone before its files are
 	// copied.
 	if err := clearStale(ctx, n.layout, c.acct); err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.RemoveAll(n.layout.path(newDataName)); err != nil {
-		return fmt.Errorf("removing an unfinished copy: %w", err)
+		return 0, fmt.Errorf("removing an unfinished copy: %w", err)
 	}
 	if err := c.runTool(ctx, n, "cp", "-a", "--", dataName, newDataName); err != nil { // cp from PATH
-		return fmt.Errorf("copying the data to rewind it: %w", err)
+		return 0, fmt.Errorf("copying the data to rewind it: %w", err)
 	}
 	files := n.layout.files(c.acct)
 	// pg_rewind recovers a crashed target in single-user mode first,
 	// which refuses to run in standby mode; no server runs on the copy.
 	for _, name := range []string{"standby.signal", "postmaster.pid"} {
 		if err := files.remove(filepath.Join(newDataName, name)); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	// Until the new primary's first checkpoint its control file still
 	// shows the old timeline, and pg_rewind would see nothing to do.
 	source, err := c.checkpoint(ctx, primary, n)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// Both sides of a partition may have promoted a node onto the same
 	// timeline number (neither saw the other's): pg_rewind would take the
@@ -225,25 +241,34 @@ func (c *Cluster) rewindCopy(ctx context.Context, n, primary *node) error {
 	// never on the primary's own timeline otherwise.
 	target, err := c.controlTimeline(ctx, n, newDataName)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if target == source {
-		return fmt.Errorf("its data is on timeline %d, as is %s's: both were promoted apart onto the same timeline number, which pg_rewind would take for one history; only a new copy will do", target, primary.cfg.Name)
+		return 0, fmt.Errorf("its data is on timeline %d, as is %s's: both were promoted apart onto the same timeline number, which pg_rewind would take for one history; only a new copy will do", target, primary.cfg.Name)
 	}
-	err = c.runTool(ctx, n, c.tool("pg_rewind"),
+	out, err := c.toolOutput(ctx, n, c.tool("pg_rewind"),
 		"--target-pgdata", n.layout.path(newDataName),
 		"--source-server", c.conninfo(n, "pg_rewind", "postgres"),
 	)
 	if err != nil {
-		return fmt.Errorf("rewinding to %s (pg_rewind): %w", primary.cfg.Name, err)
+		return 0, fmt.Errorf("rewinding to %s (pg_rewind): %w", primary.cfg.Name, err)
 	}
 	if err := clearSlots(n.layout, newDataName); err != nil {
-		return err
+		return 0, err
 	}
 	if err := markComplete(n.layout, c.acct, newDataName, n.cfg.Name); err != nil {
-		return err
+		return 0, err
 	}
-	return swapIn(n.layout)
+	// What the rewind took back is read from the node's own WAL, still in
+	// place until the copy is swapped in.
+	discarded := 0
+	if at, tli, ok := parseDivergence(out); ok {
+		if discarded, err = c.discardedCommits(ctx, n, dataName, at, tli); err != nil {
+			c.log.Warn("counting the transactions pg_rewind took back", "node", n.cfg.Name, "err", err)
+			discarded = -1
+		}
+	}
+	return discarded, swapIn(n.layout)
 }
 
 // clearSlots removes the replication slots a former primary kept in the

@@ -47,6 +47,10 @@ type NodeState struct {
 	// until pg_rewind (or a fresh base backup) has made it a follower of
 	// the new primary, which clears the mark.
 	Fenced bool `json:"fenced,omitempty"`
+	// Discarded counts the transactions the node had committed that
+	// pg_rewind took back when it rejoined as a follower: acknowledged
+	// writes lost for good.
+	Discarded int `json:"discarded,omitempty"`
 }
 
 // Sync describes the primary's synchronous standby.

@@ -31,7 +31,7 @@ func (c *Cluster) Nodes() []NodeStatus {
 		s := NodeStatus{
 			Name: n.cfg.Name, Region: n.cfg.Region, AZ: n.cfg.AZ,
 			Role: ns.Role, Address: n.addrPort().String(),
-			Running: n.running(), Fenced: ns.Fenced,
+			Running: n.running(), Fenced: ns.Fenced, DiscardedTransactions: ns.Discarded,
 			Restarts: h.restarts, CrashLoop: h.crashLoop(), LastExit: h.lastExit, LastExitAt: h.lastExitAt,
 		}
 		s.ReplicationState, s.LagBytes, s.LagSeconds = replication(n.cfg.Name, s.Running, n.busy.Load(), h, st, obs)
