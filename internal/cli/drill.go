@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hastack/hastack/internal/drill"
+	"github.com/hastack/hastack/internal/stack"
 )
 
 // drillFlags are the knobs shared by drills and probes.
@@ -69,11 +70,14 @@ func newDrill(g *globals) *cobra.Command {
 			f.opts.Load = f.load
 			f.opts.Objectives, f.opts.Stack = s.Objectives, s
 			f.opts.Progress = progressPrinter(g.stderr)
+			tellStack(ctx, client, stack.DrillResult{Scenario: sc.Name, Running: true})
 			rep, err := drill.Run(ctx, client, sc, f.opts)
 			endProgress(g.stderr)
 			if err != nil {
+				tellStack(ctx, client, stack.DrillResult{Scenario: sc.Name, EndedAt: time.Now()})
 				return err
 			}
+			tellStack(ctx, client, drillResult(rep))
 			return f.output(g, rep)
 		},
 	}

@@ -98,6 +98,7 @@ watch it recover.`,
 		newDrill(g),
 		newExport(g),
 		newWebapp(g),
+		newDashboard(g),
 	)
 	return root
 }

@@ -112,6 +112,7 @@ func runStack(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, tim
 func upForeground(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, timeout time.Duration) error {
 	fmt.Fprintf(g.stdout, "hastack: starting stack %s (%d regions) from %s, state in %s\n", s.Name, len(s.Regions), g.file, p.Dir)
 	err := runStack(ctx, g, s, p, timeout, func() {
+		printDashboardURL(ctx, g.stdout, p)
 		fmt.Fprintf(g.stdout, "stack %s is up; press Ctrl-C to stop it (logs: %s)\n", s.Name, p.Log())
 	})
 	if err != nil {
@@ -180,6 +181,7 @@ func upDetached(ctx context.Context, g *globals, s *spec.Stack, p stack.Paths, t
 		case <-tick.C:
 			follow.poll()
 			if follow.ready {
+				printDashboardURL(ctx, g.stdout, p)
 				fmt.Fprintf(g.stdout, "stack %s is up (pid %d); see hastack status, stop with hastack down\n", s.Name, daemon.Process.Pid)
 				return nil
 			}

@@ -151,6 +151,7 @@ func (st *Stack) handler() http.Handler {
 	mux.HandleFunc("POST /v1/switchover", st.switchoverHandler())
 	mux.HandleFunc("POST /v1/fail", st.faultHandler(st.Fail))
 	mux.HandleFunc("POST /v1/recover", st.faultHandler(st.Recover))
+	mux.HandleFunc("POST /v1/drill", st.drillHandler)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		st.events.Add("stack.stop", "stop requested through the control API")
 		writeJSON(w, http.StatusAccepted, struct{}{})

@@ -85,6 +85,8 @@ type Stack struct {
 	down    context.CancelFunc
 	// runCtx is the stack's lifetime; parts restarted by Recover live in it.
 	runCtx context.Context
+	// dash is the dashboard and what its charts and the metrics observe.
+	dash dashState
 }
 
 // Run brings the stack up and keeps it running until ctx is done or the
@@ -108,6 +110,7 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 	st := &Stack{spec: s, plan: plan, opts: opts, paths: Paths{Dir: opts.StateDir}, logger: opts.Logger, started: time.Now()}
 	st.registry = prometheus.NewRegistry()
 	st.lbMetrics = alb.NewMetrics(st.registry)
+	st.registry.MustRegister(promCollector{st})
 	if err := st.paths.prepare(); err != nil {
 		return err
 	}
@@ -127,6 +130,11 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 		return err
 	}
 	defer socks.closeAll()
+	dashLn, err := st.bindDashboard()
+	if err != nil {
+		return err
+	}
+	defer closeIfOpen(dashLn)
 
 	if st.events, err = openEventLog(st.paths.Events(), st.logger); err != nil {
 		return err
@@ -181,6 +189,11 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 		return err
 	}
 	stop = append(stop, func() { cancel(); <-apiDone; os.Remove(st.paths.Socket()) })
+	dashDone, err := st.startDashboard(ctx, dashLn)
+	if err != nil {
+		return err
+	}
+	stop = append(stop, func() { cancel(); dashDone() })
 
 	if err := st.paths.writeRecord(Record{Name: s.Name, StackFile: s.Filename, PID: os.Getpid(), Socket: st.paths.Socket(), StartedAt: st.started}); err != nil {
 		return fmt.Errorf("writing state file: %w", err)

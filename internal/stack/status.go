@@ -24,6 +24,8 @@ type Status struct {
 	Faults  []FaultStatus `json:"faults"`
 	Network NetworkStatus `json:"network"`
 	Events  []Event       `json:"recent_events,omitempty"`
+	// Dashboard says where the live page is (url "" when it is off).
+	Dashboard DashboardStatus `json:"dashboard"`
 }
 
 type DNSStatus struct {
@@ -183,6 +185,7 @@ func (st *Stack) Status() Status {
 		Events:   st.events.Recent(),
 		Faults:   []FaultStatus{},
 	}
+	s.Dashboard = st.dashboardStatus()
 	for _, a := range st.faultsNow() {
 		s.Faults = append(s.Faults, a.status())
 	}
