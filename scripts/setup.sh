@@ -2,12 +2,14 @@
 # Installs what hastack needs from Debian when it is missing: the PostgreSQL
 # server (the database tier runs it for real) and dig (the demo queries the
 # DNS server with it). `setup.sh test` also installs Chromium, in which the
-# tests render drill reports.
+# tests render drill reports and drive the dashboard, and the Prometheus
+# server, which a test points at a running stack.
 set -euo pipefail
 
 need=()
 if [ "${1:-}" = test ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
+	command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)

@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hastack/hastack/internal/testenv"
+)
+
+// envPrometheus turns a missing Prometheus server into a failure.
+const envPrometheus = "HASTACK_REQUIRE_PROMETHEUS"
+
+// withDashboard gives the stack's dashboard a free port and returns its
+// address.
+func (e *env) withDashboard(extra string) string {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	f, err := os.OpenFile(e.file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "\ndashboard {\n  listen = %q\n%s}\n", addr, extra); err != nil {
+		e.t.Fatal(err)
+	}
+	return addr
+}
+
+// TestPrometheusScrapesStack runs Debian's Prometheus server against a
+// running stack's /metrics and reads back, through Prometheus's HTTP API,
+// that the scrape is up and that hastack's series carry their labels.
+func TestPrometheusScrapesStack(t *testing.T) {
+	prom, err := exec.LookPath("prometheus")
+	if err != nil {
+		err = errors.New("the Prometheus server is not installed (apt-get install -y prometheus)")
+	}
+	testenv.Require(t, envPrometheus, err)
+	e := newEnv(t, "quick")
+	dash := e.withDashboard("")
+	e.must("up", "-d")
+	defer e.must("down")
+	if got := e.status().Dashboard.URL; got != "http://"+dash+"/" {
+		t.Fatalf("status --json dashboard.url = %q, want http://%s/", got, dash)
+	}
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: hastack
+    # hastack's own instance label names the EC2-like instance; keep it.
+    honor_labels: true
+    static_configs:
+      - targets: [%q]
+`, dash)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+web, "--log.level=warn")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting prometheus: %v", err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+
+	query := func(q string) []promSeries {
+		resp, err := http.Get("http://" + web + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Status string `json:"status"`
+			Data   struct {
+				Result []promSeries `json:"result"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&out) != nil || out.Status != "success" {
+			return nil
+		}
+		return out.Data.Result
+	}
+	var up []promSeries
+	waitFor(t, "Prometheus's scrape of the stack to be up", 60*time.Second, func() bool {
+		up = query(`up{job="hastack"}`)
+		return len(up) == 1 && up[0].Value[1] == "1"
+	})
+
+	primary := query(`hastack_db_node_role{role="primary"} == 1`)
+	if len(primary) != 1 || primary[0].Metric["node"] != "db-us-east-1a" || primary[0].Metric["region"] != "us-east-1" || primary[0].Metric["az"] != "us-east-1a" {
+		t.Errorf("primary's role series = %+v, want one with node db-us-east-1a, region us-east-1, az us-east-1a\n%s", primary, logs.String())
+	}
+	answer := query(`hastack_dns_answer_info`)
+	if len(answer) != 1 || answer[0].Metric["region"] != "us-east-1" || answer[0].Metric["address"] != "127.1.1.10" {
+		t.Errorf("DNS answer series = %+v, want us-east-1's 127.1.1.10", answer)
+	}
+	healthy := query(`hastack_instance_healthy == 1`)
+	if len(healthy) != 4 {
+		t.Errorf("healthy instances = %+v, want 4", healthy)
+	}
+	for _, s := range healthy {
+		if s.Metric["region"] == "" || s.Metric["az"] == "" || !strings.HasPrefix(s.Metric["instance"], "i-") {
+			t.Errorf("instance series without region, az or instance: %v", s.Metric)
+		}
+	}
+	if got := query(`hastack_alb_healthy_hosts{region="us-west-2"}`); len(got) != 1 || got[0].Value[1] != "2" {
+		t.Errorf("us-west-2's healthy hosts = %+v, want 2", got)
+	}
+}
+
+// promSeries is one series of an instant query's answer.
+type promSeries struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
