@@ -94,6 +94,9 @@ type Report struct {
 	DivergentWrites       *int        `json:"divergent_writes,omitempty"`
 	WritersOverlapSeconds *float64    `json:"writers_overlap_seconds,omitempty"`
 	SplitBrain            *SplitBrain `json:"split_brain,omitempty"`
+	// Failback is the way out and back of the failback drill (nil for
+	// other scenarios).
+	Failback *Failback `json:"failback,omitempty"`
 
 	DNSSwitchSeconds *float64 `json:"dns_switch_seconds"`
 	DNSSwitchedTo    string   `json:"dns_switched_to,omitempty"`

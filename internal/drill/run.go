@@ -287,6 +287,9 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 			restored = err == nil && d.restored(ctx, st)
 		}
 		rep.Restored = &restored
+		if sc.FailsBack {
+			rep.Failback = d.failBack(ctx, st, rep.RecoverAt, waits.Restore)
+		}
 	}
 	if sc.Timed {
 		if err := d.phase(ctx, "settle", opts.Settle, nil); err != nil {
@@ -316,6 +319,13 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 	rep.setLag(withLag(nodesAtFault, lagsAtFault), events)
 	if sc.SplitBrain {
 		rep.setSplitBrain(samples, present, st, events)
+	}
+	if rep.Failback != nil {
+		end, err := ctl.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the stack's status after the failback: %w", err)
+		}
+		rep.Failback.measure(samples, present, rep.RTOSeconds, st, end, rep.EndedAt)
 	}
 
 	series := sampler.Series()

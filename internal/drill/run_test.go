@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hastack/hastack/internal/rds"
 	"github.com/hastack/hastack/internal/stack"
 )
 
@@ -44,7 +45,10 @@ func (f *fakeStack) Undo(_ context.Context, fault stack.Fault) error {
 	return nil
 }
 
-func (f *fakeStack) Promote(context.Context, string) error         { return nil }
+func (f *fakeStack) Promote(context.Context, string) error { return nil }
+func (f *fakeStack) Switchover(context.Context, string) (rds.Switchover, error) {
+	return rds.Switchover{}, nil
+}
 func (f *fakeStack) Events(context.Context) ([]stack.Event, error) { return nil, nil }
 func (f *fakeStack) DatabaseURL(context.Context, bool, string) (string, error) {
 	return "postgres://app:secret@127.0.0.1:1/app", nil

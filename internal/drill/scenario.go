@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hastack/hastack/internal/rds"
 	"github.com/hastack/hastack/internal/stack"
 )
 
@@ -18,6 +19,7 @@ type Controller interface {
 	Promote(ctx context.Context, region string) error
 	Events(ctx context.Context) ([]stack.Event, error)
 	DatabaseURL(ctx context.Context, reader bool, region string) (string, error)
+	Switchover(ctx context.Context, region string) (rds.Switchover, error)
 }
 
 var _ Controller = (*stack.Client)(nil)
@@ -63,6 +65,9 @@ type Scenario struct {
 	ByAZ bool
 	// SplitBrain: the report measures two writers (Report.SplitBrain).
 	SplitBrain bool
+	// FailsBack: once restored, the drill brings the primary home with a
+	// switchover and measures both ways (Report.Failback).
+	FailsBack bool
 	// Operator, if set, acts while the drill waits for recovery, as the
 	// on-call engineer would (the seed's manual replica promotion). It is
 	// called every tick until it reports done.
@@ -114,6 +119,20 @@ var Scenarios = []Scenario{
 		SplitBrain:     true,
 		Operator:       promoteAfterDNSSwitch,
 		Expect:         expectSplitBrain,
+	},
+	{
+		Name: "failback",
+		Description: "the whole way out and back: the primary region fails (--mode isolate or crash), DNS fails over and the replica is promoted " +
+			"(by the drill as an operator would, or by hastack with cross_region_failover = \"automatic\"); the region recovers, its nodes rejoin as " +
+			"replicas with pg_rewind, and a switchover brings the primary home. It reports the RTO and the writes lost each way, what pg_rewind took back, " +
+			"and whether the stack ends as it started",
+		Faults:         primaryRegion(""),
+		Takes:          regionOptions,
+		Recoverable:    true,
+		SwitchesRegion: true,
+		FailsBack:      true,
+		Operator:       promoteAfterDNSSwitch,
+		Expect:         expectFailback,
 	},
 	{
 		Name:           "region-failure-automatic",

@@ -78,6 +78,9 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(tw, "  write lease lost\t%.2f s\tafter the cut: %s stopped writes on its own (lease %.2g s)\n", *sb.LeaseLostSeconds, sb.Region, sb.LeaseSeconds)
 		}
 	}
+	if fb := r.Failback; fb != nil {
+		fb.writeRows(tw)
+	}
 	if r.StaleReads > 0 {
 		fmt.Fprintf(tw, "  stale reads\t%d\treads of acknowledged writes the reader had not caught up with\n", r.StaleReads)
 	}

@@ -165,6 +165,10 @@ type NodeStatus struct {
 	LagSeconds       float64 `json:"lag_seconds"`
 	ReplicationState string  `json:"replication_state"`
 	Fenced           bool    `json:"fenced"`
+	// DiscardedTransactions counts what pg_rewind took back from the
+	// node's data when it rejoined as a follower: transactions it had
+	// committed after its history left the primary's.
+	DiscardedTransactions int `json:"discarded_transactions"`
 	// Restarts counts the times hastack restarted the node's server after
 	// it stopped on its own; CrashLoop says it keeps stopping; LastExit
 	// and LastExitAt tell how and when it last stopped on its own.
@@ -223,7 +227,7 @@ func (st *Stack) Status() Status {
 			s.Database.Nodes = append(s.Database.Nodes, NodeStatus{
 				Name: n.Name, Region: n.Region, AZ: n.AZ, Role: string(n.Role),
 				Address: n.Address, Running: n.Running, LagBytes: n.LagBytes, LagSeconds: n.LagSeconds,
-				ReplicationState: n.ReplicationState, Fenced: n.Fenced,
+				ReplicationState: n.ReplicationState, Fenced: n.Fenced, DiscardedTransactions: n.DiscardedTransactions,
 				Restarts: n.Restarts, CrashLoop: n.CrashLoop, LastExit: n.LastExit, LastExitAt: n.LastExitAt,
 			})
 		}
