@@ -12,6 +12,10 @@
 #   NICE=-10 bench/lb/run.sh         # every process of the run at that priority
 #                                    # (root), to shield it from other load
 #
+# "hastack+dash" is the same load balancer with the stack's dashboard open
+# (a page's event stream, sampled every 250 ms) and /metrics scraped every
+# second, as a Prometheus would; the run prints what that costs.
+#
 # Installs wrk, haproxy and nginx from Debian when missing (needs root).
 set -euo pipefail
 
@@ -27,6 +31,8 @@ BACKEND2=127.0.0.82
 HASTACK=127.0.0.90
 HAPROXY=127.0.0.91
 NGINX=127.0.0.92
+HASTACKD=127.0.0.93
+DASHBOARD=127.0.0.93:18400
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -83,7 +89,7 @@ wait_http() {
 	die "nothing answers on $1 (logs in $work)"
 }
 
-for addr in $BACKEND1 $BACKEND2 $HASTACK $HAPROXY $NGINX; do
+for addr in $BACKEND1 $BACKEND2 $HASTACK $HAPROXY $NGINX $HASTACKD; do
 	if curl -s -o /dev/null --max-time 1 "http://$addr:$PORT/"; then
 		die "$addr:$PORT is already in use"
 	fi
@@ -105,6 +111,7 @@ if [[ ${PROFILE:-} == 1 ]]; then
 fi
 start hastack "$work/hastacklb" -listen "$HASTACK:$PORT" -backends "$BACKEND1:$PORT,$BACKEND2:$PORT" "${profile[@]}"
 hastack_pid=${pids[-1]}
+start hastackd "$work/hastacklb" -listen "$HASTACKD:$PORT" -backends "$BACKEND1:$PORT,$BACKEND2:$PORT" -dashboard "$DASHBOARD"
 
 cat >"$work/haproxy.cfg" <<EOF
 global
@@ -166,6 +173,7 @@ EOF
 start nginx nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx.conf"
 
 wait_http "$HASTACK:$PORT"
+wait_http "$HASTACKD:$PORT"
 wait_http "$HAPROXY:$PORT"
 wait_http "$NGINX:$PORT"
 
@@ -182,18 +190,31 @@ to_ms() {
 }
 
 declare -A rps p50 p99
-names=(direct hastack haproxy nginx)
+names=(direct hastack hastack+dash haproxy nginx)
 declare -A url=(
 	[direct]="http://$BACKEND1:$PORT/"
 	[hastack]="http://$HASTACK:$PORT/"
+	[hastack+dash]="http://$HASTACKD:$PORT/"
 	[haproxy]="http://$HAPROXY:$PORT/"
 	[nginx]="http://$NGINX:$PORT/"
 )
 for round in $(seq "$ROUNDS"); do
 	for name in "${names[@]}"; do
 		echo "round $round/$ROUNDS: wrk -t$THREADS -c$CONNS -d$DURATION --latency ${url[$name]}  ($name)" >&2
+		watchers=()
+		if [[ $name == hastack+dash ]]; then
+			# An open page and a Prometheus scraping every second.
+			curl -sN "http://$DASHBOARD/api/events" >/dev/null &
+			watchers+=("$!")
+			(while :; do curl -s -o /dev/null "http://$DASHBOARD/metrics"; sleep 1; done) &
+			watchers+=("$!")
+		fi
 		nice -n "$NICE" wrk -t$THREADS -c$CONNS -d"$WARMUP" "${url[$name]}" >/dev/null
 		out=$(nice -n "$NICE" wrk -t$THREADS -c$CONNS -d"$DURATION" --latency "${url[$name]}")
+		if ((${#watchers[@]})); then
+			kill "${watchers[@]}" 2>/dev/null || true
+			wait "${watchers[@]}" 2>/dev/null || true
+		fi
 		if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
 			echo "$name: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
 		fi
@@ -213,9 +234,9 @@ if [[ ${PROFILE:-} == 1 ]]; then
 fi
 
 echo
-printf '%-10s %12s %10s %10s\n' target "requests/s" "p50 ms" "p99 ms"
+printf '%-13s %12s %10s %10s\n' target "requests/s" "p50 ms" "p99 ms"
 for name in "${names[@]}"; do
-	printf '%-10s %12s %10s %10s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}"
+	printf '%-13s %12s %10s %10s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}"
 done
 echo
 awk -v h="${rps[hastack]}" -v x="${rps[haproxy]}" -v hp="${p99[hastack]}" -v dp="${p99[direct]}" 'BEGIN {
@@ -223,6 +244,10 @@ awk -v h="${rps[hastack]}" -v x="${rps[haproxy]}" -v hp="${p99[hastack]}" -v dp=
 	added = hp - dp
 	printf "hastack/haproxy requests/s: %.2f (target >= 0.80: %s)\n", ratio, (ratio >= 0.8 ? "met" : "missed")
 	printf "hastack p99 added over direct: %.2f ms (target <= 1 ms: %s)\n", added, (added <= 1 ? "met" : "missed")
+}'
+awk -v h="${rps[hastack]}" -v d="${rps[hastack+dash]}" 'BEGIN {
+	cost = 100 * (1 - d / h)
+	printf "dashboard open and /metrics scraped: %.1f%% of hastack requests/s (target < 3%%: %s)\n", cost, (cost < 3 ? "met" : "missed")
 }'
 echo "cores: $(nproc); load average at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ ${PROFILE:-} == 1 ]]; then

@@ -34,8 +34,10 @@ func run() error {
 	backends := flag.String("backends", "127.0.0.1:8081,127.0.0.1:8082", "comma-separated backend addresses")
 	algorithm := flag.String("algorithm", alb.AlgorithmRoundRobin, "round_robin or least_outstanding_requests")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	dash := flag.String("dashboard", "", "also serve the stack dashboard and /metrics on this address")
 	flag.Parse()
 
+	reg := prometheus.NewRegistry()
 	lb, err := alb.New(alb.Config{
 		Name: "bench",
 		LB: spec.LoadBalancer{
@@ -50,7 +52,7 @@ func run() error {
 			},
 		},
 		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Metrics: alb.NewMetrics(prometheus.NewRegistry()),
+		Metrics: alb.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -74,6 +76,13 @@ func run() error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- lb.Serve(ctx, ln) }()
+	if *dash != "" {
+		dashDone, err := serveDashboard(ctx, *dash, lb, reg)
+		if err != nil {
+			return err
+		}
+		defer func() { <-dashDone }()
+	}
 
 	addrs := strings.Split(*backends, ",")
 	for i, a := range addrs {
