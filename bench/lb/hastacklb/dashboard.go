@@ -70,4 +70,3 @@ func (s lbSource) Snapshot() dashboard.Snapshot {
 	}
 	return dashboard.Snapshot{At: time.Now(), Status: status, Regions: []dashboard.RegionSample{rs}}
 }
-
