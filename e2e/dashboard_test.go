@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -33,7 +34,7 @@ func TestDashboardRegionFailover(t *testing.T) {
 	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1500, 1400))
+		chromedp.DisableGPU, chromedp.WindowSize(1500, 1300))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
@@ -50,15 +51,22 @@ func TestDashboardRegionFailover(t *testing.T) {
 		}
 		return s
 	}
+	// The page redraws the topology on every change of the status, so a
+	// button is found and clicked in one step, inside the page.
+	click := func(sel string) error {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const b = document.querySelector(%q); if (!b) throw new Error("no " + %q); b.click(); return true })()`, sel, sel)))
+		return err
+	}
 	press := func(sel string) time.Time {
 		t.Helper()
-		if err := chromedp.Do(ctx,
-			chromedp.Click(chromedp.CSS(sel)),
-			chromedp.WaitVisible(chromedp.CSS("#confirm-yes"))); err != nil {
+		if err := click(sel); err != nil {
 			t.Fatalf("pressing %s: %v", sel, err)
 		}
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#confirm-yes"))); err != nil {
+			t.Fatalf("waiting for the confirmation of %s: %v", sel, err)
+		}
 		pressed := time.Now()
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#confirm-yes"))); err != nil {
+		if err := click("#confirm-yes"); err != nil {
 			t.Fatalf("confirming %s: %v", sel, err)
 		}
 		return pressed
@@ -90,7 +98,7 @@ func TestDashboardRegionFailover(t *testing.T) {
 			n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".region.failed").length`))
 			return n == 1
 		})
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
 		}

@@ -88,7 +88,7 @@
         const failed = failedAZs.has(az);
         return el("div", { class: "az" + (failed ? " failed" : ""), "data-az": az },
           el("div", { class: "label" }, az, failed ? actButton("recover", "recover", "az", az, "good") : actButton("fail az", "fail", "az", az, "danger")),
-          ...(r.instances || []).filter((i) => i.az === az).map((i) => el("span", { class: "inst " + i.health, "data-instance": i.id, title: `${i.address} pid ${i.pid} ${i.reason || ""}` },
+          ...(r.instances || []).filter((i) => i.az === az && i.state !== "terminated").map((i) => el("span", { class: "inst " + i.health, "data-instance": i.id, title: `${i.address} pid ${i.pid} ${i.reason || ""}` },
             el("b", { text: i.id.slice(0, 10) }), `${i.state} · ${i.health}`, `CPU ${i.cpu_percent.toFixed(0)}%`,
             actButton("fail", "fail", "instance", i.id, "danger"))));
       })));
@@ -165,7 +165,7 @@
         if (!ch) {
           const div = el("div", { class: "chart" }, el("div", { class: "ctitle", text: c }));
           box.querySelector(".row").append(div);
-          const u = new uPlot({ width: 380, height: 150, legend: { show: true },
+          const u = new uPlot({ width: 380, height: 150, legend: { show: names.length <= 6 },
             scales: { x: { time: true } },
             series: [{}, ...names.map((n, i) => ({ label: n, stroke: palette[i % palette.length], spanGaps: false, width: 1.5 }))],
             axes: [{}, { size: 45 }],
