@@ -114,7 +114,10 @@ func printStatus(w io.Writer, st stack.Status) {
 	fmt.Fprintf(tw, "DATABASE NODE\tREGION\tAZ\tROLE\tADDRESS\tREPLICATION\tLAG\tSTATE\n")
 	for _, n := range st.Database.Nodes {
 		state := "running"
-		if !n.Running {
+		switch {
+		case n.Role == "spare" && !n.Running:
+			state = "no server: made if the primary moves to its region"
+		case !n.Running:
 			state = "stopped"
 		}
 		if n.Fenced {
@@ -127,7 +130,7 @@ func printStatus(w io.Writer, st stack.Status) {
 			state += fmt.Sprintf(", restarted %d×", n.Restarts)
 		}
 		lag := "-"
-		if n.Role != "primary" {
+		if n.Role != "primary" && n.Running {
 			lag = fmt.Sprintf("%d B, %.3f s", n.LagBytes, n.LagSeconds)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Region, n.AZ, n.Role, n.Address, n.ReplicationState, lag, state)

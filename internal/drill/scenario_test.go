@@ -106,7 +106,7 @@ func TestOptionsCheck(t *testing.T) {
 	}{
 		{"region-failure", Options{Mode: stack.ModeCrash, LinkDelay: 500 * time.Millisecond}, ""},
 		{"region-failure", Options{Mode: "pause"}, `unknown region failure mode "pause"`},
-		{"region-crash", Options{Mode: stack.ModeIsolate}, "scenario region-crash takes no --mode (region-failure, region-failure-automatic do)"},
+		{"region-crash", Options{Mode: stack.ModeIsolate}, "scenario region-crash takes no --mode (region-failure, failback, region-failure-automatic do)"},
 		{"region-failure", Options{Duration: time.Second}, "takes no --duration (replication-partition, gray-failure do)"},
 		{"replication-partition", Options{Duration: 5 * time.Second}, ""},
 		{"replication-partition", Options{Loss: 10}, "takes no --loss (gray-failure do)"},

@@ -261,8 +261,8 @@ func (c *Cluster) startAll(ctx context.Context) error {
 // startNode starts n in its role from st: the primary first ensures its
 // replication slots; a fenced follower is rewound and its mark cleared.
 func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
-	if n.running() {
-		return nil
+	if n.running() || st.Nodes[n.cfg.Name].Role == RoleSpare {
+		return nil // a spare has no server while the primary is elsewhere
 	}
 	if err := c.relays[n.cfg.Name].listen(); err != nil {
 		return fmt.Errorf("starting %s %s: %w", st.Nodes[n.cfg.Name].Role, n.cfg.Name, err)
@@ -352,7 +352,7 @@ func (c *Cluster) ensureSlots(ctx context.Context, prim *node, st State) error {
 	}
 	var followers []string
 	for _, n := range c.nodes {
-		if n != prim {
+		if n != prim && st.Nodes[n.cfg.Name].Role != RoleSpare {
 			followers = append(followers, n.cfg.Name)
 		}
 	}

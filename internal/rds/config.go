@@ -25,6 +25,13 @@ const (
 	// RoleReplica is an asynchronous read replica, normally in another
 	// region; it is promoted by Promote or by WatchRegionFailover.
 	RoleReplica Role = "replica"
+	// RoleSpare is a Multi-AZ standby-to-be: a node in the second AZ of a
+	// replica's region that has no server and no data while the primary
+	// is elsewhere. When a promotion brings the primary to its region it
+	// becomes that primary's standby, made then with a base backup, as
+	// promoting a replica with Multi-AZ on creates a standby on AWS; when
+	// the primary leaves again it is retired and its data removed.
+	RoleSpare Role = "spare"
 )
 
 // Defaults for the spec.Database durations left zero.
@@ -171,6 +178,10 @@ func validateNodes(nodes []NodeConfig, multiAZ bool) error {
 				return fmt.Errorf("database node %s is a standby, but multi_az is off", n.Name)
 			}
 		case RoleReplica:
+		case RoleSpare:
+			if !multiAZ {
+				return fmt.Errorf("database node %s is a spare Multi-AZ standby, but multi_az is off", n.Name)
+			}
 		default:
 			return fmt.Errorf("database node %s has unknown role %q", n.Name, n.Role)
 		}
@@ -219,7 +230,7 @@ func validateEndpoints(eps []EndpointConfig, nodes []NodeConfig) error {
 // rolesFor gives every node its role when primary is the primary: with
 // Multi-AZ the first other node (in configuration order) in the
 // primary's region is the synchronous standby; every other node is a
-// replica.
+// replica, but for the nodes configured as spares, which stay spares.
 func rolesFor(nodes []NodeConfig, primary string, multiAZ bool) map[string]Role {
 	region := ""
 	for _, n := range nodes {
@@ -236,6 +247,8 @@ func rolesFor(nodes []NodeConfig, primary string, multiAZ bool) map[string]Role 
 		case !standby && n.Region == region:
 			roles[n.Name] = RoleStandby
 			standby = true
+		case n.Role == RoleSpare:
+			roles[n.Name] = RoleSpare
 		default:
 			roles[n.Name] = RoleReplica
 		}

@@ -56,6 +56,9 @@ type nodeObs struct {
 	// Held: stopped by a fault or on request; it stays down until it is
 	// recovered.
 	Held bool
+	// Empty: not running, and without a complete copy of the data: a
+	// spare that became a standby, to be made from the primary.
+	Empty bool
 	// Failures counts, in a row, the times its server stopped on its own
 	// or failed to start again; LastFailure is when the last one was.
 	Failures    int
@@ -210,6 +213,11 @@ const (
 	actReconfigure
 	// actBlocked reports that the primary is lost and nothing may replace it.
 	actBlocked
+	// actCreate makes node, which has no data yet (a spare turned
+	// standby), with a base backup of the primary and starts it.
+	actCreate
+	// actRetire stops a spare that still runs and removes its data.
+	actRetire
 )
 
 // action is one thing the agent is to do.
@@ -223,7 +231,8 @@ type action struct {
 
 func (a action) String() string {
 	names := map[actionKind]string{actPromote: "promote", actSetSync: "set-sync", actSyncFrom: "sync-from",
-		actSyncComplete: "sync-complete", actRestart: "restart", actRebuild: "rebuild", actReconfigure: "reconfigure", actBlocked: "blocked"}
+		actSyncComplete: "sync-complete", actRestart: "restart", actRebuild: "rebuild", actReconfigure: "reconfigure", actBlocked: "blocked",
+		actCreate: "create", actRetire: "retire"}
 	name := names[a.kind]
 	if a.kind == actRebuild && a.fresh {
 		name = "copy"
@@ -292,7 +301,10 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 	return acts
 }
 
-// decideFollowers restarts followers that stopped on their own, rebuilds
+// decideFollowers retires spares that run (their region no longer holds
+// the primary), makes the nodes that have no data yet (a spare turned
+// standby) while the primary can serve a copy, restarts followers that
+// stopped on their own, rebuilds
 // those whose server reported that it cannot catch up (only while the
 // primary can serve a copy), and corrects settings that drifted, both
 // only while the follower's region reaches the primary. A
@@ -306,6 +318,14 @@ func decideFollowers(st State, obs observation, now time.Time, primaryUp bool) [
 			continue
 		}
 		switch {
+		case st.Nodes[name].Role == RoleSpare:
+			if o.Running {
+				acts = append(acts, action{kind: actRetire, node: name, reason: "the primary left its region"})
+			}
+		case !o.Running && o.Empty:
+			if primaryUp && !o.PrimaryUnreachable {
+				acts = append(acts, action{kind: actCreate, node: name, reason: fmt.Sprintf("%s of primary %s", st.Nodes[name].Role, st.Primary)})
+			}
 		case o.CannotFollow != "":
 			if primaryUp && !o.PrimaryUnreachable && !now.Before(o.LastRebuild.Add(rebuildDelay(o.RebuildFailures))) {
 				acts = append(acts, action{kind: actRebuild, node: name, fresh: o.Copy, reason: o.CannotFollow})

@@ -23,6 +23,12 @@ const (
 	// EventNodeRebuilt reports a follower made from a base backup or
 	// rewound with pg_rewind.
 	EventNodeRebuilt = "db_node_rebuilt"
+	// EventNodeCreated reports a spare made the standby of a primary
+	// that a promotion brought to its region.
+	EventNodeCreated = "db_node_created"
+	// EventNodeRetired reports a spare stopped, its data removed, once
+	// the primary left its region.
+	EventNodeRetired = "db_node_retired"
 	// EventFailover starts a promotion, manual or automatic.
 	EventFailover = "db_failover"
 	// EventNodeFenced reports the old primary stopped and marked fenced.

@@ -27,6 +27,7 @@ const (
 	nodeA      = "db-us-east-1a" // primary
 	nodeB      = "db-us-east-1b" // standby
 	nodeW      = "db-us-west-2a" // cross-region replica
+	nodeS      = "db-us-west-2b" // spare, in tests that add it
 	detect     = time.Second
 	eventually = 30 * time.Second // generous: the machine is shared
 )

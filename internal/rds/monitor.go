@@ -92,6 +92,10 @@ func (c *Cluster) remember(st State, obs *observation) {
 			c.log.Warn("follower cannot catch up", "node", name, "reason", h.cannotFollow, "copy", h.copy)
 		}
 		o.Held, o.Failures, o.LastFailure = h.held, h.failures, h.lastFailure
+		if !o.Running && !o.Busy {
+			made, err := complete(n.layout, c.acct, name)
+			o.Empty = err == nil && !made
+		}
 		o.PrimaryUnreachable = obs.Unreached[n.cfg.Region]
 		o.CannotFollow, o.Copy, o.RebuildFailures, o.LastRebuild = h.cannotFollow, h.copy, h.rebuildFailures, h.lastRebuild
 		if o.Reachable && o.InRecovery && name != st.Primary {
@@ -131,6 +135,10 @@ func (c *Cluster) apply(ctx context.Context, a action) error {
 	case actReconfigure:
 		c.log.Warn("correcting the settings of a follower", "node", a.node, "reason", a.reason)
 		return c.reconfigure(n, c.snapshot())
+	case actCreate:
+		c.startJob(n, "create", func(ctx context.Context) { c.create(ctx, n, a.reason) })
+	case actRetire:
+		return c.retire(ctx, n, a.reason)
 	}
 	return nil
 }

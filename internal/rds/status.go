@@ -12,6 +12,8 @@ const (
 	ReplRestarting   = "restarting"   // stopped on its own; being (or to be) started again
 	ReplStopped      = "stopped"      // stopped by a fault or on request
 	ReplFenced       = "fenced"       // stopped former primary, to rejoin via pg_rewind
+	ReplSpare        = "spare"        // no server: the Multi-AZ standby its region gets with the primary
+	ReplCreating     = "creating"     // a spare turned standby, being made from the primary
 	// ReplStalePrimary is a former primary that a promotion could not
 	// reach: it still runs as a primary and may take writes, until
 	// Rejoin (or StartRegion, RecoverNode, Recover) makes it a follower.
@@ -45,6 +47,10 @@ func replication(name string, running, busy bool, h health, st State, obs observ
 	o := obs.Nodes[name]
 	prim := obs.Nodes[st.Primary]
 	switch {
+	case !running && st.Nodes[name].Role == RoleSpare:
+		return ReplSpare, 0, 0
+	case busy && h.job == "create":
+		return ReplCreating, 0, 0
 	case busy && h.job == "restart":
 		return ReplRestarting, 0, 0
 	case busy:

@@ -3,6 +3,9 @@ package rds
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -71,10 +74,16 @@ Latest checkpoint's REDO location:    0/3000148
 func TestSwitchover(t *testing.T) {
 	requirePostgres(t)
 	rec := newRecorder()
-	c := newCluster(t, haConfig(seededDir(t, tmplHA), 96, true, rec))
+	cfg := haConfig(seededDir(t, tmplHA), 96, true, rec)
+	// us-west-2's spare: the standby the primary gets there.
+	cfg.Nodes = append(cfg.Nodes, NodeConfig{Name: nodeS, Region: west, AZ: "us-west-2b", Role: RoleSpare, Addr: netip.AddrFrom4([4]byte{127, 0, 96, 28})})
+	c := newCluster(t, cfg)
 	ctx := startCtx(t)
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if s := nodeStatus(t, c, nodeS); s.Running || s.ReplicationState != ReplSpare {
+		t.Fatalf("the spare at the start: %+v, want no server", s)
 	}
 	l, stopLoad := writeLoad(t, ctx, c.WriterURL(""), 100)
 	waitFor(t, "writes flowing", eventually, func() bool { return l.Stats().Acked >= 30 })
@@ -103,7 +112,7 @@ func TestSwitchover(t *testing.T) {
 		}
 		// Nobody else was restarted: the others were re-pointed live.
 		for name, pid := range pids {
-			if name == tc.from {
+			if name == tc.from || name == nodeS {
 				continue
 			}
 			if p := c.byName[name].proc.Load(); p == nil || p.pid() != pid {
@@ -123,6 +132,24 @@ func TestSwitchover(t *testing.T) {
 		if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != "25006" {
 			t.Errorf("a write directly on the old primary %s: %v, want read-only", tc.from, err)
 		}
+		if tc.region == west {
+			// The primary's new region gets its Multi-AZ standby: the spare,
+			// made from it, synchronous once it holds every commit.
+			waitFor(t, nodeS+" the synchronous standby of "+nodeW, eventually, func() bool {
+				return nodeStatus(t, c, nodeS).ReplicationState == ReplSync && c.SyncStandby()
+			})
+			if s := nodeStatus(t, c, nodeS); s.Role != RoleStandby || !s.Running {
+				t.Fatalf("%s in %s's region: %+v, want its standby", nodeS, nodeW, s)
+			}
+		}
+	}
+	// Home again, the spare is retired: no server, no data.
+	waitFor(t, nodeS+" retired", eventually, func() bool {
+		s := nodeStatus(t, c, nodeS)
+		return !s.Running && s.ReplicationState == ReplSpare && s.Role == RoleSpare
+	})
+	if _, err := os.Stat(c.byName[nodeS].layout.path(dataName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the retired spare's data is still there: %v", err)
 	}
 	waitFor(t, "the standby synchronous again", eventually, c.SyncStandby)
 	if _, err := c.Switchover(ctx, east); err == nil || !strings.Contains(err.Error(), "already in region") {

@@ -372,7 +372,7 @@ func (st *Stack) regionLost(region string) bool {
 func crashedNodes(nodes []rds.NodeStatus, faults []Fault, killed []activeFault) []string {
 	var out []string
 	for _, n := range nodes {
-		if n.Running {
+		if n.Running || n.Role == rds.RoleSpare {
 			continue
 		}
 		stopped := false

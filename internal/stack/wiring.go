@@ -17,7 +17,10 @@ import (
 // startDatabase starts the database tier as the stack file lays it out:
 // the primary in the primary region's first AZ, with multi_az a
 // synchronous standby in its second AZ, one asynchronous replica per
-// replica region, and writer and reader endpoints in every region.
+// replica region (with multi_az, and a spare in its second AZ that
+// becomes the standby if the primary moves there), and writer and reader
+// endpoints in every region. Each node starts in the role the cluster
+// state gives it, which after a failover is not the stack file's.
 func (st *Stack) startDatabase(ctx context.Context) error {
 	nodes, endpoints, err := st.databaseLayout()
 	if err != nil {
@@ -40,12 +43,12 @@ func (st *Stack) startDatabase(ctx context.Context) error {
 		st.stopWitness()
 		return fmt.Errorf("database: %w", err)
 	}
-	for _, n := range nodes {
-		st.step("%-10s %s %s on %s:%d", "database", n.Role, n.Name, n.Addr, st.spec.Database.Port)
-	}
 	if err := db.Start(ctx); err != nil {
 		st.stopWitness()
 		return err
+	}
+	for _, n := range db.Nodes() {
+		st.step("%-10s %s %s on %s", "database", n.Role, n.Name, n.Address)
 	}
 	st.db, st.dbOps = db, db
 	st.step("%-10s writer endpoint %s ready", "database", hostOfURL(db.WriterURL("")))
@@ -81,6 +84,14 @@ func (st *Stack) databaseLayout() ([]rds.NodeConfig, []rds.EndpointConfig, error
 			return nil, nil, err
 		}
 		nodes = append(nodes, n)
+		// With Multi-AZ, a replica promoted gets a standby in its region's
+		// second AZ: a spare, without server or data until then.
+		if st.spec.Database.MultiAZ && len(st.spec.Region(rep.Region).VPC.AZs) > 1 {
+			if n, err = place(rep.Region, 1, rds.RoleSpare); err != nil {
+				return nil, nil, err
+			}
+			nodes = append(nodes, n)
+		}
 	}
 	var endpoints []rds.EndpointConfig
 	for _, r := range st.plan.Regions {
