@@ -19,6 +19,29 @@ answer() { dig +short +time=1 +tries=1 @"$dns_ip" -p "$dns_port" "$name" A 2>/de
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
+# synced: a synchronous standby holds every commit.
+synced() { "$hastack" status -f "$stack" | grep -q "a synchronous standby holds every commit"; }
+# settled: synced, every database node that runs streams (or is the
+# primary), and Route53 counts every record healthy.
+settled() {
+	local st
+	st=$("$hastack" status -f "$stack") || return 1
+	grep -q "a synchronous standby holds every commit" <<<"$st" && ! grep -q UNHEALTHY <<<"$st" &&
+		! awk '$1 ~ /^db-/ && $NF == "running" { print $6 }' <<<"$st" | grep -qv -e '^primary$' -e '^sync$' -e '^async$'
+}
+# wait_until MESSAGE CONDITION waits up to 60 s for CONDITION and says
+# how long it took.
+wait_until() {
+	local start deadline
+	start=$(now)
+	deadline=$(( $(date +%s) + 60 ))
+	until "$2"; do
+		if (( $(date +%s) > deadline )); then echo "$1 did not happen within 60s" >&2; exit 1; fi
+		sleep 0.25
+	done
+	say "$1 after $(since "$start")s"
+}
+
 cleanup() { "$hastack" down -f "$stack" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
@@ -31,6 +54,7 @@ if [ "$home" != "us-east-1" ]; then
 	say "The database primary is in $home, left there by an earlier run: switching it home first"
 	run switchover us-east-1 -f "$stack"
 fi
+wait_until "Every database node streaming, the standby synchronous" settled
 run status -f "$stack"
 
 primary=$(answer)
@@ -64,6 +88,8 @@ say "4. Promote the replica in us-west-2, as the seed's on-call engineer would"
 run promote us-west-2 -f "$stack"
 curl -sS -X PUT --data "written after the promotion" "http://$secondary:8080/kv/demo2"
 echo
+# With multi_az, us-west-2's spare is made the new primary's standby.
+wait_until "us-west-2's spare made the new primary's synchronous standby (Multi-AZ)" synced
 
 say "5. Recover the primary region: its old database primary rejoins as a replica; DNS fails back once its checks pass"
 start=$(now)
@@ -88,6 +114,7 @@ until run switchover us-east-1 -f "$stack"; do
 done
 curl -sS "http://$primary:8080/kv/demo2"
 echo
+wait_until "Home as at the start: us-east-1's standby synchronous again, every node streaming, both regions healthy" settled
 run status -f "$stack"
 
 say "7. Tear down (data is kept; hastack down --purge deletes it; the demo can run again)"
