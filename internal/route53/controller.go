@@ -36,6 +36,9 @@ type TargetStatus struct {
 	Healthy         bool
 	CheckersHealthy int
 	Checkers        int // 0 without a health check
+	// PerChecker is each checker's verdict and latest result; nil without
+	// a health check.
+	PerChecker []CheckerStatus
 	// Reason says why the record is unhealthy, or why a checker fails.
 	Reason string
 	// Answering: the server now answers with this record's address.
@@ -148,8 +151,9 @@ func (c *Controller) Status() []TargetStatus {
 	for i, r := range seen {
 		st := TargetStatus{SetID: r.SetID, Role: r.Role, Addr: r.Addr, Healthy: r.Available(), Answering: r.Addr == answer}
 		if hc := c.checks[i]; hc != nil {
-			hs := hc.Status()
+			hs, per := hc.snapshot()
 			st.CheckersHealthy, st.Checkers, st.Reason = hs.CheckersHealthy, hs.Checkers, hs.LastReason
+			st.PerChecker = per
 		}
 		if r.EvaluateTargetHealth && !r.TargetHealthy && (!r.HealthChecked || r.Healthy) {
 			st.Reason = "load balancer has no healthy target"

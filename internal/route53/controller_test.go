@@ -150,6 +150,22 @@ func TestControllerFailover(t *testing.T) {
 
 	east.stop()
 	awaitAnswer("primary down", westAddr)
+	// Each checker's verdict and latest result, per record.
+	st := c.Status()
+	for i, wantHealthy := range []bool{false, true} {
+		per := st[i].PerChecker
+		if len(per) != 3 {
+			t.Fatalf("%s: %d checkers in %+v, want 3", st[i].SetID, len(per), per)
+		}
+		for k, ch := range per {
+			if want := CheckerAddrs(3)[k]; ch.Addr != want || ch.Name != want.String() {
+				t.Errorf("%s checker %d is %s (%s), want %s", st[i].SetID, k, ch.Name, ch.Addr, want)
+			}
+			if ch.Healthy != wantHealthy || ch.LastPassed != wantHealthy || ch.LastCheck.IsZero() || (ch.Reason == "") != wantHealthy {
+				t.Errorf("%s checker %s = %+v, want healthy %v", st[i].SetID, ch.Name, ch, wantHealthy)
+			}
+		}
+	}
 	west.stop()
 	awaitAnswer("both down", eastAddr)
 	west.start()
@@ -168,7 +184,7 @@ func TestControllerFailover(t *testing.T) {
 			t.Errorf("no event %q in\n%s", want, ev)
 		}
 	}
-	st := c.Status()
+	st = c.Status()
 	if len(st) != 2 || st[0].SetID != "us-east-1" || !st[0].Answering || st[1].Answering || st[0].Checkers != 3 {
 		t.Errorf("status %+v", st)
 	}

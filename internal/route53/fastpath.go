@@ -134,6 +134,11 @@ func (s *Server) fastReply(out, msg []byte) []byte {
 	return out
 }
 
+// fastQtype is the type asked by msg, a query fastReply answered.
+func (s *Server) fastQtype(msg []byte) uint16 {
+	return binary.BigEndian.Uint16(msg[headerLen+len(s.fastName):])
+}
+
 // equalFoldWire reports whether the wire-form name at the start of msg is
 // name, which is in lower case, ASCII case-insensitively (RFC 4343). Label
 // lengths never fold: they are below 64, no letter.

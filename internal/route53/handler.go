@@ -32,6 +32,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, udp bool) {
 		// sensible to send if that fails.
 		return
 	}
+	s.queries.addMsg(req)
 	_, _ = w.Write(out)
 }
 

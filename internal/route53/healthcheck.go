@@ -2,6 +2,7 @@ package route53
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -85,6 +86,7 @@ type HealthCheck struct {
 	name     string
 	url      string
 	from     []netip.Addr // each checker's source address
+	names    []string     // each checker's name (checkerNames)
 	checkers []*health.Checker
 	changes  chan struct{}
 
@@ -94,6 +96,8 @@ type HealthCheck struct {
 	states  []health.State // each checker's verdict
 	reasons []string       // each checker's latest failure reason; "" after a pass
 	failAt  []time.Time    // when each checker's latest failure was seen
+	passed  []bool         // each checker's latest result
+	lastAt  []time.Time    // when each checker's latest result was seen; zero before its first
 }
 
 // HealthStatus is a health check's verdict and what it rests on.
@@ -106,6 +110,41 @@ type HealthStatus struct {
 	LastReason string
 	// Since is when Healthy last changed (or the check was created).
 	Since time.Time
+}
+
+// CheckerStatus is one checker's view of an endpoint.
+type CheckerStatus struct {
+	// Name tells the checkers of one health check apart: the address it
+	// connects from, followed by "#2", "#3", ... for further checkers
+	// sharing that address.
+	Name string
+	Addr netip.Addr // the address it connects from
+	// Healthy is the checker's verdict, which flips after FailureThreshold
+	// consecutive results and starts healthy; the endpoint's health
+	// aggregates these (Aggregate).
+	Healthy bool
+	// LastPassed is its latest check's result, seen at LastCheck; both are
+	// zero before its first check.
+	LastPassed bool
+	LastCheck  time.Time
+	// Reason is why its latest check failed; "" after a pass.
+	Reason string
+}
+
+// checkerNames names the checkers connecting from addrs, in order: each by
+// its address, with "#k" for the k-th checker sharing one (k from 2), so
+// names are unique within a health check.
+func checkerNames(addrs []netip.Addr) []string {
+	seen := make(map[netip.Addr]int, len(addrs))
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		seen[a]++
+		out[i] = a.String()
+		if k := seen[a]; k > 1 {
+			out[i] = fmt.Sprintf("%s#%d", a, k)
+		}
+	}
+	return out
 }
 
 // NewHealthCheck builds a health check named name (for messages) of
@@ -126,6 +165,8 @@ func NewHealthCheck(name, target string, hc spec.DNSHealthCheck, from []netip.Ad
 		states:  make([]health.State, hc.Checkers),
 		reasons: make([]string, hc.Checkers),
 		failAt:  make([]time.Time, hc.Checkers),
+		passed:  make([]bool, hc.Checkers),
+		lastAt:  make([]time.Time, hc.Checkers),
 	}
 	// Route53 counts 2xx and 3xx answers healthy.
 	matcher := health.MustMatcher("200-399")
@@ -145,6 +186,7 @@ func NewHealthCheck(name, target string, hc spec.DNSHealthCheck, from []netip.Ad
 			},
 		})
 	}
+	h.names = checkerNames(h.from)
 	return h
 }
 
@@ -178,6 +220,17 @@ func (h *HealthCheck) Healthy() bool {
 func (h *HealthCheck) Status() HealthStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.status()
+}
+
+// snapshot is Status and Checkers as of one moment.
+func (h *HealthCheck) snapshot() (HealthStatus, []CheckerStatus) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.status(), h.checkerStatus()
+}
+
+func (h *HealthCheck) status() HealthStatus {
 	st := HealthStatus{Healthy: h.healthy, Checkers: len(h.states), Since: h.since}
 	st.CheckersHealthy = h.countHealthy()
 	var latest time.Time
@@ -187,6 +240,24 @@ func (h *HealthCheck) Status() HealthStatus {
 		}
 	}
 	return st
+}
+
+// Checkers is each checker's verdict and latest result, in checker order.
+func (h *HealthCheck) Checkers() []CheckerStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.checkerStatus()
+}
+
+func (h *HealthCheck) checkerStatus() []CheckerStatus {
+	out := make([]CheckerStatus, len(h.states))
+	for i, s := range h.states {
+		out[i] = CheckerStatus{
+			Name: h.names[i], Addr: h.from[i], Healthy: s == health.Healthy,
+			LastPassed: h.passed[i], LastCheck: h.lastAt[i], Reason: h.reasons[i],
+		}
+	}
+	return out
 }
 
 // Changes delivers a value after the verdict (Healthy) changes. Changes in
@@ -200,6 +271,7 @@ func (h *HealthCheck) report(i int, r health.Result, s health.State) {
 	defer h.mu.Unlock()
 	h.states[i] = s
 	h.reasons[i] = r.Reason()
+	h.passed[i], h.lastAt[i] = r.Passed, r.At
 	if !r.Passed {
 		h.failAt[i] = r.At
 	}

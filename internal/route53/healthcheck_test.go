@@ -2,6 +2,7 @@ package route53
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -267,4 +268,58 @@ func TestHealthCheckConnectsFromCheckerAddrs(t *testing.T) {
 		// Three checkers, two addresses: the third checker reuses the first.
 		checkSources(t, hc, ep, []netip.Addr{from[0], from[1], from[0]})
 	})
+}
+
+func TestCheckerNames(t *testing.T) {
+	a, b := netip.MustParseAddr("127.0.53.1"), netip.MustParseAddr("127.0.53.2")
+	for _, tt := range []struct {
+		addrs []netip.Addr
+		want  []string
+	}{
+		{nil, []string{}},
+		{[]netip.Addr{a, b}, []string{"127.0.53.1", "127.0.53.2"}},
+		{[]netip.Addr{a, b, a, a, b}, []string{"127.0.53.1", "127.0.53.2", "127.0.53.1#2", "127.0.53.1#3", "127.0.53.2#2"}},
+	} {
+		if got := checkerNames(tt.addrs); !slices.Equal(got, tt.want) {
+			t.Errorf("checkerNames(%v) = %q, want %q", tt.addrs, got, tt.want)
+		}
+	}
+}
+
+// TestHealthCheckCheckers follows each checker's verdict and latest result
+// as its checks report them.
+func TestHealthCheckCheckers(t *testing.T) {
+	from := []netip.Addr{netip.MustParseAddr("127.0.53.201"), netip.MustParseAddr("127.0.53.202")}
+	hc := NewHealthCheck("us-east-1", "127.1.0.10:80", testHealthSpec(), from)
+	names := []string{"127.0.53.201", "127.0.53.202", "127.0.53.201#2"}
+	for i, ch := range hc.Checkers() {
+		// Before any check: healthy, as a new health check starts, with no result.
+		if ch.Name != names[i] || ch.Addr != from[i%2] || !ch.Healthy || ch.LastPassed || !ch.LastCheck.IsZero() || ch.Reason != "" {
+			t.Errorf("checker %d before any check = %+v", i, ch)
+		}
+	}
+
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	refused := errors.New("connect: connection refused")
+	hc.report(0, health.Result{At: at, Passed: false, Err: refused}, health.Healthy)   // not yet flipped
+	hc.report(1, health.Result{At: at, Passed: false, Err: refused}, health.Unhealthy) // flipped
+	hc.report(2, health.Result{At: at, Passed: true, Status: 200}, health.Healthy)     // passing
+	hc.report(2, health.Result{At: at.Add(time.Second), Passed: false, Status: 503}, health.Healthy)
+	got := hc.Checkers()
+	want := []CheckerStatus{
+		{Name: names[0], Addr: from[0], Healthy: true, LastPassed: false, LastCheck: at, Reason: refused.Error()},
+		{Name: names[1], Addr: from[1], Healthy: false, LastPassed: false, LastCheck: at, Reason: refused.Error()},
+		{Name: names[2], Addr: from[0], Healthy: true, LastPassed: false, LastCheck: at.Add(time.Second), Reason: "health checks failed with code 503"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("checkers\n%+v\nwant\n%+v", got, want)
+	}
+	if st := hc.Status(); st.CheckersHealthy != 2 || !st.Healthy {
+		t.Errorf("status %+v, want 2 of 3 checkers healthy, healthy", st)
+	}
+
+	hc.report(1, health.Result{At: at.Add(2 * time.Second), Passed: true, Status: 200}, health.Healthy)
+	if ch := hc.Checkers()[1]; !ch.Healthy || !ch.LastPassed || ch.Reason != "" || !ch.LastCheck.Equal(at.Add(2*time.Second)) {
+		t.Errorf("checker 1 after a pass = %+v", ch)
+	}
 }

@@ -56,6 +56,10 @@ type Server struct {
 
 	mu      sync.Mutex // serialises SetAnswer
 	records atomic.Pointer[records]
+
+	// queries counts replies (Queries); allocated apart, so that counting
+	// does not share a cache line with records, which every query reads.
+	queries *queryCounters
 }
 
 // records is one immutable version of the zone's changing records. The
@@ -106,6 +110,7 @@ func NewServer(cfg Config) *Server {
 		logger: logger,
 
 		checkerAddrs: slices.Clone(cfg.CheckerAddrs),
+		queries:      new(queryCounters),
 	}
 	s.fastName = fastName(domain)
 	s.ns = []dns.RR{&dns.NS{
@@ -206,18 +211,20 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 			runs = append(runs, &serverRun{network: "udp", serve: l.serve, stop: l.stop, done: make(chan struct{})})
 		} else {
 			runs = append(runs, newMiekgRun("udp", &dns.Server{
-				PacketConn:    pc,
-				Handler:       dns.HandlerFunc(s.serveUDP),
-				UDPSize:       maxUDPSize,
-				MsgAcceptFunc: acceptQuery,
+				PacketConn:     pc,
+				Handler:        dns.HandlerFunc(s.serveUDP),
+				UDPSize:        maxUDPSize,
+				MsgAcceptFunc:  s.countRejected,
+				MsgInvalidFunc: s.countInvalid,
 			}))
 		}
 	}
 	if ln != nil {
 		runs = append(runs, newMiekgRun("tcp", &dns.Server{
-			Listener:      ln,
-			Handler:       dns.HandlerFunc(s.serveTCP),
-			MsgAcceptFunc: acceptQuery,
+			Listener:       ln,
+			Handler:        dns.HandlerFunc(s.serveTCP),
+			MsgAcceptFunc:  s.countRejected,
+			MsgInvalidFunc: s.countInvalid,
 		}))
 	}
 	if len(runs) == 0 {

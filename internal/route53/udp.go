@@ -137,6 +137,7 @@ var errRetry = errors.New("retry")
 // collects its reply; its peer must be set for m.
 func (s *Server) answer(out, m []byte, w *replyBuffer) []byte {
 	if reply := s.fastReply(out, m); reply != nil {
+		s.queries.add(s.fastQtype(m), dns.RcodeSuccess, 1)
 		return reply
 	}
 	return s.answerFull(out, m, w)
@@ -190,6 +191,7 @@ func (s *Server) serveMessage(w dns.ResponseWriter, m []byte) {
 		req.Rcode = dns.RcodeNotImplemented
 	}
 	req.Ns, req.Answer, req.Extra = nil, nil, nil
+	s.queries.addMsg(req)
 	_ = w.WriteMsg(req)
 }
 

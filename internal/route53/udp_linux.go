@@ -116,10 +116,13 @@ func (b *batchReader) read(fd uintptr) bool {
 func (b *batchReader) answer() {
 	s := b.l.s
 	k := 0
+	var fast [numQtypes]uint64 // the fast path's answers, counted once per batch
 	for i := range b.n {
 		m := b.in[i][:b.recv[i].len]
 		reply := s.fastReply(b.out[i][:0], m)
-		if reply == nil {
+		if reply != nil {
+			fast[qtypeIndex(s.fastQtype(m))]++
+		} else {
 			b.w.peer = b.peerAddr(i)
 			if reply = s.answerFull(b.out[i][:0], m, &b.w); reply == nil {
 				continue
@@ -131,6 +134,11 @@ func (b *batchReader) answer() {
 		h.Iov.Base = &reply[0]
 		h.Iov.SetLen(len(reply))
 		k++
+	}
+	for t, n := range fast {
+		if n > 0 {
+			s.queries.n[t][rcNoError].Add(n)
+		}
 	}
 	b.pending = b.send[:k]
 }

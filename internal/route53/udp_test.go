@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -132,6 +133,11 @@ func TestUDPManyClients(t *testing.T) {
 				if err := <-errs; err != nil {
 					t.Error(err)
 				}
+			}
+			// Half the queries are the fast path's, counted per batch.
+			half := uint64(clients * inFlight / 2)
+			if got, want := counts(s), map[string]uint64{"A/NOERROR": half, "NS/NOERROR": half}; !maps.Equal(got, want) {
+				t.Errorf("counts %v, want %v", got, want)
 			}
 		})
 	}
