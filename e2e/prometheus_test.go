@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hastack/hastack/internal/testenv"
+	"github.com/miekg/dns"
 )
 
 // envPrometheus turns a missing Prometheus server into a failure.
@@ -43,8 +44,11 @@ func (e *env) withDashboard(extra string) string {
 }
 
 // TestPrometheusScrapesStack runs Debian's Prometheus server against a
-// running stack's /metrics and reads back, through Prometheus's HTTP API,
-// that the scrape is up and that hastack's series carry their labels.
+// running stack's /metrics, with a plain scrape config (no honor_labels),
+// and reads back, through Prometheus's HTTP API, that the scrape is up and
+// that hastack's series carry their labels: instance_id for hastack's
+// instances beside Prometheus's own instance label, the DNS queries the
+// test sent by type and rcode, and each Route53 checker's verdict.
 func TestPrometheusScrapesStack(t *testing.T) {
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -65,8 +69,6 @@ func TestPrometheusScrapesStack(t *testing.T) {
   scrape_timeout: 1s
 scrape_configs:
   - job_name: hastack
-    # hastack's own instance label names the EC2-like instance; keep it.
-    honor_labels: true
     static_configs:
       - targets: [%q]
 `, dash)
@@ -107,6 +109,20 @@ scrape_configs:
 		}
 		return out.Data.Result
 	}
+	// DNS queries for the metrics to count: the record, and a name that
+	// does not exist.
+	const answered = 3
+	for range answered {
+		if _, _, err := e.resolve("app.example.com"); err != nil {
+			t.Fatalf("resolving app.example.com: %v", err)
+		}
+	}
+	nx := new(dns.Msg)
+	nx.SetQuestion("nope.example.com.", dns.TypeA)
+	if r, _, err := (&dns.Client{Net: "udp", Timeout: time.Second}).Exchange(nx, e.dnsAddr); err != nil || r.Rcode != dns.RcodeNameError {
+		t.Fatalf("nope.example.com: %v, %v; want NXDOMAIN", r, err)
+	}
+
 	var up []promSeries
 	waitFor(t, "Prometheus's scrape of the stack to be up", 60*time.Second, func() bool {
 		up = query(`up{job="hastack"}`)
@@ -126,9 +142,31 @@ scrape_configs:
 		t.Errorf("healthy instances = %+v, want 4", healthy)
 	}
 	for _, s := range healthy {
-		if s.Metric["region"] == "" || s.Metric["az"] == "" || !strings.HasPrefix(s.Metric["instance"], "i-") {
-			t.Errorf("instance series without region, az or instance: %v", s.Metric)
+		if s.Metric["region"] == "" || s.Metric["az"] == "" || !strings.HasPrefix(s.Metric["instance_id"], "i-") {
+			t.Errorf("instance series without region, az or instance_id: %v", s.Metric)
 		}
+		if s.Metric["instance"] != dash {
+			t.Errorf("instance series with Prometheus's instance label %q, want the target %s: %v", s.Metric["instance"], dash, s.Metric)
+		}
+	}
+	// The queries above, counted by type and rcode (the stack may have
+	// sent some of its own).
+	var queries []promSeries
+	waitFor(t, "Prometheus to see the DNS queries sent", 30*time.Second, func() bool {
+		queries = query(fmt.Sprintf(`hastack_dns_queries_total{type="A",rcode="NOERROR"} >= %d or hastack_dns_queries_total{type="A",rcode="NXDOMAIN"} >= 1`, answered))
+		return len(queries) == 2
+	})
+	// Each checker of each record, named by the address it connects from.
+	checkers := query(`hastack_route53_checker_healthy == 1`)
+	perRecord := map[string]int{}
+	for _, s := range checkers {
+		if !strings.HasPrefix(s.Metric["checker"], "127.0.53.") {
+			t.Errorf("checker series without a checker address: %v", s.Metric)
+		}
+		perRecord[s.Metric["record"]]++
+	}
+	if perRecord["us-east-1"] != 3 || perRecord["us-west-2"] != 3 || len(perRecord) != 2 {
+		t.Errorf("healthy checkers per record = %v, want 3 for each of us-east-1 and us-west-2", perRecord)
 	}
 	if got := query(`hastack_alb_healthy_hosts{region="us-west-2"}`); len(got) != 1 || got[0].Value[1] != "2" {
 		t.Errorf("us-west-2's healthy hosts = %+v, want 2", got)

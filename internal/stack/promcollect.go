@@ -10,8 +10,11 @@ import (
 )
 
 // promCollector exports the stack's state as Prometheus metrics, read from
-// Status at scrape time: nothing is counted on a request path. The load
-// balancers' request metrics are alb's own (internal/alb/metrics.go).
+// Status at scrape time. The load balancers' request metrics are alb's own
+// (internal/alb/metrics.go); the DNS server's query counts are route53's
+// (Server.Queries), read here. Instances are labelled instance_id, since
+// Prometheus gives every series of a scrape its own instance label (the
+// target's address).
 type promCollector struct {
 	st *Stack
 }
@@ -26,11 +29,14 @@ var (
 
 	descDNSAnswer = desc("hastack_dns_answer_info", "The address the DNS server answers for the failover record (always 1), with the region it belongs to.", "name", "address", "region")
 	descDNSTTL    = desc("hastack_dns_ttl_seconds", "TTL of the failover record's answers.", "name")
+	descDNSQuery  = desc("hastack_dns_queries_total", "Replies of the DNS server (UDP and TCP) by the type of their question (A, AAAA, NS, SOA, TXT, other) and their rcode.", "type", "rcode")
 
 	descR53Healthy   = desc("hastack_route53_health_check_healthy", "1 while Route53 counts the region's failover record healthy (its health check, and with evaluate_target_health its load balancer's targets).", "region", "failover")
 	descR53Answering = desc("hastack_route53_record_answering", "1 for the failover record the DNS server answers with.", "region", "failover")
 	descR53Checkers  = desc("hastack_route53_health_checkers", "Route53 health checkers probing the region's load balancer.", "region")
 	descR53CheckersH = desc("hastack_route53_health_checkers_healthy", "Route53 health checkers whose latest verdict on the region's load balancer is healthy.", "region")
+	descR53Checker   = desc("hastack_route53_checker_healthy", "1 while the checker's verdict on the record's load balancer is healthy (it flips after failure_threshold consecutive results); checker is the address it connects from.", "record", "checker")
+	descR53CheckerOK = desc("hastack_route53_checker_last_check_passed", "1 if the checker's latest check of the record's load balancer passed (0 before its first).", "record", "checker")
 
 	descRegionFailed = desc("hastack_region_failed", "1 while a region fault (isolate or crash) is in place.", "region", "mode")
 	descAZFailed     = desc("hastack_az_failed", "1 while the AZ is failed (fail az).", "region", "az")
@@ -43,9 +49,9 @@ var (
 	descASGPending   = desc("hastack_asg_pending_instances", "Instances launching (pending) in the Auto Scaling group.", "region")
 	descASGCPU       = desc("hastack_asg_cpu_utilization_percent", "The group's average CPU at its last sample, in percent of one core.", "region")
 
-	descInstHealthy = desc("hastack_instance_healthy", "1 while the load balancer counts the instance healthy.", "region", "az", "instance")
-	descInstState   = desc("hastack_instance_state", "1 for the instance's lifecycle state and load balancer health.", "region", "az", "instance", "state", "health")
-	descInstCPU     = desc("hastack_instance_cpu_utilization_percent", "The instance's CPU at its last sample, in percent of one core.", "region", "az", "instance")
+	descInstHealthy = desc("hastack_instance_healthy", "1 while the load balancer counts the instance healthy.", "region", "az", "instance_id")
+	descInstState   = desc("hastack_instance_state", "1 for the instance's lifecycle state and load balancer health.", "region", "az", "instance_id", "state", "health")
+	descInstCPU     = desc("hastack_instance_cpu_utilization_percent", "The instance's CPU at its last sample, in percent of one core.", "region", "az", "instance_id")
 
 	descAlarm = desc("hastack_alarm_state", "1 for the CloudWatch-style alarm's current state, 0 for its other states.", "region", "alarm", "state")
 
@@ -73,7 +79,8 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	descReady, descUptime, descDNSAnswer, descDNSTTL, descR53Healthy, descR53Answering, descR53Checkers, descR53CheckersH,
+	descReady, descUptime, descDNSAnswer, descDNSTTL, descDNSQuery,
+	descR53Healthy, descR53Answering, descR53Checkers, descR53CheckersH, descR53Checker, descR53CheckerOK,
 	descRegionFailed, descAZFailed, descLBUp, descASGDesired, descASGMin, descASGMax, descASGInService, descASGPending, descASGCPU,
 	descInstHealthy, descInstState, descInstCPU, descAlarm, descDBRole, descDBUp, descDBFenced, descDBLagB, descDBLagS, descDBRepl,
 	descDBRestarts, descDBSync, descDBPromos, descFaults, descEvents,
@@ -117,6 +124,19 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descDNSAnswer, 1, s.DNS.Name, s.DNS.Answer, answerRegion)
 	}
 	gauge(descDNSTTL, float64(s.DNS.TTL), s.DNS.Name)
+	if st.dns != nil {
+		for _, q := range st.dns.Queries() {
+			counter(descDNSQuery, float64(q.Count), q.Type, q.Rcode)
+		}
+	}
+	if st.dnsCtl != nil {
+		for _, t := range st.dnsCtl.Status() {
+			for _, ch := range t.PerChecker {
+				gauge(descR53Checker, b2f(ch.Healthy), t.SetID, ch.Name)
+				gauge(descR53CheckerOK, b2f(ch.LastPassed), t.SetID, ch.Name)
+			}
+		}
+	}
 
 	for i, r := range s.Regions {
 		gauge(descRegionFailed, b2f(r.Failed), r.Name, r.Fault)
