@@ -30,7 +30,10 @@ type RegionSample struct {
 	Latency Histogram
 	// CheckersHealthy of Checkers Route53 health checkers pass.
 	CheckersHealthy, Checkers int
-	Desired, InService        int
+	// PerChecker is each Route53 checker's verdict on the region's load
+	// balancer, by checker name (its source address).
+	PerChecker         map[string]bool
+	Desired, InService int
 	// CPU is each in-service instance's CPU in percent.
 	CPU map[string]float64
 	// Alarms is each alarm's state: OK, ALARM or INSUFFICIENT_DATA.
@@ -74,6 +77,7 @@ const (
 	chartErrors   = "Error rate %"
 	chartLatency  = "Latency ms"
 	chartHealth   = "Route53 checkers healthy"
+	chartChecker  = "Route53 health per checker"
 	chartCapacity = "Auto Scaling capacity"
 	chartCPU      = "CPU % per instance"
 	chartAlarms   = "Alarms (1 = ALARM)"
@@ -111,6 +115,9 @@ func points(prev, cur Snapshot) []Point {
 		if r.Checkers > 0 {
 			add(g, chartHealth, "healthy", float64(r.CheckersHealthy))
 			add(g, chartHealth, "checkers", float64(r.Checkers))
+		}
+		for _, name := range sortedKeys(r.PerChecker) {
+			add(g, chartChecker, name, b2f(r.PerChecker[name]))
 		}
 		add(g, chartCapacity, "desired", float64(r.Desired))
 		add(g, chartCapacity, "in service", float64(r.InService))
@@ -207,4 +214,12 @@ func markerOf(kind string) string {
 		return "drill"
 	}
 	return ""
+}
+
+// b2f charts a yes as 1 and a no as 0.
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

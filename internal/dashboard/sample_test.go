@@ -37,24 +37,28 @@ func TestPoints(t *testing.T) {
 	cur := Snapshot{At: t0.Add(2 * time.Second), Regions: []RegionSample{{
 		Region: "r1", Requests: 300, Errors: 11, Latency: Histogram{bounds, []float64{150, 300, 300}},
 		CheckersHealthy: 2, Checkers: 3, Desired: 2, InService: 1,
-		CPU: map[string]float64{"i-1": 12.5}, Alarms: map[string]string{"high-cpu": "ALARM"},
+		PerChecker: map[string]bool{"127.0.53.1": true, "127.0.53.2": false, "127.0.53.3": true},
+		CPU:        map[string]float64{"i-1": 12.5}, Alarms: map[string]string{"high-cpu": "ALARM"},
 	}}, Nodes: []NodeSample{{Node: "db-b", LagSeconds: 0.25}}}
 	got := map[string]float64{}
 	for _, p := range points(prev, cur) {
 		got[p.ID] = p.Value
 	}
 	want := map[string]float64{
-		"r1|Requests/s|requests":               100,
-		"r1|Error rate %|5xx":                  5,
-		"r1|Latency ms|p50":                    1,
-		"r1|Latency ms|p99":                    1 + 9*(198-100)/100.0,
-		"r1|Route53 checkers healthy|healthy":  2,
-		"r1|Route53 checkers healthy|checkers": 3,
-		"r1|Auto Scaling capacity|desired":     2,
-		"r1|Auto Scaling capacity|in service":  1,
-		"r1|CPU % per instance|i-1":            12.5,
-		"r1|Alarms (1 = ALARM)|high-cpu":       1,
-		"database|Replication lag s|db-b":      0.25,
+		"r1|Requests/s|requests":                   100,
+		"r1|Error rate %|5xx":                      5,
+		"r1|Latency ms|p50":                        1,
+		"r1|Latency ms|p99":                        1 + 9*(198-100)/100.0,
+		"r1|Route53 checkers healthy|healthy":      2,
+		"r1|Route53 checkers healthy|checkers":     3,
+		"r1|Route53 health per checker|127.0.53.1": 1,
+		"r1|Route53 health per checker|127.0.53.2": 0,
+		"r1|Route53 health per checker|127.0.53.3": 1,
+		"r1|Auto Scaling capacity|desired":         2,
+		"r1|Auto Scaling capacity|in service":      1,
+		"r1|CPU % per instance|i-1":                12.5,
+		"r1|Alarms (1 = ALARM)|high-cpu":           1,
+		"database|Replication lag s|db-b":          0.25,
 	}
 	for id, w := range want {
 		if g, ok := got[id]; !ok || math.Abs(g-w) > 1e-9 {

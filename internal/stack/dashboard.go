@@ -153,8 +153,19 @@ func (s *stackSource) Snapshot() dashboard.Snapshot {
 	snap.Status, _ = json.Marshal(status)
 
 	lb := lbCounters(st)
+	perChecker := map[string]map[string]bool{} // record, checker: healthy
+	if st.dnsCtl != nil {
+		for _, t := range st.dnsCtl.Status() {
+			for _, c := range t.PerChecker {
+				if perChecker[t.SetID] == nil {
+					perChecker[t.SetID] = map[string]bool{}
+				}
+				perChecker[t.SetID][c.Name] = c.Healthy
+			}
+		}
+	}
 	for _, r := range status.Regions {
-		rs := dashboard.RegionSample{Region: r.Name, CPU: map[string]float64{}, Alarms: map[string]string{}}
+		rs := dashboard.RegionSample{Region: r.Name, CPU: map[string]float64{}, Alarms: map[string]string{}, PerChecker: perChecker[r.Name]}
 		c := lb[r.Name]
 		rs.Requests, rs.Errors, rs.Latency = c.requests, c.errors, c.latency
 		for _, rec := range status.DNS.Records {
