@@ -92,6 +92,14 @@ func TestDashboardRegionFailover(t *testing.T) {
 	pressed := press(`button[data-verb="fail"][data-kind="region"][data-name="us-east-1"]`)
 	waitFor(t, "the page to show DNS answering us-west-2", failoverBound, func() bool { return answerRegion() == "us-west-2" })
 	t.Logf("DNS answer us-west-2 on the page %.2fs after pressing fail region (bound %s)", time.Since(pressed).Seconds(), failoverBound)
+	// Route53 health per checker: a chart per region with a series for each
+	// of the three checkers.
+	waitFor(t, "a chart of each Route53 checker of us-east-1", 10*time.Second, func() bool {
+		n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('.group[data-group="us-east-1"] .chart')]
+			.filter((c) => c.querySelector(".ctitle").textContent === "Route53 health per checker")
+			.map((c) => c.querySelectorAll(".u-legend .u-series").length - 1)[0] || 0`))
+		return n == 3
+	})
 	if path := os.Getenv("HASTACK_DASHBOARD_SCREENSHOT"); path != "" {
 		// Let a few chart samples show the outage before the picture.
 		waitFor(t, "the page to show the failed region", 10*time.Second, func() bool {
