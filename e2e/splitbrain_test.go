@@ -12,8 +12,9 @@ import (
 	"github.com/hastack/hastack/internal/testenv"
 )
 
-// newFencedEnv is the quick example with the database's fencing set.
-func newFencedEnv(t *testing.T, fencing string) *env {
+// newFencedEnv is the quick example with the database's fencing and
+// cross_region_commit set.
+func newFencedEnv(t *testing.T, fencing, commit string) *env {
 	t.Helper()
 	e := newEnv(t, "quick")
 	src, err := os.ReadFile(e.file)
@@ -21,7 +22,7 @@ func newFencedEnv(t *testing.T, fencing string) *env {
 		t.Fatal(err)
 	}
 	const manual = `cross_region_failover = "manual"`
-	text := strings.Replace(string(src), manual, manual+"\n  fencing = \""+fencing+"\"", 1)
+	text := strings.Replace(string(src), manual, manual+"\n  fencing = \""+fencing+"\"\n  cross_region_commit = \""+commit+"\"", 1)
 	if text == string(src) {
 		t.Fatalf("examples/quick has no %s to add fencing after", manual)
 	}
@@ -83,13 +84,14 @@ func splitBrain(t *testing.T, e *env) (drill.Report, int) {
 
 // TestDrillSplitBrainLease: with fencing = "lease", us-east-1 stops
 // writes on its own once its lease runs out and the replica is promoted
-// only after that: no write is acknowledged by two primaries. What the
-// lease cannot save is what the old primary acknowledged before its
-// lease ran out and never replicated (asynchronous replication): the
-// drill reports those as lost, all within the lease after the cut.
+// only after that: no write is acknowledged by two primaries. With
+// cross_region_commit = "sync" every commit also waited for the replica,
+// so nothing acknowledged is lost either: 0 divergent, 0 lost. (Without
+// it, what the old primary acknowledged before its lease ran out is lost,
+// bounded by the lease: TestLeaseFencing/async in internal/rds.)
 func TestDrillSplitBrainLease(t *testing.T) {
 	testenv.RequireNetAdmin(t)
-	e := newFencedEnv(t, "lease")
+	e := newFencedEnv(t, "lease", "sync")
 	rep, code := splitBrain(t, e)
 	checksHeld(t, rep, "the replica was promoted", "no second writer", "the cut-off region stopped writes on its own", "writes lost only within the lease")
 	if code != 0 || !rep.Passed || !rep.Recovered {
@@ -108,8 +110,10 @@ func TestDrillSplitBrainLease(t *testing.T) {
 	if !strings.Contains(damage, "The write lease kept a second writer out") {
 		t.Errorf("the report does not say the lease kept a second writer out: %q", damage)
 	}
-	if rep.WritesLost > 0 && !strings.Contains(damage, "the lease bounds that loss to its duration (3 s)") {
-		t.Errorf("%d writes lost, and the report does not say the lease bounds that loss: %q", rep.WritesLost, damage)
+	// Every commit waited for the replica in us-west-2: what us-east-1
+	// acknowledged, the promoted replica had.
+	if rep.WritesLost != 0 || sb.CrossRegionCommit != "sync" || !strings.Contains(damage, "nothing acknowledged was lost") {
+		t.Errorf("%d writes lost (cross_region_commit %q), want 0 and the report saying so: %q", rep.WritesLost, sb.CrossRegionCommit, damage)
 	}
 	e.logDrillEvents(rep)
 	e.must("down", "--purge")
@@ -122,7 +126,7 @@ func TestDrillSplitBrainLease(t *testing.T) {
 // fails on the second writer and explains the damage.
 func TestDrillSplitBrainNoFencing(t *testing.T) {
 	testenv.RequireNetAdmin(t)
-	e := newFencedEnv(t, "none")
+	e := newFencedEnv(t, "none", "async")
 	rep, code := splitBrain(t, e)
 	sb := rep.SplitBrain
 	if code != 1 || rep.Passed {

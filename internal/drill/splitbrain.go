@@ -47,6 +47,9 @@ type SplitBrain struct {
 	// lease's duration with "lease".
 	Fencing      string  `json:"fencing"`
 	LeaseSeconds float64 `json:"lease_seconds,omitempty"`
+	// CrossRegionCommit is the stack file's: "async", or "sync" when a
+	// commit waits for the replica in the other region too.
+	CrossRegionCommit string `json:"cross_region_commit,omitempty"`
 	// LeaseLostSeconds: from the fault until Region lost its write lease
 	// and stopped writes on its own (its first db_lease_lost event);
 	// nil when it did not.
@@ -181,7 +184,7 @@ func leaseLostAfter(events []stack.Event, region string, t time.Time) (time.Time
 // setSplitBrain records what two writers cost: before is the stack just
 // before the fault, present the keys found on the final primary.
 func (r *Report) setSplitBrain(samples []Sample, present map[string]bool, before stack.Status, events []stack.Event) {
-	sb := &SplitBrain{Region: dbRegion(before), Fencing: before.Database.Fencing}
+	sb := &SplitBrain{Region: dbRegion(before), Fencing: before.Database.Fencing, CrossRegionCommit: before.Database.CrossRegionCommit}
 	if sb.Fencing == "" {
 		sb.Fencing = "none"
 	}
@@ -252,6 +255,9 @@ func (r *Report) Damage() string {
 		}
 		out = append(out, fmt.Sprintf("The write lease kept a second writer out: %s lost its lease%s and stopped writes on its own, and %s was promoted only once that lease had run out, so no write was acknowledged by two primaries.",
 			sb.Region, lost, newPrimary))
+		if sb.CrossRegionCommit == "sync" && sb.LostBeforePromotion == 0 {
+			out = append(out, fmt.Sprintf("Every commit also waited for %s (cross_region_commit = \"sync\"), so once %s was cut off its commits waited instead of being acknowledged: nothing acknowledged was lost.", newPrimary, sb.Region))
+		}
 		if sb.WritesRefused > 0 {
 			out = append(out, fmt.Sprintf("The price: the clients still reaching %s had %s refused while it was cut off, rather than acknowledged and later discarded.",
 				sb.Region, plural(sb.WritesRefused, "write", "writes")))
@@ -264,7 +270,7 @@ func (r *Report) Damage() string {
 		s := fmt.Sprintf("%s before the promotion, the last %.2f s after the cut, never reached the replica (replication across regions is asynchronous) and %s discarded when %s rejoined",
 			plural(n, "write acknowledged by "+sb.OldPrimary, "writes acknowledged by "+sb.OldPrimary), deref0(sb.LastLostSeconds), map[bool]string{true: "was", false: "were"}[n == 1], sb.OldPrimary)
 		if sb.Fencing == "lease" {
-			s += fmt.Sprintf(": the lease bounds that loss to its duration (%.2g s), it cannot prevent it", sb.LeaseSeconds)
+			s += fmt.Sprintf(": the lease bounds that loss to its duration (%.2g s), it cannot prevent it; cross_region_commit = \"sync\" does", sb.LeaseSeconds)
 		}
 		out = append(out, s+".")
 	}
@@ -337,6 +343,10 @@ func expectSplitBrain(f Facts) []Check {
 	switch {
 	case sb.LastLostSeconds == nil:
 		add("writes lost only within the lease", true, "no acknowledged write lost")
+	case sb.CrossRegionCommit == "sync":
+		// Every commit waited for the replica that was promoted.
+		add("no acknowledged write lost", false,
+			fmt.Sprintf("%d lost, the last acknowledged %.2f s after the cut, though commits waited for the other region", sb.LostBeforePromotion, *sb.LastLostSeconds))
 	default:
 		add("writes lost only within the lease", *sb.LastLostSeconds <= sb.LeaseSeconds,
 			fmt.Sprintf("%d lost, the last acknowledged %.2f s after the cut (lease %.2g s)", sb.LostBeforePromotion, *sb.LastLostSeconds, sb.LeaseSeconds))

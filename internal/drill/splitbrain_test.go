@@ -245,6 +245,12 @@ func TestExpectSplitBrain(t *testing.T) {
 		{name: "lease, writes lost within the lease", fencing: "lease", samples: []Sample{cut}, checks: 4},
 		{name: "lease, a write lost after the lease ran out", fencing: "lease", samples: []Sample{cut, late}, checks: 4, failed: []string{"writes lost only within the lease"}},
 		{name: "lease, yet two writers", fencing: "lease", samples: []Sample{split}, checks: 4, failed: []string{"no second writer"}},
+		// With commits waiting for the other region, even a write lost
+		// within the lease fails the drill.
+		{name: "lease and synchronous commits, a write lost", fencing: "lease", samples: []Sample{cut}, checks: 4,
+			change: func(f *Facts) { f.Report.SplitBrain.CrossRegionCommit = "sync" }, failed: []string{"no acknowledged write lost"}},
+		{name: "lease and synchronous commits, nothing lost", fencing: "lease", checks: 4,
+			change: func(f *Facts) { f.Report.SplitBrain.CrossRegionCommit = "sync" }},
 		{name: "lease never lost", fencing: "lease", checks: 4, change: func(f *Facts) { f.Report.SplitBrain.LeaseLostSeconds = nil },
 			failed: []string{"the cut-off region stopped writes on its own"}},
 		{name: "none, one writer", fencing: "none", samples: []Sample{cut}, checks: 2},

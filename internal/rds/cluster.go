@@ -134,8 +134,9 @@ func New(cfg Config) (*Cluster, error) {
 	c := &Cluster{
 		cfg: cfg, binDir: binDir, acct: acct, password: password, adminPassword: adminPassword, replPassword: replPassword, log: log,
 		pol: policy{
-			multiAZ:   cfg.Database.MultiAZ,
-			detection: det,
+			multiAZ:         cfg.Database.MultiAZ,
+			crossRegionSync: cfg.Database.CrossRegionCommit == "sync",
+			detection:       det,
 			// A follower reports at least every wal_receiver_status_interval.
 			replyTimeout: det + time.Second,
 		},
@@ -269,6 +270,14 @@ func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
 	}
 	c.pointRelay(n, st)
 	prim := c.byName[st.Primary]
+	if n == prim && st.Sync.CrossRegion != "" && !c.byName[st.Sync.CrossRegion].running() {
+		// Likewise without its cross-region replica: the monitor makes
+		// commits wait for one again once it streams.
+		if err := c.updateState(func(s *State) { s.Sync.CrossRegion = "" }); err != nil {
+			return fmt.Errorf("starting primary %s: %w", n.cfg.Name, err)
+		}
+		st = c.snapshot()
+	}
 	if n == prim && st.Sync.Standby != "" && !c.byName[st.Sync.Standby].running() {
 		// A primary coming back without its standby (the whole region was
 		// down) must not wait for it: its first commit would block. It
@@ -318,7 +327,7 @@ func (c *Cluster) dropSyncStandby(st State) (State, error) {
 	if lost.IsZero() {
 		lost = time.Now()
 	}
-	if err := c.updateState(func(s *State) { s.Sync = Sync{LostAt: lost} }); err != nil {
+	if err := c.updateState(func(s *State) { s.Sync = Sync{LostAt: lost, CrossRegion: s.Sync.CrossRegion} }); err != nil {
 		return st, err
 	}
 	c.emit(EventSyncLost, fmt.Sprintf("primary %s starts without synchronous standby %s, which is down: commits are acknowledged by the primary alone until it catches up", st.Primary, standby))
@@ -363,7 +372,7 @@ func (c *Cluster) ensureSlots(ctx context.Context, prim *node, st State) error {
 func (c *Cluster) serverConf(n *node, st State) serverConf {
 	sc := serverConf{addr: n.cfg.Addr, port: n.port}
 	if n.cfg.Name == st.Primary {
-		sc.syncNames = syncNames(st.Sync.Standby)
+		sc.syncNames = syncNames(st.Sync)
 		return sc
 	}
 	sc.follower = true

@@ -145,6 +145,9 @@ type policy struct {
 	// replyTimeout is how long a follower may go without reporting its
 	// position before it no longer counts as streaming.
 	replyTimeout time.Duration
+	// crossRegionSync: commits also wait for a replica in another region
+	// (cross_region_commit = "sync").
+	crossRegionSync bool
 }
 
 // Restarts and rebuilds are retried with backoff.
@@ -218,6 +221,9 @@ const (
 	actCreate
 	// actRetire stops a spare that still runs and removes its data.
 	actRetire
+	// actSetCrossRegion makes the primary's commits also wait for node, a
+	// replica in another region.
+	actSetCrossRegion
 )
 
 // action is one thing the agent is to do.
@@ -232,7 +238,7 @@ type action struct {
 func (a action) String() string {
 	names := map[actionKind]string{actPromote: "promote", actSetSync: "set-sync", actSyncFrom: "sync-from",
 		actSyncComplete: "sync-complete", actRestart: "restart", actRebuild: "rebuild", actReconfigure: "reconfigure", actBlocked: "blocked",
-		actCreate: "create", actRetire: "retire"}
+		actCreate: "create", actRetire: "retire", actSetCrossRegion: "set-cross-region"}
 	name := names[a.kind]
 	if a.kind == actRebuild && a.fresh {
 		name = "copy"
@@ -372,7 +378,18 @@ func decideSync(st State, obs observation, t timers, now time.Time, p policy) []
 	case r.SyncState == "sync" && !st.Sync.Complete && r.Flush >= st.Sync.FromLSN:
 		acts = append(acts, action{kind: actSyncComplete, node: standby})
 	}
-	if len(acts) == 0 && prim.SyncNames != syncNames(st.Sync.Standby) {
+	if len(acts) == 0 && p.crossRegionSync && st.Sync.CrossRegion == "" {
+		// The first replica that streams; any replica is in another
+		// region than the primary (a node there is its standby or spare).
+		for _, name := range sortedNames(st.Nodes) {
+			r, attached := prim.Replicas[slotName(name)]
+			if st.Nodes[name].Role == RoleReplica && attached && r.streams(p) && obs.Nodes[name].Running && !obs.Nodes[name].Busy {
+				acts = append(acts, action{kind: actSetCrossRegion, node: name, reason: "replica " + name + " is streaming"})
+				break
+			}
+		}
+	}
+	if len(acts) == 0 && prim.SyncNames != syncNames(st.Sync) {
 		acts = append(acts, action{kind: actSetSync, node: st.Sync.Standby, reason: "the primary's setting differs from the cluster state"})
 	}
 	return acts
@@ -445,12 +462,22 @@ func (h health) cannot(reason string, needCopy bool) health {
 // crashLoop reports a node that keeps stopping on its own.
 func (h health) crashLoop() bool { return h.failures >= crashLoopAfter }
 
-// syncNames is the primary's synchronous_standby_names for standby.
-func syncNames(standby string) string {
-	if standby == "" {
-		return ""
+// syncNames is the primary's synchronous_standby_names for s: its
+// standby and its cross-region replica, each of which a commit waits for.
+func syncNames(s Sync) string {
+	var names []string
+	for _, n := range []string{s.Standby, s.CrossRegion} {
+		if n != "" {
+			names = append(names, `"`+slotName(n)+`"`)
+		}
 	}
-	return `"` + slotName(standby) + `"`
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return fmt.Sprintf("FIRST %d (%s)", len(names), strings.Join(names, ", "))
 }
 
 // regionInput is what the region-failover decision looks at.

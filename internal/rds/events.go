@@ -54,6 +54,9 @@ const (
 	// EventSyncRestored reports a synchronous standby holding every
 	// acknowledged commit again, with how long the cluster ran without one.
 	EventSyncRestored = "db_sync_standby_restored"
+	// EventCrossRegionSync reports that commits also wait for a replica
+	// in another region (cross_region_commit = "sync").
+	EventCrossRegionSync = "db_cross_region_sync"
 	// EventRegionLost reports the primary's region lost for
 	// RegionFailoverAfter (DNS failed over, primary unreachable).
 	EventRegionLost = "db_region_lost"

@@ -45,14 +45,25 @@ func (l testLease) Acquire(ctx context.Context, wait bool) error {
 // writes on its own before the other region may take the lease; the
 // promotion there waits for it. At no instant do two primaries
 // acknowledge writes; once the cut heals, the old primary follows the
-// new one.
+// new one. With asynchronous cross-region commits, what the old primary
+// acknowledged between the cut and the end of its lease is lost; with
+// cross_region_commit = "sync" nothing acknowledged is.
 func TestLeaseFencing(t *testing.T) {
 	requirePostgres(t)
 	requireNetAdmin(t)
+	for _, tc := range []struct {
+		commit string
+		net    byte
+	}{{"async", 78}, {"sync", 77}} {
+		t.Run(tc.commit, func(t *testing.T) { leaseFencing(t, tc.commit, tc.net) })
+	}
+}
+
+func leaseFencing(t *testing.T, commit string, netNum byte) {
 	rec := newRecorder()
-	const netNum = 78
 	const d = 1500 * time.Millisecond
 	cfg := haConfig(seededDir(t, tmplHA), netNum, true, rec)
+	cfg.Database.CrossRegionCommit = commit
 	witnessAt := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, netNum, 200}), 7099)
 	w, err := lease.NewWitness(lease.WitnessConfig{Duration: d, Fresh: true})
 	if err != nil {
@@ -82,6 +93,11 @@ func TestLeaseFencing(t *testing.T) {
 	})
 	execSQL(t, ctx, c.WriterURL(east), "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (0)")
 	waitFor(t, "the replica streaming", eventually, func() bool { return streaming(nodeStatus(t, c, nodeW)) })
+	if commit == "sync" {
+		waitFor(t, "commits waiting for the replica", eventually, func() bool {
+			return c.snapshot().Sync.CrossRegion == nodeW && nodeStatus(t, c, nodeW).ReplicationState == ReplSync
+		})
+	}
 
 	// Clients keep writing through us-east-1's writer endpoint, from the
 	// operator's address, which the cut leaves alone.
@@ -113,8 +129,8 @@ func TestLeaseFencing(t *testing.T) {
 		return len(eastAcked) >= 5
 	})
 
-	eastBlock := netip.MustParsePrefix("127.0.78.0/28")
-	westBlock := netip.MustParsePrefix("127.0.78.16/28")
+	eastBlock := netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, netNum, 0}), 28)
+	westBlock := netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, netNum, 16}), 28)
 	cut := cutBetween(t, []netip.Prefix{eastBlock}, []netip.Prefix{westBlock, netip.PrefixFrom(witnessAt.Addr(), 32)})
 	cutAt := time.Now()
 
@@ -166,4 +182,7 @@ func TestLeaseFencing(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d writes us-east-1 acknowledged are not on the new primary (acknowledged before its lease ran out, never replicated)", lost, len(acked))
+	if commit == "sync" && lost != 0 {
+		t.Errorf("with cross_region_commit = \"sync\", %d acknowledged writes lost, want 0", lost)
+	}
 }

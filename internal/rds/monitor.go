@@ -139,6 +139,8 @@ func (c *Cluster) apply(ctx context.Context, a action) error {
 		c.startJob(n, "create", func(ctx context.Context) { c.create(ctx, n, a.reason) })
 	case actRetire:
 		return c.retire(ctx, n, a.reason)
+	case actSetCrossRegion:
+		return c.setCrossRegion(a.node)
 	}
 	return nil
 }
@@ -154,7 +156,7 @@ func (c *Cluster) setSync(standby, reason string) error {
 			if standby == "" && lost.IsZero() {
 				lost = time.Now()
 			}
-			s.Sync = Sync{Standby: standby, LostAt: lost}
+			s.Sync = Sync{Standby: standby, LostAt: lost, CrossRegion: s.Sync.CrossRegion}
 		}
 	}); err != nil {
 		return err

@@ -67,6 +67,11 @@ type Sync struct {
 	// LostAt is when the cluster last lost its synchronous standby; zero
 	// while one is complete (or Multi-AZ is off).
 	LostAt time.Time `json:"lost_at,omitzero"`
+	// CrossRegion is the replica in another region the primary's commits
+	// also wait for, with cross_region_commit = "sync" ("" until one
+	// streams). It is chosen once it streams and never dropped on its own:
+	// while it does not stream, commits wait. A promotion clears it.
+	CrossRegion string `json:"cross_region,omitempty"`
 }
 
 // statePath is the state document's file.
@@ -105,7 +110,10 @@ func (s State) withRoles(nodes []NodeConfig, multiAZ bool) State {
 	}
 	s.Nodes = next
 	if s.Sync.Standby != "" && roles[s.Sync.Standby] != RoleStandby {
-		s.Sync = Sync{LostAt: s.Sync.LostAt}
+		s.Sync = Sync{LostAt: s.Sync.LostAt, CrossRegion: s.Sync.CrossRegion}
+	}
+	if s.Sync.CrossRegion != "" && roles[s.Sync.CrossRegion] != RoleReplica {
+		s.Sync.CrossRegion = ""
 	}
 	return s
 }

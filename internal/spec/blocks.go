@@ -229,6 +229,7 @@ func (d *decoder) database(sec *section) Database {
 		RegionFailoverAfter: get(d, sec, "region_failover_after", 60*time.Second, asDuration, positive),
 		Fencing:             get(d, sec, "fencing", "none", asString, oneOf("none", "lease")),
 		FencingLease:        get(d, sec, "fencing_lease", 3*time.Second, asDuration, leaseDuration),
+		CrossRegionCommit:   get(d, sec, "cross_region_commit", "async", asString, oneOf("async", "sync")),
 	}
 	if sec == nil {
 		return db

@@ -52,7 +52,7 @@ var (
 
 	databaseSchema = &schema{name: "database", attrs: []string{
 		"engine", "multi_az", "port", "name", "username", "cross_region_failover",
-		"failover_detection", "region_failover_after", "fencing", "fencing_lease",
+		"failover_detection", "region_failover_after", "fencing", "fencing_lease", "cross_region_commit",
 	}, blocks: []*schema{{name: "replica", multi: true, attrs: []string{"region"}}}}
 
 	objectivesSchema = &schema{name: "objectives", attrs: []string{"rto", "rpo", "max_error_rate"}}

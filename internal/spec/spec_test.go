@@ -160,7 +160,7 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 	wantDB := spec.Database{Engine: "postgres", Port: 5432, Name: "app", Username: "hastack", CrossRegionFailover: "manual",
-		FailoverDetection: 10 * time.Second, RegionFailoverAfter: time.Minute, Fencing: "none", FencingLease: 3 * time.Second}
+		FailoverDetection: 10 * time.Second, RegionFailoverAfter: time.Minute, Fencing: "none", FencingLease: 3 * time.Second, CrossRegionCommit: "async"}
 	if !reflect.DeepEqual(s.Database, wantDB) {
 		t.Errorf("database = %+v, want %+v", s.Database, wantDB)
 	}
@@ -205,6 +205,9 @@ func TestDerivedDefaults(t *testing.T) {
 		}},
 		{"lease fencing", "database {\n  fencing = \"lease\"\n  fencing_lease = \"1500ms\"\n}", func(s *spec.Stack) bool {
 			return s.Database.Fencing == "lease" && s.Database.FencingLease == 1500*time.Millisecond
+		}},
+		{"synchronous cross-region commits", "database {\n  cross_region_commit = \"sync\"\n}", func(s *spec.Stack) bool {
+			return s.Database.CrossRegionCommit == "sync"
 		}},
 		{"lease fencing with the default lease", "database {\n  fencing = \"lease\"\n}", func(s *spec.Stack) bool {
 			return s.Database.Fencing == "lease" && s.Database.FencingLease == 3*time.Second
@@ -505,6 +508,8 @@ func TestErrors(t *testing.T) {
 			`stack.hcl:2:27: cross_region_failover ("auto") must be "manual" or "automatic".`},
 		{"automatic failover without replica", withBase("database {\n  cross_region_failover = \"automatic\"\n}"),
 			`stack.hcl:2:27: cross_region_failover = "automatic" needs a replica block to promote.`},
+		{"cross-region commit", withBase("database {\n  cross_region_commit = \"semi\"\n}"),
+			`stack.hcl:2:25: cross_region_commit ("semi") must be "async" or "sync".`},
 		{"fencing", withBase("database {\n  fencing = \"stonith\"\n}"),
 			`stack.hcl:2:13: fencing ("stonith") must be "none" or "lease".`},
 		{"fencing not a string", withBase("database {\n  fencing = true\n}"),

@@ -232,6 +232,13 @@ type Database struct {
 	// 3s): how long writes may pause when the primary region is cut off,
 	// and about how long a promotion waits for the old lease to run out.
 	FencingLease time.Duration
+	// CrossRegionCommit is "async" (default, as on AWS: a cross-region
+	// replica trails its primary) or "sync": a commit is acknowledged only
+	// once a replica in another region also has it, so a promotion there
+	// loses no acknowledged write, at the cost of an inter-region round
+	// trip per commit, and of writes while no such replica streams. Beyond
+	// AWS.
+	CrossRegionCommit string
 }
 
 // Replica is a cross-region read replica.

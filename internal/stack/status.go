@@ -124,6 +124,9 @@ type DatabaseStatus struct {
 	// who holds the write lease (only with "lease").
 	Fencing string       `json:"fencing"`
 	Lease   *LeaseStatus `json:"lease,omitempty"`
+	// CrossRegionCommit is the stack file's: "async", or "sync" when
+	// commits also wait for a replica in another region.
+	CrossRegionCommit string `json:"cross_region_commit"`
 }
 
 // LeaseStatus is the write lease as the witness and each region see it.
@@ -218,6 +221,7 @@ func (st *Stack) Status() Status {
 		s.Database.MultiAZ = st.spec.Database.MultiAZ
 		s.Database.SyncStandby = st.db.SyncStandby()
 		s.Database.Fencing = st.spec.Database.Fencing
+		s.Database.CrossRegionCommit = st.spec.Database.CrossRegionCommit
 		s.Database.Lease = st.leaseStatus()
 		for _, r := range st.spec.Regions {
 			s.Database.Endpoints = append(s.Database.Endpoints, EndpointStatus{Region: r.Name,

@@ -88,6 +88,10 @@ func refusals(s *spec.Stack, opts Options) []string {
 		ps.bad("", "database.cross_region_failover", `"automatic"`,
 			"RDS never promotes a cross-region read replica by itself: an operator does (\"manual\")")
 	}
+	if s.Database.CrossRegionCommit == "sync" {
+		ps.bad("", "database.cross_region_commit", `"sync"`,
+			"RDS replicates to a cross-region read replica asynchronously only (\"async\"): nothing on AWS makes a commit wait for another region")
+	}
 	if s.Database.Fencing == "lease" {
 		ps.bad("", "database.fencing", `"lease"`,
 			"RDS has no write lease: a promoted replica's source keeps taking writes (\"none\"); on AWS, fence with ARC routing controls or your own witness")

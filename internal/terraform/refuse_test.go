@@ -118,6 +118,9 @@ func TestRefusals(t *testing.T) {
 		{"cooldown", func(s *spec.Stack) { primary(s).AutoScaling.ScaleIn.Cooldown = 500 * time.Millisecond }, Options{}, []string{
 			"autoscaling.scale_in.cooldown is 500ms in us-east-1, but a scaling policy's cooldown is whole seconds.",
 		}},
+		{"synchronous cross-region commits", func(s *spec.Stack) { s.Database.CrossRegionCommit = "sync" }, Options{}, []string{
+			`database.cross_region_commit is "sync", but RDS replicates to a cross-region read replica asynchronously only ("async"): nothing on AWS makes a commit wait for another region.`,
+		}},
 		{"lease fencing", func(s *spec.Stack) { s.Database.Fencing = "lease" }, Options{}, []string{
 			`database.fencing is "lease", but RDS has no write lease: a promoted replica's source keeps taking writes ("none"); on AWS, fence with ARC routing controls or your own witness.`,
 		}},
