@@ -309,11 +309,10 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 
 // decideFollowers retires spares that run (their region no longer holds
 // the primary), makes the nodes that have no data yet (a spare turned
-// standby) while the primary can serve a copy, restarts followers that
-// stopped on their own, rebuilds
-// those whose server reported that it cannot catch up (only while the
-// primary can serve a copy), and corrects settings that drifted, both
-// only while the follower's region reaches the primary. A
+// standby), restarts followers that stopped on their own, rebuilds those
+// whose server reported that it cannot catch up, and corrects settings
+// that drifted; making, rebuilding and correcting only while the primary
+// can serve and the follower's region reaches it. A
 // follower that merely does not stream (its primary is unreachable, or
 // a network cut) is left to reconnect by itself.
 func decideFollowers(st State, obs observation, now time.Time, primaryUp bool) []action {
