@@ -137,9 +137,16 @@ scrape_configs:
 	if len(answer) != 1 || answer[0].Metric["region"] != "us-east-1" || answer[0].Metric["address"] != "127.1.1.10" {
 		t.Errorf("DNS answer series = %+v, want us-east-1's 127.1.1.10", answer)
 	}
-	healthy := query(`hastack_instance_healthy == 1`)
-	if len(healthy) != 4 {
-		t.Errorf("healthy instances = %+v, want 4", healthy)
+	// The quick example's load balancer checks its instances every 250 ms
+	// with a 200 ms timeout: on a loaded machine an instance may miss two
+	// checks, count unhealthy and be replaced (one run saw 3 of 4 healthy
+	// just after up). Health is waited for; the labels are not.
+	var healthy []promSeries
+	if !settles(30*time.Second, func() bool {
+		healthy = query(`hastack_instance_healthy == 1`)
+		return len(healthy) == 4
+	}) {
+		t.Errorf("healthy instances = %+v, want 4\ninstance states: %+v\nevents: %+v", healthy, query(`hastack_instance_state`), query(`hastack_events_total`))
 	}
 	for _, s := range healthy {
 		if s.Metric["region"] == "" || s.Metric["az"] == "" || !strings.HasPrefix(s.Metric["instance_id"], "i-") {
@@ -157,20 +164,41 @@ scrape_configs:
 		return len(queries) == 2
 	})
 	// Each checker of each record, named by the address it connects from.
-	checkers := query(`hastack_route53_checker_healthy == 1`)
 	perRecord := map[string]int{}
-	for _, s := range checkers {
-		if !strings.HasPrefix(s.Metric["checker"], "127.0.53.") {
-			t.Errorf("checker series without a checker address: %v", s.Metric)
+	if !settles(30*time.Second, func() bool {
+		clear(perRecord)
+		for _, s := range query(`hastack_route53_checker_healthy == 1`) {
+			if strings.HasPrefix(s.Metric["checker"], "127.0.53.") {
+				perRecord[s.Metric["record"]]++
+			}
 		}
-		perRecord[s.Metric["record"]]++
+		return perRecord["us-east-1"] == 3 && perRecord["us-west-2"] == 3 && len(perRecord) == 2
+	}) {
+		t.Errorf("healthy checkers named by their address per record = %v, want 3 for each of us-east-1 and us-west-2\n%+v",
+			perRecord, query(`hastack_route53_checker_healthy`))
 	}
-	if perRecord["us-east-1"] != 3 || perRecord["us-west-2"] != 3 || len(perRecord) != 2 {
-		t.Errorf("healthy checkers per record = %v, want 3 for each of us-east-1 and us-west-2", perRecord)
+	var hosts []promSeries
+	if !settles(30*time.Second, func() bool {
+		hosts = query(`hastack_alb_healthy_hosts{region="us-west-2"}`)
+		return len(hosts) == 1 && hosts[0].Value[1] == "2"
+	}) {
+		t.Errorf("us-west-2's healthy hosts = %+v, want 2", hosts)
 	}
-	if got := query(`hastack_alb_healthy_hosts{region="us-west-2"}`); len(got) != 1 || got[0].Value[1] != "2" {
-		t.Errorf("us-west-2's healthy hosts = %+v, want 2", got)
+}
+
+// settles polls cond every 100 ms until it holds, and reports whether it
+// did within d.
+func settles(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
 	}
+	return true
 }
 
 // promSeries is one series of an instant query's answer.
