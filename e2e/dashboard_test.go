@@ -90,7 +90,13 @@ func TestDashboardRegionFailover(t *testing.T) {
 	}
 
 	pressed := press(`button[data-verb="fail"][data-kind="region"][data-name="us-east-1"]`)
-	waitFor(t, "the page to show DNS answering us-west-2", failoverBound, func() bool { return answerRegion() == "us-west-2" })
+	if !settles(failoverBound, func() bool { return answerRegion() == "us-west-2" }) {
+		// Say how late, and where the time went, before failing.
+		seen := settles(30*time.Second, func() bool { return answerRegion() == "us-west-2" })
+		events, _, _ := e.hastack("events")
+		t.Fatalf("the page shows DNS answering us-west-2 %.2fs after pressing fail region (seen: %v), over the bound %s; events:\n%s",
+			time.Since(pressed).Seconds(), seen, failoverBound, events)
+	}
 	t.Logf("DNS answer us-west-2 on the page %.2fs after pressing fail region (bound %s)", time.Since(pressed).Seconds(), failoverBound)
 	// Route53 health per checker: a chart per region with a series for each
 	// of the three checkers.
