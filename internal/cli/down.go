@@ -26,7 +26,16 @@ func newDown(g *globals) *cobra.Command {
 			}
 			p := g.paths(s)
 			client, err := stack.Dial(p.Dir)
+			stopped := false
+			if err == nil {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+				defer cancel()
+				err = client.Down(ctx)
+				stopped = err == nil
+			}
 			switch {
+			case stopped:
+				fmt.Fprintf(g.stdout, "stack %s stopped\n", s.Name)
 			case errors.Is(err, stack.ErrNotRunning):
 				fmt.Fprintf(g.stdout, "stack %s is not running\n", s.Name)
 				// A stack killed with SIGKILL leaves its packet filter
@@ -34,15 +43,8 @@ func newDown(g *globals) *cobra.Command {
 				if err := network.Remove(s.Name); err != nil && !errors.Is(err, network.ErrNoNetAdmin) {
 					return fmt.Errorf("removing the network rules stack %s left behind: %w", s.Name, err)
 				}
-			case err != nil:
-				return err
 			default:
-				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-				defer cancel()
-				if err := client.Down(ctx); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "stack %s stopped\n", s.Name)
+				return err
 			}
 			if !purge {
 				if _, err := os.Stat(p.Dir); err == nil {

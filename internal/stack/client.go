@@ -109,6 +109,12 @@ func (c *Client) Undo(ctx context.Context, f Fault) error {
 // Down asks the stack to stop and waits until it has released its lock.
 func (c *Client) Down(ctx context.Context) error {
 	if err := c.do(ctx, http.MethodPost, "/v1/down", nil, nil); err != nil {
+		// A stack that is exiting on its own (killed, its last threads
+		// still closing its files) may take the connection and drop it:
+		// once its lock is released, there is nothing left to stop.
+		if c.stoppedWithin(ctx, goneWait) {
+			return ErrNotRunning
+		}
 		return err
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -193,4 +199,26 @@ func (c *Client) Switchover(ctx context.Context, region string) (rds.Switchover,
 	var s rds.Switchover
 	err := c.do(ctx, http.MethodPost, "/v1/switchover", RegionRequest{Name: region}, &s)
 	return s, err
+}
+
+// goneWait bounds how long Down waits for a stack that dropped its
+// request to release its lock.
+const goneWait = 3 * time.Second
+
+// stoppedWithin reports whether the stack's lock is released within d.
+func (c *Client) stoppedWithin(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for c.paths.Running() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }

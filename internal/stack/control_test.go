@@ -2,13 +2,16 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestPeerAllowed(t *testing.T) {
@@ -133,5 +136,62 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	}
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDownOfAStackGoingAway: a stack killed a moment ago may still hold
+// its lock and take a connection, then drop it as its last threads
+// close its files. Down then reports it not running, rather than
+// failing on the dropped request; a stack that keeps running and drops
+// the request is still an error.
+func TestDownOfAStackGoingAway(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		release bool
+	}{{"released", true}, {"kept", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Chmod(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			p := Paths{Dir: dir}
+			lock, err := p.lock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Close()
+			ln, err := net.Listen("unix", p.Socket())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				// Drop the request unanswered; a dying stack lets go of its lock.
+				conn.Close()
+				if tc.release {
+					lock.Close()
+				}
+			}()
+			c, err := Dial(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err = c.Down(ctx)
+			<-done
+			switch {
+			case tc.release && !errors.Is(err, ErrNotRunning):
+				t.Errorf("Down of a stack that let go of its lock: %v, want ErrNotRunning", err)
+			case !tc.release && (err == nil || errors.Is(err, ErrNotRunning)):
+				t.Errorf("Down of a stack that holds its lock and dropped the request: %v, want its error", err)
+			}
+		})
 	}
 }
