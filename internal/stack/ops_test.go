@@ -3,9 +3,11 @@ package stack
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +84,31 @@ func (f *fakeDB) Switchover(context.Context, string) (rds.Switchover, error) {
 }
 
 // newTestStack builds the quick example's stack around db. With start its
+// lbTestPort is a port free on every one of addrs, below the kernel's
+// ephemeral range: a port the kernel hands out (":0") may be taken a
+// moment later as the source port of a connection from one of them, such
+// as a load balancer's to its targets in a test running beside this one.
+func lbTestPort(t *testing.T, addrs ...string) int {
+	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		free := true
+		for _, a := range addrs {
+			ln, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				break
+			}
+			ln.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatalf("no port free on %v", addrs)
+	return 0
+}
+
 // regions run until the test ends, with empty groups run as the current
 // user and load balancers on a free port; without, nothing runs and the
 // stack file is the example's own.
@@ -89,13 +116,7 @@ func newTestStack(t *testing.T, db clusterOps, start bool) *Stack {
 	t.Helper()
 	s := loadQuick(t)
 	if start {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		s = testSpec(t, port)
+		s = testSpec(t, lbTestPort(t, "127.1.1.10", "127.2.1.10"))
 	}
 	plan, err := vpc.New(s)
 	if err != nil {
