@@ -203,22 +203,29 @@ func TestWritesWhileDown(t *testing.T) {
 	db := startDatabase(t, "127.0.97.6")
 	url := db.WriterURL("")
 	ctx := t.Context()
-	l, err := New(Config{URL: url, Rate: 50, Writers: 1, Duration: 4 * time.Second, Timeout: 500 * time.Millisecond})
+	// The load runs until writes are acknowledged again after the outage,
+	// however long a loaded machine takes to restart the database.
+	l, err := New(Config{URL: url, Rate: 50, Writers: 1, Duration: 2 * time.Minute, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	time.Sleep(time.Second)
+	go func() { done <- l.Run(runCtx) }()
+	testenv.WaitFor(t, "writes acknowledged before the outage", 30*time.Second, func() bool { return l.Stats().Acked >= 20 })
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := db.Stop(stopCtx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the outage itself
 	if err := db.Start(stopCtx); err != nil {
 		t.Fatal(err)
 	}
+	acked := l.Stats().Acked
+	testenv.WaitFor(t, "writes acknowledged after the outage", 30*time.Second, func() bool { return l.Stats().Acked >= acked+20 })
+	stopRun()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
