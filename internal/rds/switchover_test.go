@@ -82,6 +82,11 @@ func TestSwitchover(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("events:\n%s", eventsOnly(rec))
+		}
+	})
 	if s := nodeStatus(t, c, nodeS); s.Running || s.ReplicationState != ReplSpare {
 		t.Fatalf("the spare at the start: %+v, want no server", s)
 	}
