@@ -526,13 +526,14 @@ func (d *driver) burnCPU(ctx context.Context, region string) func() {
 	}
 	// Each burner keeps one instance busy 80 ms of every 200. Burners are
 	// added one a second while the group's CPU is under the scale-out
-	// threshold (plus a margin), up to eight: just the load it takes, so
-	// the database and the health checks still get CPU on a small machine.
+	// threshold (plus a margin), up to maxBurners: just the load it takes,
+	// so the database and the health checks still get CPU on a small
+	// machine, yet enough for a group whose instances other work starves.
 	wg.Go(func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for n := 0; ctx.Err() == nil; {
-			if n < 8 && d.groupBelowTarget(ctx, region) {
+			if n < maxBurners && d.groupBelowTarget(ctx, region) {
 				n++
 				wg.Go(burn)
 			}
@@ -545,6 +546,10 @@ func (d *driver) burnCPU(ctx context.Context, region string) func() {
 	var once sync.Once
 	return func() { once.Do(func() { cancel(); wg.Wait() }) }
 }
+
+// maxBurners bounds the CPU load's concurrent requests: 16 of them ask for
+// 3.2 cores' worth at most.
+const maxBurners = 16
 
 // groupBelowTarget: region's group runs under its scale-out threshold plus
 // a margin and is not at its maximum yet.
