@@ -12,9 +12,12 @@
 #   NICE=-10 bench/lb/run.sh         # every process of the run at that priority
 #                                    # (root), to shield it from other load
 #
-# "hastack+dash" is the same load balancer with the stack's dashboard open
-# (a page's event stream, sampled every 250 ms) and /metrics scraped every
-# second, as a Prometheus would; the run prints what that costs.
+# "hastack+dash" is the same load balancer process, which serves the
+# stack's dashboard throughout, with a page open on it (its event stream,
+# sampled every 250 ms) and /metrics scraped every second, as a Prometheus
+# would; "hastack" is that process with neither. The run prints what they
+# cost. One process for both, so that the comparison is not between two
+# processes' luck on a shared machine.
 #
 # Installs wrk, haproxy and nginx from Debian when missing (needs root).
 set -euo pipefail
@@ -31,7 +34,6 @@ BACKEND2=127.0.0.82
 HASTACK=127.0.0.90
 HAPROXY=127.0.0.91
 NGINX=127.0.0.92
-HASTACKD=127.0.0.93
 DASHBOARD=127.0.0.93:18400
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -89,7 +91,7 @@ wait_http() {
 	die "nothing answers on $1 (logs in $work)"
 }
 
-for addr in $BACKEND1 $BACKEND2 $HASTACK $HAPROXY $NGINX $HASTACKD; do
+for addr in $BACKEND1 $BACKEND2 $HASTACK $HAPROXY $NGINX; do
 	if curl -s -o /dev/null --max-time 1 "http://$addr:$PORT/"; then
 		die "$addr:$PORT is already in use"
 	fi
@@ -109,9 +111,8 @@ profile_out=${PROFILE_OUT:-/tmp/hastack-lb.cpu.pprof}
 if [[ ${PROFILE:-} == 1 ]]; then
 	profile=(-cpuprofile "$profile_out")
 fi
-start hastack "$work/hastacklb" -listen "$HASTACK:$PORT" -backends "$BACKEND1:$PORT,$BACKEND2:$PORT" "${profile[@]}"
+start hastack "$work/hastacklb" -listen "$HASTACK:$PORT" -backends "$BACKEND1:$PORT,$BACKEND2:$PORT" -dashboard "$DASHBOARD" "${profile[@]}"
 hastack_pid=${pids[-1]}
-start hastackd "$work/hastacklb" -listen "$HASTACKD:$PORT" -backends "$BACKEND1:$PORT,$BACKEND2:$PORT" -dashboard "$DASHBOARD"
 
 cat >"$work/haproxy.cfg" <<EOF
 global
@@ -173,7 +174,7 @@ EOF
 start nginx nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx.conf"
 
 wait_http "$HASTACK:$PORT"
-wait_http "$HASTACKD:$PORT"
+wait_http "$DASHBOARD"
 wait_http "$HAPROXY:$PORT"
 wait_http "$NGINX:$PORT"
 
@@ -194,7 +195,7 @@ names=(direct hastack hastack+dash haproxy nginx)
 declare -A url=(
 	[direct]="http://$BACKEND1:$PORT/"
 	[hastack]="http://$HASTACK:$PORT/"
-	[hastack+dash]="http://$HASTACKD:$PORT/"
+	[hastack+dash]="http://$HASTACK:$PORT/"
 	[haproxy]="http://$HAPROXY:$PORT/"
 	[nginx]="http://$NGINX:$PORT/"
 )
@@ -203,10 +204,13 @@ for round in $(seq "$ROUNDS"); do
 		echo "round $round/$ROUNDS: wrk -t$THREADS -c$CONNS -d$DURATION --latency ${url[$name]}  ($name)" >&2
 		watchers=()
 		if [[ $name == hastack+dash ]]; then
-			# An open page and a Prometheus scraping every second.
+			# An open page and a Prometheus scraping every second: one
+			# long-lived scraper on one connection, as Prometheus is. A
+			# new curl process each second would cost the 2 cores more
+			# than the scrape itself.
 			curl -sN "http://$DASHBOARD/api/events" >/dev/null &
 			watchers+=("$!")
-			(while :; do curl -s -o /dev/null "http://$DASHBOARD/metrics"; sleep 1; done) &
+			curl -s --rate 1/s -o /dev/null "http://$DASHBOARD/metrics?scrape=[1-100000]" &
 			watchers+=("$!")
 		fi
 		nice -n "$NICE" wrk -t$THREADS -c$CONNS -d"$WARMUP" "${url[$name]}" >/dev/null
