@@ -3,11 +3,9 @@ package rds
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // divergedRE matches pg_rewind's report of where the two histories part.
@@ -51,20 +49,12 @@ func countCommits(waldump string) int {
 // to the end of the WAL, where it stops with an error by design; only an
 // output with no record at all and an error is a failure.
 func (c *Cluster) discardedCommits(ctx context.Context, n *node, dir string, at LSN, timeline int) (int, error) {
-	cmd := exec.CommandContext(ctx, c.tool("pg_waldump"),
+	text, err := c.runToolRaw(ctx, n, c.tool("pg_waldump"),
 		"--path", n.layout.path(dir+"/pg_wal"),
 		"--timeline", strconv.Itoa(timeline),
 		"--start", at.String(),
 		"--rmgr", "Transaction",
 	)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Dir = n.layout.nodeDir
-	cmd.Env = childEnv()
-	cmd.SysProcAttr = childAttr(c.acct)
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	err := cmd.Run()
-	text := out.String()
 	if err != nil && !strings.Contains(text, "rmgr: ") && !endOfWAL(text) {
 		return 0, fmt.Errorf("reading the WAL pg_rewind takes back (pg_waldump): %w: %s", err, lastLines(text, 3))
 	}

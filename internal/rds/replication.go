@@ -382,6 +382,16 @@ func (c *Cluster) runTool(ctx context.Context, n *node, prog string, args ...str
 
 // toolOutput is runTool, returning the program's output.
 func (c *Cluster) toolOutput(ctx context.Context, n *node, prog string, args ...string) (string, error) {
+	out, err := c.runToolRaw(ctx, n, prog, args...)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, lastLines(out, 5))
+	}
+	return out, nil
+}
+
+// runToolRaw runs the program as runTool does and returns its output
+// (stdout and stderr) and its exit error, whatever it was.
+func (c *Cluster) runToolRaw(ctx context.Context, n *node, prog string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -390,8 +400,6 @@ func (c *Cluster) toolOutput(ctx context.Context, n *node, prog string, args ...
 	cmd.SysProcAttr = childAttr(c.acct)
 	// pg_rewind may run postgres itself; cancelling kills the whole group.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%w: %s", err, lastLines(out.String(), 5))
-	}
-	return out.String(), nil
+	err := cmd.Run()
+	return out.String(), err
 }
