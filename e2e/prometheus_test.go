@@ -142,6 +142,11 @@ scrape_configs:
 		primary[0].Metric["region"] != n.Region || primary[0].Metric["az"] != n.AZ || n.Region != "us-east-1" {
 		t.Errorf("primary's role series = %+v, want one naming a node of us-east-1 with its region and AZ (nodes %+v)\n%s", primary, nodes, logs.String())
 	}
+	// Every database node, the spare included, counts what pg_rewind took
+	// back from it: nothing yet.
+	if discarded := query(`hastack_db_discarded_transactions_total == 0`); len(discarded) != len(nodes) {
+		t.Errorf("discarded-transactions series at 0 = %+v, want one per database node (%d)", discarded, len(nodes))
+	}
 	answer := query(`hastack_dns_answer_info`)
 	if len(answer) != 1 || answer[0].Metric["region"] != "us-east-1" || answer[0].Metric["address"] != "127.1.1.10" {
 		t.Errorf("DNS answer series = %+v, want us-east-1's 127.1.1.10", answer)

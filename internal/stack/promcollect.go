@@ -62,6 +62,7 @@ var (
 	descDBLagS     = desc("hastack_db_replication_lag_seconds", "How far the node's replay is behind the primary, in seconds (0 on the primary).", "node", "region", "az")
 	descDBRepl     = desc("hastack_db_replication_state", "1 for the node's replication state (streaming, catching_up, stopped, ...).", "node", "region", "az", "state")
 	descDBRestarts = desc("hastack_db_node_restarts_total", "Times hastack restarted the node's server after it stopped on its own.", "node", "region", "az")
+	descDBDiscard  = desc("hastack_db_discarded_transactions_total", "Transactions the node had committed that pg_rewind took back when it rejoined as a follower.", "node", "region", "az")
 	descDBSync     = desc("hastack_db_sync_standby", "1 while a synchronous standby holds every commit.")
 	descDBPromos   = desc("hastack_db_promotions_total", "Database promotions (a new primary accepting writes) since the stack started.")
 
@@ -83,7 +84,7 @@ var allDescs = []*prometheus.Desc{
 	descR53Healthy, descR53Answering, descR53Checkers, descR53CheckersH, descR53Checker, descR53CheckerOK,
 	descRegionFailed, descAZFailed, descLBUp, descASGDesired, descASGMin, descASGMax, descASGInService, descASGPending, descASGCPU,
 	descInstHealthy, descInstState, descInstCPU, descAlarm, descDBRole, descDBUp, descDBFenced, descDBLagB, descDBLagS, descDBRepl,
-	descDBRestarts, descDBSync, descDBPromos, descFaults, descEvents,
+	descDBRestarts, descDBDiscard, descDBSync, descDBPromos, descFaults, descEvents,
 	descDrillPassed, descDrillRTO, descDrillRPO, descDrillErrRate, descDrillLost, descDrillDNS, descDrillEnd, descDrillRunning,
 }
 
@@ -185,6 +186,7 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descDBRepl, 1, n.Name, n.Region, n.AZ, n.ReplicationState)
 		}
 		counter(descDBRestarts, float64(n.Restarts), n.Name, n.Region, n.AZ)
+		counter(descDBDiscard, float64(n.DiscardedTransactions), n.Name, n.Region, n.AZ)
 	}
 
 	faults := map[string]int{}
