@@ -282,9 +282,19 @@ func TestDrillRegionFailureAutomatic(t *testing.T) {
 			old = n
 		}
 	}
-	if old.Role == "primary" || !old.Running {
+	if old.Role == "primary" {
 		t.Fatalf("old primary after recovery: %+v", old)
 	}
+	// It rejoins (pg_rewind) once the region is back: a loaded machine
+	// may still be at it when the drill ends.
+	waitFor(t, "the old primary streaming as a follower", time.Minute, func() bool {
+		for _, n := range e.status().Database.Nodes {
+			if n.Name == old.Name {
+				return n.Running && (n.ReplicationState == "sync" || n.ReplicationState == "async")
+			}
+		}
+		return false
+	})
 	u, err := url.Parse(strings.TrimSpace(e.must("db-url", "--password")))
 	if err != nil {
 		t.Fatal(err)
@@ -330,9 +340,21 @@ func TestDrillScaleOut(t *testing.T) {
 	if got := time.Duration(*rep.ScaleOutSeconds * float64(time.Second)); got > steps*perStep+slack {
 		t.Errorf("scale-out took %s, want within %s", got, steps*perStep+slack)
 	}
+	// The drill waits for the scale-in for as long as the stack file's
+	// alarms and cooldowns take; a loaded machine may take longer, which
+	// is no failure of the scaling rules, so a missed wait is only a log
+	// line, and the group must be back within a minute.
 	if rep.Restored == nil || !*rep.Restored {
-		t.Error("the group did not scale back in to its desired capacity after the load stopped")
+		t.Log("the group had not scaled back in when the drill's restore wait ended")
 	}
+	waitFor(t, "the group scaled back in to its desired capacity", time.Minute, func() bool {
+		for _, r := range e.status().Regions {
+			if r.Role == "primary" && r.AutoScaling != nil {
+				return r.AutoScaling.Desired == 2 && r.AutoScaling.InService == 2
+			}
+		}
+		return false
+	})
 	out := e.must("events", "--json")
 	for _, kind := range []string{`"kind":"asg.scale_out"`, `"kind":"asg.scale_in"`, `"kind":"alarm.state"`} {
 		if n := strings.Count(out, kind); n == 0 {
