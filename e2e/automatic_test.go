@@ -22,18 +22,7 @@ import (
 // is there.
 func TestAutomaticFailoverFollowsThePrimary(t *testing.T) {
 	testenv.RequireNetAdmin(t)
-	e := newEnv(t, "quick")
-	src, err := os.ReadFile(e.file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(src), `cross_region_failover = "manual"`, `cross_region_failover = "automatic"`, 1)
-	if text == string(src) {
-		t.Fatal("examples/quick has no cross_region_failover = \"manual\" to change")
-	}
-	if err := os.WriteFile(e.file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e := newAutomaticEnv(t)
 	e.must("up", "-d")
 	dbURL := strings.TrimSpace(e.must("db-url", "--password"))
 	westURL := strings.TrimSpace(e.must("db-url", "--password", "--region", "us-west-2"))
@@ -97,8 +86,27 @@ func TestAutomaticFailoverFollowsThePrimary(t *testing.T) {
 	e.must("down", "--purge")
 }
 
-// execSQL runs sql through url, within 10 s.
-func execSQL(t *testing.T, url, sql string) {
+// newAutomaticEnv is the quick example with cross_region_failover =
+// "automatic".
+func newAutomaticEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t, "quick")
+	src, err := os.ReadFile(e.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), `cross_region_failover = "manual"`, `cross_region_failover = "automatic"`, 1)
+	if text == string(src) {
+		t.Fatal("examples/quick has no cross_region_failover = \"manual\" to change")
+	}
+	if err := os.WriteFile(e.file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// withConn runs do on a session through url, within 10 s.
+func withConn(t *testing.T, url string, do func(ctx context.Context, conn *pgx.Conn) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -107,22 +115,24 @@ func execSQL(t *testing.T, url, sql string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	if err := do(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// queryRow scans the one row sql returns through url into dest, within 10 s.
+// execSQL runs sql through url.
+func execSQL(t *testing.T, url, sql string) {
+	t.Helper()
+	withConn(t, url, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, sql)
+		return err
+	})
+}
+
+// queryRow scans the one row sql returns through url into dest.
 func queryRow(t *testing.T, url, sql string, dest ...any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := conn.QueryRow(ctx, sql).Scan(dest...); err != nil {
-		t.Fatal(err)
-	}
+	withConn(t, url, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, sql).Scan(dest...)
+	})
 }

@@ -246,18 +246,7 @@ func TestDrillAZFailure(t *testing.T) {
 // "automatic", hastack promotes the replica itself once DNS has failed
 // over and the primary stays unreachable for region_failover_after.
 func TestDrillRegionFailureAutomatic(t *testing.T) {
-	e := newEnv(t, "quick")
-	src, err := os.ReadFile(e.file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(src), `cross_region_failover = "manual"`, `cross_region_failover = "automatic"`, 1)
-	if text == string(src) {
-		t.Fatal("examples/quick has no cross_region_failover = \"manual\" to change")
-	}
-	if err := os.WriteFile(e.file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e := newAutomaticEnv(t)
 	e.must("up", "-d")
 	// Writes every ~12 ms, so the RPO is measured to a few hundredths.
 	rep, code := e.runDrill("region-failure-automatic", "--rate", "100", "--write-ratio", "0.8")
