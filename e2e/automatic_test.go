@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,15 +25,7 @@ func TestAutomaticFailoverFollowsThePrimary(t *testing.T) {
 	e.must("up", "-d")
 	dbURL := strings.TrimSpace(e.must("db-url", "--password"))
 	westURL := strings.TrimSpace(e.must("db-url", "--password", "--region", "us-west-2"))
-	l, err := ledger.New(ledger.Config{URL: dbURL, Table: "automatic_ledger", Rate: 50, Duration: 4 * time.Minute, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancelLoad := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	stopLoad := sync.OnceValue(func() error { cancelLoad(); return <-done })
-	defer stopLoad()
+	l, stopLoad := runLedger(t, ledger.Config{URL: dbURL, Table: "automatic_ledger", Rate: 50, Duration: 4 * time.Minute, Timeout: 2 * time.Second})
 	waitFor(t, "writes acknowledged", 30*time.Second, func() bool { return l.Stats().Acked >= 20 })
 	primaryIn := func(region string) func() bool {
 		return func() bool { return primaryNode(t, e.status()).Region == region }

@@ -11,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/hastack/hastack/internal/ledger"
 	"github.com/hastack/hastack/internal/stack"
 	"github.com/hastack/hastack/internal/testenv"
 )
@@ -204,4 +206,21 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// runLedger starts a ledger of cfg writing until the returned stop is
+// called (stop returns Run's error; later calls return it again) or the
+// test ends.
+func runLedger(t *testing.T, cfg ledger.Config) (*ledger.Ledger, func() error) {
+	t.Helper()
+	l, err := ledger.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	stop := sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() { _ = stop() })
+	return l, stop
 }

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,15 +28,7 @@ func TestSwitchover(t *testing.T) {
 	st := e.status()
 	t.Logf("network enforced: %v (%s)", st.Network.Enforced, st.Network.Reason)
 
-	l, err := ledger.New(ledger.Config{URL: strings.TrimSpace(e.must("db-url", "--password")), Table: "switchover_ledger", Rate: 50, Duration: 3 * time.Minute, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancelLoad := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	stopLoad := sync.OnceValue(func() error { cancelLoad(); return <-done })
-	defer stopLoad()
+	l, stopLoad := runLedger(t, ledger.Config{URL: strings.TrimSpace(e.must("db-url", "--password")), Table: "switchover_ledger", Rate: 50, Duration: 3 * time.Minute, Timeout: 2 * time.Second})
 	writing := func(what string) {
 		t.Helper()
 		acked := l.Stats().Acked
