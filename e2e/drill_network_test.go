@@ -104,6 +104,7 @@ func TestDrillReplicationPartition(t *testing.T) {
 	checksHeld(t, rep, "no DNS failover", "no promotion", "the replica fell behind during the cut", "caught up within 10 s of the heal",
 		"no rebuild", "data directory kept", "every acknowledged write on the replica", "no acknowledged write lost")
 	if code != 0 || !rep.Passed {
+		logLagAround(t, rep, rep.RecoverAt)
 		t.Fatalf("drill exit %d passed %v", code, rep.Passed)
 	}
 	if rep.Fault != "partition us-east-1 us-west-2" || rep.LagNode != "db-us-west-2a" || len(rep.Lag) == 0 {
@@ -212,4 +213,16 @@ func TestDrillAZIsolation(t *testing.T) {
 		t.Errorf("the stack was not restored after the AZ came back: %+v", e.status().Database.Nodes)
 	}
 	e.must("down", "--purge")
+}
+
+// logLagAround logs the watched follower's lag samples from 2 s before at
+// until the end, to tell a late catch-up's cause (no samples, a stalled
+// stream, sparse commits) from the report of a failed run.
+func logLagAround(t *testing.T, rep drill.Report, at time.Time) {
+	t.Helper()
+	for _, l := range rep.Lag {
+		if d := l.At.Sub(at); d >= -2*time.Second {
+			t.Logf("lag %+.2f s: %d bytes, %.3f s", d.Seconds(), l.Bytes, l.Seconds)
+		}
+	}
 }

@@ -165,3 +165,62 @@ func TestFollowersSurviveNetworkCut(t *testing.T) {
 	}
 	t.Logf("events since the cut began:\n%s", after)
 }
+
+// A cut longer than replicationUserTimeout, under writes, ends the
+// replication session at both ends well before wal_sender_timeout (10 s):
+// the WAL sender's unacknowledged data ends it on the primary and the
+// relay's on the follower. Once the cut heals the follower dials again
+// and streams within seconds, rather than when TCP's backed-off
+// retransmission of the old session comes round.
+func TestLongCutEndsTheReplicationSession(t *testing.T) {
+	requirePostgres(t)
+	requireNetAdmin(t)
+	c := newCluster(t, haConfig(seededDir(t, tmplHA), 76, false, nil))
+	ctx := startCtx(t)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica streaming", eventually, func() bool { return streaming(nodeStatus(t, c, nodeW)) })
+	id := systemID(t, ctx, c, nodeW)
+
+	l, err := ledger.New(ledger.Config{URL: c.WriterURL(""), Rate: 50, Writers: 2, Duration: 15 * time.Second, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	waitFor(t, "the first acknowledged writes", eventually, func() bool { return l.Stats().Acked >= 10 })
+
+	cut := cutBetween(t, hosts(c.byName[nodeW].cfg.Addr), hosts(c.byName[nodeA].cfg.Addr))
+	cutAt := time.Now()
+	within := replicationUserTimeout + 3*time.Second // wal_sender_timeout is 10 s
+	waitFor(t, "the primary's WAL sender to the replica gone", within, func() bool {
+		_, ok := replicationClients(t, ctx, c, nodeA)[slotName(nodeW)]
+		return !ok
+	})
+	senderGone := since(cutAt)
+	waitFor(t, "the replica's session ended", within-time.Since(cutAt), func() bool { return !streaming(nodeStatus(t, c, nodeW)) })
+	t.Logf("WAL sender gone %s after the cut began, the replica's session %s", senderGone, since(cutAt))
+
+	const hold = 6 * time.Second
+	select {
+	case <-time.After(time.Until(cutAt.Add(hold))):
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	cut.Restore()
+	healed := time.Now()
+	waitFor(t, "the replica streaming again", 6*time.Second, func() bool { return streaming(nodeStatus(t, c, nodeW)) })
+	t.Logf("the replica streams again %s after a %s cut healed", since(healed), hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := systemID(t, ctx, c, nodeW); got != id {
+		t.Errorf("the replica's system identifier is %s, was %s: it was rebuilt", got, id)
+	}
+	st := l.Stats()
+	waitFor(t, "every acknowledged write on the replica", eventually, func() bool {
+		rep, err := l.Verify(ctx, c.DirectURL(nodeW))
+		return err == nil && rep.Lost == 0 && rep.Acked == st.Acked
+	})
+}

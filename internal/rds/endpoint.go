@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // route is where an endpoint leads: a node, or nowhere (zero).
@@ -31,7 +33,10 @@ type endpoint struct {
 	addr netip.AddrPort
 	from netip.Addr
 	hold time.Duration
-	log  *slog.Logger
+	// userTimeout, when set, closes a node connection whose sent data
+	// stays unacknowledged that long (TCP_USER_TIMEOUT).
+	userTimeout time.Duration
+	log         *slog.Logger
 	// open makes the listener; nil: TCP on addr.
 	open func() (net.Listener, error)
 
@@ -196,6 +201,9 @@ func (e *endpoint) handle(ctx context.Context, client net.Conn) {
 	deadline := time.NewTimer(e.hold)
 	defer deadline.Stop()
 	d := dialerFrom(e.from)
+	if e.userTimeout > 0 {
+		d.Control = userTimeoutControl(e.userTimeout)
+	}
 	for {
 		r, changed := e.current()
 		if r.node != "" {
@@ -270,6 +278,20 @@ func (e *endpoint) attach(p *proxied, server net.Conn, r route) (ok, gone bool) 
 	}
 	p.server, p.node = server, r.node
 	return true, false
+}
+
+// userTimeoutControl sets TCP_USER_TIMEOUT on a socket being dialled.
+func userTimeoutControl(t time.Duration) func(network, address string, c syscall.RawConn) error {
+	return func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(t.Milliseconds()))
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
 }
 
 // dialerFrom is a dialer whose connections leave from addr (the kernel's

@@ -30,6 +30,19 @@ const relayDirName = "relay"
 // anyway, and the WAL receiver tries again.
 const relayHold = 2 * time.Second
 
+// replicationUserTimeout closes a replication connection, at both ends
+// (the relay's socket and, through the connection's startup options, the
+// WAL sender's), once data sent on it has gone unacknowledged this long.
+// Without it a cut link costs more than the cut: each end retransmits
+// with exponential backoff, so after a cut of T seconds the stream may
+// stay silent for up to about T more, while the WAL sender keeps the
+// replication slot until its wal_sender_timeout. With it, a cut longer
+// than this ends both sides; the WAL receiver dials again through the
+// relay every second or so, and streams within about a second of the
+// heal. A shorter cut leaves the connection up, and TCP's own
+// retransmission resumes it at most about this long after the heal.
+const replicationUserTimeout = 4 * time.Second
+
 // relay is one node's replication relay.
 type relay struct {
 	*endpoint
@@ -46,7 +59,7 @@ func newRelay(n *node, acct account, c *Cluster) *relay {
 		r.dir = natural
 	}
 	r.endpoint = &endpoint{
-		name: "replication relay of " + n.cfg.Name, from: n.cfg.Addr, hold: relayHold, log: c.log,
+		name: "replication relay of " + n.cfg.Name, from: n.cfg.Addr, hold: relayHold, userTimeout: replicationUserTimeout, log: c.log,
 		changed: make(chan struct{}), conns: map[*proxied]struct{}{},
 		open: r.open,
 	}

@@ -33,7 +33,8 @@ func writePassfile(n *node, a account, password string) error {
 
 // conninfo is the libpq connection string of follower n's replication:
 // to its relay, which leads to the primary, as the replication role; app
-// is the application_name to report.
+// is the application_name to report, the follower's slot name for its
+// WAL receiver.
 func (c *Cluster) conninfo(n *node, app, dbname string) string {
 	kv := [][2]string{
 		{"host", c.relays[n.cfg.Name].socketDir()},
@@ -46,6 +47,13 @@ func (c *Cluster) conninfo(n *node, app, dbname string) string {
 	}
 	if dbname != "" {
 		kv = append(kv, [2]string{"dbname", dbname})
+	}
+	if app == slotName(n.cfg.Name) {
+		// The WAL receiver's stream (not a base backup's or pg_rewind's,
+		// whose reader may pause on its disk longer): its WAL sender
+		// ends it once what it sent goes unacknowledged, and frees the
+		// slot for the follower's next session.
+		kv = append(kv, [2]string{"options", "-c tcp_user_timeout=" + strconv.FormatInt(replicationUserTimeout.Milliseconds(), 10)})
 	}
 	parts := make([]string, len(kv))
 	for i, p := range kv {
