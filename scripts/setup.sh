@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Installs what hastack needs from Debian when it is missing: the PostgreSQL
-# server (the database tier runs it for real) and dig (the demo queries the
+# and MariaDB servers (the database tier runs them for real, MariaDB with
+# mariadb-backup to re-clone a diverged server) and dig (the demo queries the
 # DNS server with it). `setup.sh test` also installs Chromium, in which the
 # tests render drill reports and drive the dashboard, and the Prometheus
 # server, which a test points at a running stack.
+#
+# hastack runs its own servers as children, on its own addresses and data
+# directories; the system-wide service a Debian package would start is not
+# wanted (it would hold port 3306 and /run/mysqld). So the packages are
+# installed with a policy-rc.d that forbids starting services (unless the
+# machine already has one), and the MariaDB service is stopped and disabled
+# afterwards in case it was started anyway.
 set -euo pipefail
 
 need=()
@@ -12,6 +20,8 @@ if [ "${1:-}" = test ]; then
 	command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v mariadb-backup >/dev/null 2>&1 || need+=(mariadb-backup)
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v go >/dev/null 2>&1 || { echo "setup: Go is not installed; hastack needs Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; }
@@ -25,5 +35,18 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "setup: installing ${need[*]} from Debian"
 export DEBIAN_FRONTEND=noninteractive
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [[ " ${need[*]} " == *" mariadb-server "* ]]; then
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now mariadb >/dev/null 2>&1 || true
+	fi
+	if [ -S /run/mysqld/mysqld.sock ]; then
+		service mariadb stop >/dev/null 2>&1 || true
+	fi
+fi
