@@ -4,7 +4,7 @@ BIN := bin/hastack
 
 # Tests that need something of the machine fail without it here, instead of
 # skipping; `make test TEST_ENV=` skips them, each with the reason.
-TEST_ENV ?= HASTACK_REQUIRE_POSTGRES=1 HASTACK_REQUIRE_CHROMIUM=1 HASTACK_REQUIRE_NETADMIN=1 HASTACK_REQUIRE_PROMETHEUS=1
+TEST_ENV ?= HASTACK_REQUIRE_POSTGRES=1 HASTACK_REQUIRE_MARIADB=1 HASTACK_REQUIRE_CHROMIUM=1 HASTACK_REQUIRE_NETADMIN=1 HASTACK_REQUIRE_PROMETHEUS=1
 
 .PHONY: demo test build setup lint fuzz clean
 

@@ -17,6 +17,7 @@ const (
 	EnvPostgres = "HASTACK_REQUIRE_POSTGRES"
 	EnvChromium = "HASTACK_REQUIRE_CHROMIUM"
 	EnvNetAdmin = "HASTACK_REQUIRE_NETADMIN"
+	EnvMariaDB  = "HASTACK_REQUIRE_MARIADB"
 )
 
 // Require skips t with the reason err (nil: the requirement is met), or
@@ -57,6 +58,33 @@ func findPostgres() error {
 		}
 	}
 	return errors.New("PostgreSQL is not installed (apt-get install -y postgresql)")
+}
+
+// RequireMariaDB needs the MariaDB server and mariadb-backup installed
+// where hastack looks for them: $HASTACK_MARIADB_BINDIR, or /usr/sbin,
+// /usr/bin and the PATH.
+func RequireMariaDB(t testing.TB) {
+	t.Helper()
+	Require(t, EnvMariaDB, findMariaDB())
+}
+
+func findMariaDB() error {
+	dirs := []string{"/usr/sbin", "/usr/bin"}
+	if d := os.Getenv("HASTACK_MARIADB_BINDIR"); d != "" {
+		dirs = []string{d}
+	} else {
+		dirs = append(dirs, filepath.SplitList(os.Getenv("PATH"))...)
+	}
+	for _, prog := range []string{"mariadbd", "mariadb-install-db", "mariadb-backup"} {
+		found := false
+		for _, d := range dirs {
+			found = found || isFile(filepath.Join(d, prog))
+		}
+		if !found {
+			return fmt.Errorf("MariaDB is not installed, %s is missing (apt-get install -y mariadb-server mariadb-backup)", prog)
+		}
+	}
+	return nil
 }
 
 func isFile(path string) bool {

@@ -107,3 +107,25 @@ func TestFindPostgres(t *testing.T) {
 		t.Errorf("bin directory with the server: %v", err)
 	}
 }
+
+func TestFindMariaDB(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HASTACK_MARIADB_BINDIR", dir)
+	if err := findMariaDB(); err == nil || !strings.Contains(err.Error(), "apt-get install -y mariadb-server mariadb-backup") {
+		t.Errorf("empty bin directory: %v", err)
+	}
+	for _, name := range []string{"mariadbd", "mariadb-install-db"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := findMariaDB(); err == nil || !strings.Contains(err.Error(), "mariadb-backup is missing") {
+		t.Errorf("bin directory without mariadb-backup: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mariadb-backup"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := findMariaDB(); err != nil {
+		t.Errorf("bin directory with the server and mariadb-backup: %v", err)
+	}
+}
