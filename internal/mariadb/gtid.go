@@ -117,13 +117,14 @@ func Behind(target, pos GTIDSet) int64 {
 // sequence numbers per domain) and in seconds (Seconds_Behind_Master).
 // Bytes are -1 when they cannot be told: the replica applies an older
 // binary log file than the primary writes (the sizes in between are
-// unknown) or a file of another server. Seconds are -1 when MariaDB does
+// unknown) or follows another server (every server names its files
+// alike). Seconds are -1 when MariaDB does
 // not know them (the replica's threads are not running). With no
 // transaction missing, bytes and seconds are 0, whatever the replica last
 // reported.
 func Lag(primary Position, replica ReplicaStatus) (bytes, transactions int64, seconds float64) {
 	bytes = -1
-	if replica.RelayMasterLogFile != "" && replica.RelayMasterLogFile == primary.File {
+	if replica.PrimaryID == primary.ServerID && replica.RelayMasterLogFile != "" && replica.RelayMasterLogFile == primary.File {
 		bytes = max(0, primary.Offset-replica.ExecMasterLogPos)
 	}
 	transactions = Behind(primary.BinlogPos, replica.SlavePos)

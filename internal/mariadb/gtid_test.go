@@ -91,7 +91,7 @@ func TestBehind(t *testing.T) {
 }
 
 func TestLag(t *testing.T) {
-	primary := Position{BinlogPos: mustSet(t, "0-1-120"), File: "mariadb-bin.000002", Offset: 9000}
+	primary := Position{BinlogPos: mustSet(t, "0-1-120"), File: "mariadb-bin.000002", Offset: 9000, ServerID: 1}
 	tests := []struct {
 		name        string
 		replica     ReplicaStatus
@@ -99,18 +99,20 @@ func TestLag(t *testing.T) {
 		wantTx      int64
 		wantSeconds float64
 	}{
-		{"caught up", ReplicaStatus{SlavePos: mustSet(t, "0-1-120"), RelayMasterLogFile: "mariadb-bin.000002", ExecMasterLogPos: 9000, SecondsBehindMaster: 0},
+		{"caught up", ReplicaStatus{PrimaryID: 1, SlavePos: mustSet(t, "0-1-120"), RelayMasterLogFile: "mariadb-bin.000002", ExecMasterLogPos: 9000, SecondsBehindMaster: 0},
 			0, 0, 0},
-		{"behind on the same file", ReplicaStatus{SlavePos: mustSet(t, "0-1-110"), RelayMasterLogFile: "mariadb-bin.000002", ExecMasterLogPos: 7000, SecondsBehindMaster: 3},
+		{"behind on the same file", ReplicaStatus{PrimaryID: 1, SlavePos: mustSet(t, "0-1-110"), RelayMasterLogFile: "mariadb-bin.000002", ExecMasterLogPos: 7000, SecondsBehindMaster: 3},
 			2000, 10, 3},
-		{"behind on an older file", ReplicaStatus{SlavePos: mustSet(t, "0-1-100"), RelayMasterLogFile: "mariadb-bin.000001", ExecMasterLogPos: 7000, SecondsBehindMaster: 8},
+		{"behind on an older file", ReplicaStatus{PrimaryID: 1, SlavePos: mustSet(t, "0-1-100"), RelayMasterLogFile: "mariadb-bin.000001", ExecMasterLogPos: 7000, SecondsBehindMaster: 8},
 			-1, 20, 8},
-		{"threads stopped", ReplicaStatus{SlavePos: mustSet(t, "0-1-119"), RelayMasterLogFile: "mariadb-bin.000002", ExecMasterLogPos: 8800, SecondsBehindMaster: -1},
+		{"threads stopped", ReplicaStatus{PrimaryID: 1, SlavePos: mustSet(t, "0-1-119"), RelayMasterLogFile: "mariadb-bin.000002", ExecMasterLogPos: 8800, SecondsBehindMaster: -1},
 			200, 1, -1},
-		{"caught up, seconds stale", ReplicaStatus{SlavePos: mustSet(t, "0-1-120"), SecondsBehindMaster: -1},
+		{"caught up, seconds stale", ReplicaStatus{PrimaryID: 1, SlavePos: mustSet(t, "0-1-120"), SecondsBehindMaster: -1},
 			0, 0, 0},
 		{"never connected", ReplicaStatus{SecondsBehindMaster: -1},
 			-1, 120, -1},
+		{"still on another server's file of the same name", ReplicaStatus{PrimaryID: 2, SlavePos: mustSet(t, "0-1-110"), RelayMasterLogFile: "mariadb-bin.000002", ExecMasterLogPos: 7000, SecondsBehindMaster: 1},
+			-1, 10, 1},
 	}
 	for _, tt := range tests {
 		bytes, tx, seconds := Lag(primary, tt.replica)

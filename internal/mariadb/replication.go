@@ -213,14 +213,16 @@ type Position struct {
 	Offset int64
 	// ReadOnly is whether it refuses writes of ordinary users.
 	ReadOnly bool
+	// ServerID is its server_id, which names its binary log's events.
+	ServerID uint32
 }
 
 // Position reports where the server's history stands.
 func (s *Server) Position(ctx context.Context) (Position, error) {
 	var p Position
 	var binlogPos, binlogState, currentPos string
-	err := s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_current_pos, @@GLOBAL.read_only").
-		Scan(&binlogPos, &binlogState, &currentPos, &p.ReadOnly)
+	err := s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_current_pos, @@GLOBAL.read_only, @@GLOBAL.server_id").
+		Scan(&binlogPos, &binlogState, &currentPos, &p.ReadOnly, &p.ServerID)
 	if err != nil {
 		return Position{}, fmt.Errorf("%s: reading its position: %w", s.cfg.Name, err)
 	}
@@ -246,8 +248,10 @@ func (s *Server) Position(ctx context.Context) (Position, error) {
 type ReplicaStatus struct {
 	// Configured is false when the server follows no one.
 	Configured bool
-	// Primary is the address it follows.
-	Primary string
+	// Primary is the address it follows; PrimaryID that server's
+	// server_id, once connected.
+	Primary   string
+	PrimaryID uint32
 	// IOState is the receiver's state: Yes, Connecting, Preparing or No.
 	IOState string
 	// IORunning is whether it receives, connected; SQLRunning whether it applies.
@@ -313,6 +317,9 @@ func parseReplicaStatus(row map[string]string, slavePos string, semiSync bool) (
 	}
 	st.Configured = true
 	st.Primary = row["Master_Host"] + ":" + row["Master_Port"]
+	if id, err := strconv.ParseUint(row["Master_Server_Id"], 10, 32); err == nil {
+		st.PrimaryID = uint32(id)
+	}
 	st.IOState = row["Slave_IO_Running"]
 	st.IORunning = st.IOState == "Yes"
 	st.SQLRunning = row["Slave_SQL_Running"] == "Yes"
