@@ -42,7 +42,11 @@ func TestAutomaticFailoverFollowsThePrimary(t *testing.T) {
 	go func() { c.WatchRegionFailover(wctx, lost); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
 	execSQL(t, ctx, c.WriterURL(east), "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
-	waitFor(t, "the replica streaming", eventually, func() bool { return streaming(nodeStatus(t, c, nodeW)) })
+	// The replica is asynchronous: streaming is not enough, the crash
+	// must not come before it has the table.
+	waitFor(t, "the replica streaming with the first row", eventually, func() bool {
+		return streaming(nodeStatus(t, c, nodeW)) && visible(ctx, c.DirectURL(nodeW), 1)
+	})
 
 	// us-east-1 goes; DNS fails over: us-west-2 is promoted.
 	if err := c.CrashRegion(east); err != nil {
