@@ -87,7 +87,22 @@ func newEnv(t *testing.T, example string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.forceDown)
+	t.Cleanup(e.logEventsIfFailed) // before the stack goes down
 	return e
+}
+
+// logEventsIfFailed logs the stack's event log when the test failed, so
+// that a failure seen once (on a loaded machine, say) can be told from
+// its events: the directory with the state is gone after the test.
+func (e *env) logEventsIfFailed() {
+	if !e.t.Failed() {
+		return
+	}
+	if _, err := os.Stat(e.stateDir); err != nil {
+		return
+	}
+	out, _, _ := e.hastack("events")
+	e.t.Logf("events of the stack:\n%s", out)
 }
 
 // freeDNSAddr finds a port free for both UDP and TCP on 127.0.0.1, below
