@@ -27,8 +27,31 @@ func (d *driver) presentKeys(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()
+	// A read may be retried freely: a session the endpoint closes (its
+	// node restarting or replaced, a Multi-AZ failover meanwhile) is no
+	// answer about the writes.
+	retry := time.NewTicker(250 * time.Millisecond)
+	defer retry.Stop()
+	for {
+		present, err := readKeys(ctx, url, keys)
+		if err == nil {
+			return present, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-retry.C:
+		}
+	}
+}
+
+// verifyTimeout bounds the reading back of the acknowledged writes.
+const verifyTimeout = 30 * time.Second
+
+// readKeys is which of keys one session through url finds in the table.
+func readKeys(ctx context.Context, url string, keys []string) (map[string]bool, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the writer endpoint: %w", redactURL(err, url))
