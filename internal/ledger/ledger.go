@@ -11,14 +11,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Config says where and how fast to write. Zero fields take the defaults.
 type Config struct {
-	// URL is the postgres:// URL written to, normally a writer endpoint.
+	// URL is written to, normally a writer endpoint: postgres:// (or any
+	// form pgx takes) for PostgreSQL, mysql://user:password@host:port/db
+	// for MySQL (MariaDB).
 	URL string
 	// Table holds the rows and is created if missing (default
 	// "hastack_ledger"). Several ledgers may share it: each run writes
@@ -58,7 +57,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Second
 	}
-	if _, err := pgx.ParseConfig(c.URL); err != nil {
+	if err := checkURL(c.URL); err != nil {
 		return c, fmt.Errorf("ledger: database URL: %w", err)
 	}
 	return c, nil
@@ -151,27 +150,11 @@ func (l *Ledger) createTable(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ledger: connecting to create table %s: %w", l.cfg.Table, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+l.cfg.Table+
-		" (run text NOT NULL, seq bigint NOT NULL, writer int NOT NULL, written_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run, seq))")
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "42P07" || pgErr.Code == "23505") {
-		err = nil // created by a concurrent ledger
-	}
-	if err != nil {
+	defer conn.close()
+	if err := conn.createTable(ctx, l.cfg.Table); err != nil {
 		return fmt.Errorf("ledger: creating table %s: %w", l.cfg.Table, err)
 	}
 	return nil
-}
-
-func (l *Ledger) connect(ctx context.Context, url string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		return nil, err
-	}
-	cfg.ConnectTimeout = l.cfg.Timeout
-	cfg.RuntimeParams["application_name"] = "hastack-ledger"
-	return pgx.ConnectConfig(ctx, cfg)
 }
 
 // writer writes one row per tick on its own connection, reconnecting
@@ -179,13 +162,12 @@ func (l *Ledger) connect(ctx context.Context, url string) (*pgx.Conn, error) {
 func (l *Ledger) writer(ctx context.Context, id int, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	var conn *pgx.Conn
+	var conn session
 	defer func() {
 		if conn != nil {
-			conn.Close(context.Background())
+			conn.close()
 		}
 	}()
-	insert := "INSERT INTO " + l.cfg.Table + " (run, seq, writer) VALUES ($1, $2, $3)"
 	for {
 		w := Write{Seq: l.seq.Add(1), Writer: id, Start: time.Now()}
 		wctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
@@ -194,16 +176,18 @@ func (l *Ledger) writer(ctx context.Context, id int, interval time.Duration) {
 			conn, err = l.connect(wctx, l.cfg.URL)
 		}
 		if err == nil {
-			_, err = conn.Exec(wctx, insert, l.run, w.Seq, id)
+			err = conn.insert(wctx, l.cfg.Table, l.run, w.Seq, id)
 		}
 		cancel()
 		w.End = time.Now()
-		w.Outcome = classify(err, conn == nil)
+		w.Outcome = Failed // not connected: nothing was sent
+		if conn != nil {
+			w.Outcome = conn.outcome(err)
+		}
 		if err != nil {
 			w.Err = err.Error()
-			var pgErr *pgconn.PgError
-			if conn != nil && (conn.IsClosed() || !errors.As(err, &pgErr)) {
-				conn.Close(context.Background())
+			if conn != nil && conn.broken(err) {
+				conn.close()
 				conn = nil
 			}
 		}
@@ -215,21 +199,6 @@ func (l *Ledger) writer(ctx context.Context, id int, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
-	}
-}
-
-// classify tells what an error means for the commit.
-func classify(err error, notConnected bool) Outcome {
-	var pgErr *pgconn.PgError
-	switch {
-	case err == nil:
-		return Acked
-	case notConnected, pgconn.SafeToRetry(err):
-		return Failed
-	case errors.As(err, &pgErr) && pgErr.Severity == "ERROR":
-		return Failed
-	default:
-		return Unknown
 	}
 }
 

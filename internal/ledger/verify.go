@@ -3,12 +3,9 @@ package ledger
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Report is what Verify found.
@@ -52,28 +49,9 @@ func (l *Ledger) readBack(ctx context.Context, url string) (map[int64]bool, erro
 	if err != nil {
 		return nil, fmt.Errorf("ledger: connecting to verify: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	present := map[int64]bool{}
-	rows, err := conn.Query(ctx, "SELECT seq FROM "+l.cfg.Table+" WHERE run = $1", l.run)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
-		return present, nil
-	}
+	defer conn.close()
+	present, err := conn.seqs(ctx, l.cfg.Table, l.run)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: reading rows back: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, fmt.Errorf("ledger: reading rows back: %w", err)
-		}
-		present[seq] = true
-	}
-	if err := rows.Err(); err != nil {
-		if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-			return present, nil
-		}
 		return nil, fmt.Errorf("ledger: reading rows back: %w", err)
 	}
 	return present, nil
