@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 )
 
 // app is the application's state shared by its handlers.
@@ -14,7 +13,6 @@ type app struct {
 	// writer and reader are nil when no database is configured; they are
 	// the same pool when both endpoints are the same.
 	writer, reader *db
-	tableReady     atomic.Bool // hastack_kv is known to exist
 }
 
 func newApp(s settings, log *slog.Logger) (*app, error) {

@@ -8,9 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/hastack/hastack/internal/dburl"
 )
 
 const (
@@ -31,75 +29,73 @@ func sourceAddr(listen string) netip.Addr {
 	return ap.Addr()
 }
 
+// database is what the handlers need of one endpoint, PostgreSQL's or
+// MySQL's; each engine implements it once, and the handlers know nothing
+// else of it.
+type database interface {
+	// ping answers whether the database serves a trivial query.
+	ping(ctx context.Context) error
+	// put stores the key's row, creating the table on first need.
+	put(ctx context.Context, row kvRow) error
+	// get returns the key's value; found is false when there is no such
+	// key (or no table yet).
+	get(ctx context.Context, key string) (value string, found bool, err error)
+	// unavailable reports whether err means that the database cannot
+	// serve now (unreachable, shutting down, read-only after a failover),
+	// not that it refused the request.
+	unavailable(err error) bool
+	// serverMessage is the server's own message in err, if it answered.
+	serverMessage(err error) (string, bool)
+	close()
+}
+
+// kvRow is one key with what it was written by.
+type kvRow struct {
+	key, value, region, instance string
+}
+
 // db is a pool of connections to one endpoint, dialled on demand.
 type db struct {
-	pool     *pgxpool.Pool
+	database
 	password string
 }
 
-// openDB prepares a pool for url without connecting. Connections leave
-// from the address from, when valid: the instance's own, so that they
-// stay inside its failure domain (the kernel would pick 127.0.0.1, which
-// is outside every region).
+// openDB prepares a pool for url without connecting, PostgreSQL's or
+// MySQL's by the URL's scheme. Connections leave from the address from,
+// when valid: the instance's own, so that they stay inside its failure
+// domain (the kernel would pick 127.0.0.1, which is outside every region).
 func openDB(url string, from netip.Addr) (*db, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, err // pgx redacts the password
+	if dburl.IsMySQL(url) {
+		return openMySQL(url, from)
 	}
+	return openPostgres(url, from)
+}
+
+// dialerFrom dials from the address from, or lets the kernel choose when
+// it is not valid.
+func dialerFrom(from netip.Addr) *net.Dialer {
+	d := &net.Dialer{KeepAlive: 5 * time.Minute} // pgconn's keep-alive
 	if from.IsValid() && !from.IsUnspecified() {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: from.AsSlice()}, KeepAlive: 5 * time.Minute} // pgconn's keep-alive
-		cfg.ConnConfig.DialFunc = d.DialContext
+		d.LocalAddr = &net.TCPAddr{IP: from.AsSlice()}
 	}
-	cfg.MaxConns, cfg.MinConns = maxConns, 0
-	cfg.HealthCheckPeriod = healthCheckPeriod
-	cfg.ConnConfig.ConnectTimeout = connectTimeout
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &db{pool: pool, password: cfg.ConnConfig.Password}, nil
+	return d
 }
 
-// do runs fn on a connection of the pool. When fn fails because the
-// connection turned out broken (the server restarted since it was last
-// used), fn runs once more on another connection, so fn must be idempotent.
-func (d *db) do(ctx context.Context, fn func(*pgx.Conn) error) error {
-	for attempt := 0; ; attempt++ {
-		c, err := d.pool.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		err = fn(c.Conn())
-		bad := broken(c.Conn(), err)
-		if bad && !c.Conn().IsClosed() {
-			c.Conn().Close(ctx) // Release then drops it from the pool
-		}
-		c.Release()
-		if !bad || attempt > 0 || ctx.Err() != nil {
-			return err
-		}
+// cause is a short, credential-free reason for a database failure.
+func (d *db) cause(err error) string {
+	var opErr *net.OpError
+	if msg, ok := d.serverMessage(err); ok {
+		return d.redactString(msg)
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	case errors.As(err, &opErr):
+		return d.redactString(opErr.Op + ": " + opErr.Err.Error())
+	default:
+		return "connection failed"
 	}
 }
-
-// broken reports whether err (from using conn) leaves conn unusable:
-// anything but an SQL error or no rows on a connection still open, and
-// also the server's FATAL errors, after which it hangs up.
-func broken(conn *pgx.Conn, err error) bool {
-	if err == nil {
-		return false
-	}
-	if conn.IsClosed() {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC"
-	}
-	return !errors.Is(err, pgx.ErrNoRows)
-}
-
-// close closes the pool, waiting for connections in use to be released.
-func (d *db) close() { d.pool.Close() }
 
 // redact returns err's message without the endpoint's password.
 func (d *db) redact(err error) string {

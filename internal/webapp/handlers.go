@@ -2,16 +2,11 @@ package webapp
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"runtime"
 	"strconv"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const (
@@ -40,34 +35,14 @@ func (a *app) health(w http.ResponseWriter, r *http.Request) {
 	if a.reader != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
-		err := a.reader.do(ctx, func(c *pgx.Conn) error {
-			var one int
-			return c.QueryRow(ctx, "SELECT 1").Scan(&one)
-		})
-		if err != nil {
+		if err := a.reader.ping(ctx); err != nil {
 			a.log.Warn("health check failed: database unreachable", "err", a.reader.redact(err))
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "unhealthy: database unreachable (%s)\n", a.reader.redactString(cause(err)))
+			fmt.Fprintf(w, "unhealthy: database unreachable (%s)\n", a.reader.cause(err))
 			return
 		}
 	}
 	fmt.Fprintf(w, "ok region=%s az=%s instance=%s\n", a.region, a.az, a.instance)
-}
-
-// cause is a short, credential-free reason for a database failure.
-func cause(err error) string {
-	var pgErr *pgconn.PgError
-	var opErr *net.OpError
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timed out"
-	case errors.As(err, &pgErr):
-		return pgErr.Message
-	case errors.As(err, &opErr):
-		return opErr.Op + ": " + opErr.Err.Error()
-	default:
-		return "connection failed"
-	}
 }
 
 // cpu burns one core for ?ms=N milliseconds (default 100, at most 10000).

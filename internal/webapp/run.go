@@ -24,7 +24,7 @@ const (
 //	HASTACK_REGION       region name for answers and headers
 //	HASTACK_AZ           availability zone
 //	HASTACK_INSTANCE_ID  instance id
-//	DATABASE_URL         writer endpoint (postgres:// URL); none disables the database
+//	DATABASE_URL         writer endpoint (postgres:// or mysql:// URL); none disables the database
 //	DATABASE_READ_URL    reader endpoint (default DATABASE_URL)
 type settings struct {
 	listen, region, az, instance string

@@ -96,8 +96,11 @@ func request(srv *httptest.Server, method, path, body string) (*http.Response, s
 	return resp, string(b), err
 }
 
-// closedPortURL is a database URL nobody listens on.
-func closedPortURL(t *testing.T) string {
+// engines are the URL schemes the application takes.
+var engines = []string{"postgres", "mysql"}
+
+// closedPortURL is a database URL of the engine's scheme nobody listens on.
+func closedPortURL(t *testing.T, scheme string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,6 +108,9 @@ func closedPortURL(t *testing.T) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	if scheme == "mysql" {
+		return "mysql://hastack:s3cretPassw0rd@" + addr + "/app"
+	}
 	return "postgres://hastack:s3cretPassw0rd@" + addr + "/app?sslmode=disable"
 }
 
@@ -164,7 +170,12 @@ func TestCPU(t *testing.T) {
 }
 
 func TestHealthWithoutDatabase(t *testing.T) {
-	url := closedPortURL(t)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testHealthWithoutDatabase(t, closedPortURL(t, engine)) })
+	}
+}
+
+func testHealthWithoutDatabase(t *testing.T, url string) {
 	srv, logs := serve(t, testEnv(map[string]string{"DATABASE_URL": url}))
 	start := time.Now()
 	resp, body := do(t, srv, "GET", "/health", "")
@@ -184,7 +195,13 @@ func TestHealthWithoutDatabase(t *testing.T) {
 }
 
 func TestKVWithoutDatabase(t *testing.T) {
-	srv, logs := serve(t, testEnv(map[string]string{"DATABASE_URL": closedPortURL(t)}))
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testKVWithoutDatabase(t, closedPortURL(t, engine)) })
+	}
+}
+
+func testKVWithoutDatabase(t *testing.T, url string) {
+	srv, logs := serve(t, testEnv(map[string]string{"DATABASE_URL": url}))
 	if resp, body := do(t, srv, "PUT", "/kv/a", "1"); resp.StatusCode != 503 {
 		t.Errorf("PUT /kv/a = %d %q, want 503", resp.StatusCode, body)
 	}
@@ -207,7 +224,13 @@ func TestKVWithoutDatabase(t *testing.T) {
 // TestKVRejectsBadInput: bad keys and values are refused before the
 // database is asked (it is unreachable here, so reaching it means 503).
 func TestKVRejectsBadInput(t *testing.T) {
-	srv, _ := serve(t, testEnv(map[string]string{"DATABASE_URL": closedPortURL(t)}))
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testKVRejectsBadInput(t, closedPortURL(t, engine)) })
+	}
+}
+
+func testKVRejectsBadInput(t *testing.T, url string) {
+	srv, _ := serve(t, testEnv(map[string]string{"DATABASE_URL": url}))
 	long := strings.Repeat("k", maxKeyBytes)
 	tests := []struct {
 		name, method, key, body string
@@ -233,9 +256,13 @@ func TestKVRejectsBadInput(t *testing.T) {
 }
 
 func TestBadDatabaseURL(t *testing.T) {
-	err := Run(t.Context(), testEnv(map[string]string{"DATABASE_URL": "postgres://u:pw@[bad"}), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "parsing DATABASE_URL") {
-		t.Fatalf("Run error = %v", err)
+	for _, url := range []string{"postgres://u:pw@[bad", "mysql://u:Hunter2Secret@[bad", "mysql://u:Hunter2Secret@h:3306/db?tls=skip-verify"} {
+		err := Run(t.Context(), testEnv(map[string]string{"DATABASE_URL": url}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "parsing DATABASE_URL") {
+			t.Errorf("Run with DATABASE_URL %q: error = %v", url, err)
+		} else if strings.Contains(err.Error(), "Hunter2Secret") {
+			t.Errorf("the error repeats the password: %v", err)
+		}
 	}
 }
 
