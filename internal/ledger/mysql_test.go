@@ -181,3 +181,57 @@ func TestKillMidRunMariaDB(t *testing.T) {
 		t.Errorf("longest gap %s, want the outage in it", st.LongestGap)
 	}
 }
+
+// TestCommitsStuckThenKilledMariaDB: commits wait for a standby that never
+// acknowledges (semi-sync on, none connected) until the writes time out:
+// those writes are unknown, as the server may keep them. The server is
+// then killed and restarted: what it kept of them is no failed write, and
+// no acknowledged write is lost.
+func TestCommitsStuckThenKilledMariaDB(t *testing.T) {
+	d := mariadbtest.New(t, netip.MustParseAddrPort("127.0.71.7:3306"))
+	ctx := t.Context()
+	l, err := New(Config{URL: d.URL, Rate: 100, Writers: 2, Duration: 2 * time.Minute, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(runCtx) }()
+	testenv.WaitFor(t, "writes acknowledged before commits wait", 30*time.Second, func() bool { return l.Stats().Acked >= 20 })
+	if err := d.Server().SetSemiSync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "commits timing out", 30*time.Second, func() bool { return l.Stats().Unknown >= 4 })
+	d.Kill()
+	restartCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := d.Start(restartCtx); err != nil { // semi-sync off again: the option file says so
+		t.Fatal(err)
+	}
+	acked := l.Stats().Acked
+	testenv.WaitFor(t, "writes acknowledged after the restart", 30*time.Second, func() bool { return l.Stats().Acked >= acked+20 })
+	stopRun()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := l.Stats()
+	rep, err := l.Verify(ctx, d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownKept := 0
+	present, err := l.readBack(ctx, d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range l.Writes() {
+		if w.Outcome == Unknown && present[w.Seq] {
+			unknownKept++
+		}
+	}
+	t.Logf("stats %+v; %d unknown writes kept by the server; report %+v", st, unknownKept, rep)
+	if rep.Lost != 0 || rep.FailedPresent != 0 || rep.Present != st.Acked {
+		t.Fatalf("report %+v, want all %d acknowledged writes present and no failed write present", rep, st.Acked)
+	}
+}
