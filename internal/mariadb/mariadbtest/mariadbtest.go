@@ -2,6 +2,9 @@
 // application database: one data directory is initialised per test binary
 // (Init takes seconds) and every server starts from a copy of it, writable,
 // and is killed when its test ends.
+//
+// internal/mariadb's own tests keep their copy of this setup: being inside
+// that package, they cannot import this one (an import cycle).
 package mariadbtest
 
 import (
