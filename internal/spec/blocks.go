@@ -259,8 +259,8 @@ func leaseDuration(name string, v time.Duration) string {
 }
 
 func engine(name string, v string) string {
-	if v != "postgres" {
-		return fmt.Sprintf("%s (%q) is not supported; use \"postgres\".", name, v)
+	if v != "postgres" && v != "mysql" {
+		return fmt.Sprintf("%s (%q) must be \"postgres\" or \"mysql\".", name, v)
 	}
 	return ""
 }

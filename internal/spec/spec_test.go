@@ -209,6 +209,9 @@ func TestDerivedDefaults(t *testing.T) {
 		{"synchronous cross-region commits", "database {\n  cross_region_commit = \"sync\"\n}", func(s *spec.Stack) bool {
 			return s.Database.CrossRegionCommit == "sync"
 		}},
+		{"the seed's engine", "database {\n  engine = \"mysql\"\n}", func(s *spec.Stack) bool {
+			return s.Database.Engine == "mysql"
+		}},
 		{"lease fencing with the default lease", "database {\n  fencing = \"lease\"\n}", func(s *spec.Stack) bool {
 			return s.Database.Fencing == "lease" && s.Database.FencingLease == 3*time.Second
 		}},
@@ -502,8 +505,10 @@ func TestErrors(t *testing.T) {
 			`stack.hcl:2:23: health_check_type ("EC3") must be "EC2" or "ELB".`},
 		{"algorithm", withBase("load_balancer {\n  algorithm = \"random\"\n}"),
 			`stack.hcl:2:15: algorithm ("random") must be "round_robin" or "least_outstanding_requests".`},
-		{"engine", withBase("database {\n  engine = \"mysql\"\n}"),
-			`stack.hcl:2:12: engine ("mysql") is not supported; use "postgres".`},
+		{"engine", withBase("database {\n  engine = \"oracle\"\n}"),
+			`stack.hcl:2:12: engine ("oracle") must be "postgres" or "mysql".`},
+		{"synchronous cross-region commits on MySQL", withBase("database {\n  engine = \"mysql\"\n  cross_region_commit = \"sync\"\n}"),
+			`stack.hcl:3:25: cross_region_commit = "sync" needs engine = "postgres": MySQL's semi-synchronous replication waits for one replica, not for the standby and a cross-region one.`},
 		{"cross region failover", withBase("database {\n  cross_region_failover = \"auto\"\n}"),
 			`stack.hcl:2:27: cross_region_failover ("auto") must be "manual" or "automatic".`},
 		{"automatic failover without replica", withBase("database {\n  cross_region_failover = \"automatic\"\n}"),
@@ -664,7 +669,7 @@ region "us-east-1" {
   }
 }
 database {
-  engine = "mysql"
+  engine = "mssql"
   replica {
     region = "us-east-1"
   }
@@ -675,7 +680,7 @@ stack.hcl:7:10: port (0) must be between 1 and 65535.
 stack.hcl:10:14: min_size (5) is greater than max_size (4).
 stack.hcl:12:18: adjustment (1) must be negative in scale_in.
 stack.hcl:21:24: private_subnets[0] ("10.1.1.0/24") is outside the VPC's cidr ("10.0.0.0/16").
-stack.hcl:25:12: engine ("mysql") is not supported; use "postgres".
+stack.hcl:25:12: engine ("mssql") must be "postgres" or "mysql".
 stack.hcl:27:14: replica region "us-east-1" is the primary region; a cross-region replica must be in another region.`
 	_, diags := parse(t, src)
 	if got := spec.FormatDiagnostics(diags); got != want {

@@ -202,7 +202,7 @@ type ScalingPolicy struct {
 // Database is the RDS tier: a primary in the primary region, optionally a
 // Multi-AZ standby, and cross-region read replicas.
 type Database struct {
-	// Engine is "postgres", the only one supported.
+	// Engine is "postgres" (default) or "mysql", RDS's engine names.
 	Engine string
 	// MultiAZ adds a synchronous standby in another AZ (default false).
 	MultiAZ bool

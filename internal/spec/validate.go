@@ -126,6 +126,11 @@ func (d *decoder) checkDatabase(s *Stack, sec *section) {
 	if s.Database.CrossRegionFailover == "automatic" && len(s.Database.Replicas) == 0 {
 		d.errorf(sec.at("cross_region_failover"), "cross_region_failover = \"automatic\" needs a replica block to promote.")
 	}
+	// MariaDB's semi-synchronous replication waits for any one replica,
+	// so a commit cannot wait for both the standby and a cross-region one.
+	if s.Database.Engine == "mysql" && s.Database.CrossRegionCommit == "sync" && d.valid(sec, "cross_region_commit") {
+		d.errorf(sec.at("cross_region_commit"), "cross_region_commit = \"sync\" needs engine = \"postgres\": MySQL's semi-synchronous replication waits for one replica, not for the standby and a cross-region one.")
+	}
 }
 
 func (d *decoder) checkReplicas(s *Stack, replicas []*section) {

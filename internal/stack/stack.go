@@ -218,8 +218,12 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 }
 
 // Preflight checks what a stack needs before anything is created or
-// started: its address plan and the PostgreSQL programs.
+// started: an engine it can run, its address plan and the PostgreSQL
+// programs.
 func Preflight(s *spec.Stack) (*vpc.Plan, error) {
+	if s.Database.Engine == "mysql" {
+		return nil, errors.New(`engine = "mysql" can be exported (hastack export terraform) but does not run here yet; up runs engine = "postgres"`)
+	}
 	plan, err := vpc.New(s)
 	if err != nil {
 		return nil, err

@@ -69,7 +69,9 @@ const (
   })
 })`
 	databaseType = `object({
+  engine                  = string
   engine_version          = string
+  parameter_group_family  = string
   instance_class          = string
   allocated_storage       = number
   multi_az                = bool
@@ -237,7 +239,9 @@ func (l *layout) mainFile() []byte {
 	db.ref("port", "var.database.port")
 	db.ref("instance_class", "var.database.instance_class")
 	db.ref("multi_az", "var.database.multi_az")
+	db.ref("engine", "var.database.engine")
 	db.ref("engine_version", "var.database.engine_version")
+	db.ref("parameter_group_family", "var.database.parameter_group_family")
 	db.ref("allocated_storage", "var.database.allocated_storage")
 	db.ref("db_name", "var.database.name")
 	db.ref("username", "var.database.username")
@@ -256,6 +260,9 @@ func (l *layout) mainFile() []byte {
 		rep.expr("allowed_security_group_ids", "[module.asg_secondary.security_group_id]")
 		rep.ref("port", "var.database.port")
 		rep.ref("instance_class", "var.database.instance_class")
+		rep.ref("engine", "var.database.engine")
+		rep.ref("engine_version", "var.database.engine_version")
+		rep.ref("parameter_group_family", "var.database.parameter_group_family")
 		rep.comment("The stack file's multi_az is the primary's; a replica has no standby.")
 		rep.boolean("multi_az", false)
 		rep.ref("deletion_protection", "var.database.deletion_protection")
@@ -377,7 +384,9 @@ func (l *layout) tfvarsFile() []byte {
 
 	db := s.Database
 	r.raw("database", object{}.
-		str("engine_version", "16").
+		str("engine", db.Engine).
+		str("engine_version", engineVersion(db.Engine)).
+		str("parameter_group_family", parameterGroupFamily(db.Engine)).
 		str("instance_class", l.opts.DBInstanceClass).
 		num("allocated_storage", 20).
 		boolean("multi_az", db.MultiAZ).
@@ -413,4 +422,20 @@ func prefixes[P fmt.Stringer](ps []P) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// engineVersion is the RDS engine version an export asks for: the
+// PostgreSQL major version hastack runs locally, or the MySQL the seed
+// deploys (hastack stands MariaDB in for it here).
+func engineVersion(engine string) string {
+	if engine == "mysql" {
+		return "8.0"
+	}
+	return "16"
+}
+
+// parameterGroupFamily is the DB parameter group family of the engine
+// and the version engineVersion picks.
+func parameterGroupFamily(engine string) string {
+	return engine + engineVersion(engine)
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -123,5 +124,40 @@ func TestDeterministic(t *testing.T) {
 				t.Errorf("%s: %s is not formatted:\n%s", name, p, lineDiff(string(content), string(formatted)))
 			}
 		}
+	}
+}
+
+// TestEngines: the stack file's engine reaches the export with a version
+// and a parameter group family of its own, for the primary and the
+// replica alike (the seed's engine is mysql).
+func TestEngines(t *testing.T) {
+	for _, tc := range []struct {
+		engine, version, family string
+	}{
+		{"postgres", "16", "postgres16"},
+		{"mysql", "8.0", "mysql8.0"},
+	} {
+		t.Run(tc.engine, func(t *testing.T) {
+			s := example(t, "two-region")
+			s.Database.Engine = tc.engine
+			files := mustExport(t, s, Options{})
+			vars := string(files["envs/prod/terraform.tfvars"])
+			for _, want := range []string{
+				`engine                  = "` + tc.engine + `"`,
+				`engine_version          = "` + tc.version + `"`,
+				`parameter_group_family  = "` + tc.family + `"`,
+			} {
+				if !strings.Contains(vars, want) {
+					t.Errorf("terraform.tfvars lacks %s:\n%s", want, vars)
+				}
+			}
+			main := string(files["envs/prod/main.tf"])
+			if n := strings.Count(main, "parameter_group_family     = var.database.parameter_group_family"); n != 2 {
+				t.Errorf("%d rds modules get the parameter group family, want 2 (primary and replica)", n)
+			}
+			if !strings.Contains(string(files["modules/rds/main.tf"]), "parameter_group_name        = aws_db_parameter_group.this.name") {
+				t.Error("the DB instance does not use its parameter group")
+			}
+		})
 	}
 }

@@ -5,12 +5,14 @@ var rdsVariables = []variable{
 	{"vpc_id", "string", "VPC of the database's security group.", ""},
 	{"subnet_ids", "list(string)", "Private subnets of the DB subnet group, in at least two availability zones.", ""},
 	{"allowed_security_group_ids", "list(string)", "Security groups that may connect: the instances'.", ""},
-	{"port", "number", "Port PostgreSQL listens on.", ""},
+	{"port", "number", "Port the database listens on.", ""},
 	{"instance_class", "string", "DB instance class.", ""},
 	{"multi_az", "bool", "Keep a synchronous standby in another availability zone, promoted automatically when the primary fails.", ""},
 	{"is_replica", "bool", "Create a read replica of replicate_source_db instead of a primary.", "false"},
 	{"replicate_source_db", "string", "ARN of the primary a replica follows (a cross-region replica needs the ARN).", "null"},
-	{"engine_version", "string", "PostgreSQL major version of a primary; a replica follows its primary's.", `"16"`},
+	{"engine", "string", "RDS engine of a primary, postgres or mysql; a replica follows its primary's.", ""},
+	{"engine_version", "string", "Engine version of a primary (e.g. 16 for postgres, 8.0 for mysql); a replica follows its primary's.", ""},
+	{"parameter_group_family", "string", "DB parameter group family matching the engine and version (e.g. postgres16, mysql8.0).", ""},
 	{"allocated_storage", "number", "Storage of a primary in GiB; a replica gets its primary's.", "20"},
 	{"db_name", "string", "Application database a primary creates.", "null"},
 	{"username", "string", "Master user of a primary; RDS keeps its password in Secrets Manager.", "null"},
@@ -40,7 +42,7 @@ func rdsMain() []byte {
 
 	sg := r.top("resource", "aws_security_group", "db")
 	sg.ref("name", "var.identifier")
-	sg.str("description", "PostgreSQL from the instances only")
+	sg.str("description", "Database port from the instances only")
 	sg.ref("vpc_id", "var.vpc_id")
 	in := sg.block("ingress")
 	in.str("description", "Instances")
@@ -61,9 +63,17 @@ func rdsMain() []byte {
 	key.boolean("enable_key_rotation", true)
 	tags(key, "var.identifier")
 
+	pg := r.noted([]string{
+		"The engine's settings, in a group of the database's own, so they can be",
+		"changed without touching other databases; a replica gets one in its region.",
+	}, "resource", "aws_db_parameter_group", "this")
+	pg.ref("name", "var.identifier")
+	pg.ref("family", "var.parameter_group_family")
+	tags(pg, "var.identifier")
+
 	db := r.top("resource", "aws_db_instance", "this")
 	db.ref("identifier", "var.identifier")
-	db.expr("engine", `var.is_replica ? null : "postgres"`)
+	db.expr("engine", "var.is_replica ? null : var.engine")
 	db.expr("engine_version", "var.is_replica ? null : var.engine_version")
 	db.ref("instance_class", "var.instance_class")
 	db.expr("allocated_storage", "var.is_replica ? null : var.allocated_storage")
@@ -77,11 +87,12 @@ func rdsMain() []byte {
 	db.ref("port", "var.port")
 	db.ref("multi_az", "var.multi_az")
 	db.ref("db_subnet_group_name", "aws_db_subnet_group.this.name")
+	db.ref("parameter_group_name", "aws_db_parameter_group.this.name")
 	db.expr("vpc_security_group_ids", "[aws_security_group.db.id]")
 	db.boolean("publicly_accessible", false)
 	db.comment(
-		"A PostgreSQL read replica keeps no automated backups of its own; give it a",
-		"retention period when promoting it (promote-read-replica --backup-retention-period).",
+		"The read replica keeps no automated backups of its own; give it a retention",
+		"period when promoting it (promote-read-replica --backup-retention-period).",
 	)
 	db.expr("backup_retention_period", "var.is_replica ? 0 : var.backup_retention_period")
 	db.ref("deletion_protection", "var.deletion_protection")

@@ -147,7 +147,9 @@ module "rds_primary" {
   port                       = var.database.port
   instance_class             = var.database.instance_class
   multi_az                   = var.database.multi_az
+  engine                     = var.database.engine
   engine_version             = var.database.engine_version
+  parameter_group_family     = var.database.parameter_group_family
   allocated_storage          = var.database.allocated_storage
   db_name                    = var.database.name
   username                   = var.database.username
@@ -171,6 +173,9 @@ module "rds_replica" {
   allowed_security_group_ids = [module.asg_secondary.security_group_id]
   port                       = var.database.port
   instance_class             = var.database.instance_class
+  engine                     = var.database.engine
+  engine_version             = var.database.engine_version
+  parameter_group_family     = var.database.parameter_group_family
   # The stack file's multi_az is the primary's; a replica has no standby.
   multi_az            = false
   deletion_protection = var.database.deletion_protection

@@ -124,7 +124,9 @@ secondary_ami_id          = ""
 secondary_certificate_arn = ""
 
 database = {
+  engine                  = "postgres"
   engine_version          = "16"
+  parameter_group_family  = "postgres16"
   instance_class          = "db.t3.micro"
   allocated_storage       = 20
   multi_az                = true

@@ -186,7 +186,9 @@ variable "secondary_user_data" {
 variable "database" {
   description = "The stack file's database block and the instances' size."
   type = object({
+    engine                  = string
     engine_version          = string
+    parameter_group_family  = string
     instance_class          = string
     allocated_storage       = number
     multi_az                = bool

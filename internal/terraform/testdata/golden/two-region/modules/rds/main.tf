@@ -17,7 +17,7 @@ resource "aws_db_subnet_group" "this" {
 
 resource "aws_security_group" "db" {
   name        = var.identifier
-  description = "PostgreSQL from the instances only"
+  description = "Database port from the instances only"
   vpc_id      = var.vpc_id
 
   ingress {
@@ -45,9 +45,19 @@ resource "aws_kms_key" "replica" {
   }
 }
 
+# The engine's settings, in a group of the database's own, so they can be
+# changed without touching other databases; a replica gets one in its region.
+resource "aws_db_parameter_group" "this" {
+  name   = var.identifier
+  family = var.parameter_group_family
+  tags = {
+    Name = var.identifier
+  }
+}
+
 resource "aws_db_instance" "this" {
   identifier                  = var.identifier
-  engine                      = var.is_replica ? null : "postgres"
+  engine                      = var.is_replica ? null : var.engine
   engine_version              = var.is_replica ? null : var.engine_version
   instance_class              = var.instance_class
   allocated_storage           = var.is_replica ? null : var.allocated_storage
@@ -61,10 +71,11 @@ resource "aws_db_instance" "this" {
   port                        = var.port
   multi_az                    = var.multi_az
   db_subnet_group_name        = aws_db_subnet_group.this.name
+  parameter_group_name        = aws_db_parameter_group.this.name
   vpc_security_group_ids      = [aws_security_group.db.id]
   publicly_accessible         = false
-  # A PostgreSQL read replica keeps no automated backups of its own; give it a
-  # retention period when promoting it (promote-read-replica --backup-retention-period).
+  # The read replica keeps no automated backups of its own; give it a retention
+  # period when promoting it (promote-read-replica --backup-retention-period).
   backup_retention_period = var.is_replica ? 0 : var.backup_retention_period
   deletion_protection     = var.deletion_protection
   # A replica cannot leave a final snapshot; a primary does.

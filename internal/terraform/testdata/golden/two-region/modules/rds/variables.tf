@@ -19,7 +19,7 @@ variable "allowed_security_group_ids" {
 }
 
 variable "port" {
-  description = "Port PostgreSQL listens on."
+  description = "Port the database listens on."
   type        = number
 }
 
@@ -45,10 +45,19 @@ variable "replicate_source_db" {
   default     = null
 }
 
-variable "engine_version" {
-  description = "PostgreSQL major version of a primary; a replica follows its primary's."
+variable "engine" {
+  description = "RDS engine of a primary, postgres or mysql; a replica follows its primary's."
   type        = string
-  default     = "16"
+}
+
+variable "engine_version" {
+  description = "Engine version of a primary (e.g. 16 for postgres, 8.0 for mysql); a replica follows its primary's."
+  type        = string
+}
+
+variable "parameter_group_family" {
+  description = "DB parameter group family matching the engine and version (e.g. postgres16, mysql8.0)."
+  type        = string
 }
 
 variable "allocated_storage" {
