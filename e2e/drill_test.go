@@ -316,7 +316,7 @@ func deref(f *float64) any {
 func TestDrillScaleOut(t *testing.T) {
 	e := newEnv(t, "quick")
 	e.must("up", "-d")
-	rep, code := e.runDrill("scale-out", "--timeout", "120s")
+	rep, code := e.runDrill("scale-out", "--timeout", "90s")
 	if code != 0 || !rep.Passed || rep.ScaleOutSeconds == nil {
 		t.Fatalf("drill exit %d passed %v scale-out %v", code, rep.Passed, rep.ScaleOutSeconds)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -172,13 +173,54 @@ func (e *env) status() stack.Status {
 // stack process if even that fails, so no test leaks processes.
 func (e *env) forceDown() {
 	p := stack.Paths{Dir: e.stateDir}
-	if !p.Running() {
+	if p.Running() {
+		e.hastack("down")
+		if rec, err := p.ReadRecord(); err == nil && p.Running() {
+			_ = syscall.Kill(rec.PID, syscall.SIGKILL)
+		}
+	}
+	// Whatever still runs from the state directory (a database server)
+	// outlived its stack: that fails this test, and is killed so that it
+	// does not hold its addresses against the next one.
+	deadline := time.Now().Add(10 * time.Second)
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	left := processesUnder(e.stateDir)
+	for len(left) > 0 && time.Now().Before(deadline) {
+		<-poll.C
+		left = processesUnder(e.stateDir)
+	}
+	if len(left) == 0 {
 		return
 	}
-	e.hastack("down")
-	if rec, err := p.ReadRecord(); err == nil && p.Running() {
-		_ = syscall.Kill(rec.PID, syscall.SIGKILL)
+	e.t.Errorf("still running 10 s after the stack went down:\n%s", strings.Join(left, "\n"))
+	for _, l := range left {
+		pid, _, _ := strings.Cut(l, " ")
+		if n, err := strconv.Atoi(pid); err == nil {
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
 	}
+}
+
+// processesUnder lists, as "pid command line", the processes whose
+// command line names a path under dir.
+func processesUnder(dir string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+		if strings.Contains(cmd, dir+"/") {
+			pid := filepath.Base(filepath.Dir(f))
+			if n, _ := strconv.Atoi(pid); alive(n) {
+				out = append(out, pid+" "+cmd)
+			}
+		}
+	}
+	return out
 }
 
 // resolve asks the hastack DNS server for name's A record over UDP.
