@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what hastack needs from Debian when it is missing: the PostgreSQL
-# and MariaDB servers (the database tier runs them for real, MariaDB with
-# mariadb-backup to re-clone a diverged server) and dig (the demo queries the
+# server (the database tier runs it for real) and dig (the demo queries the
 # DNS server with it). `setup.sh test` also installs Chromium, in which the
-# tests render drill reports and drive the dashboard, and the Prometheus
-# server, which a test points at a running stack.
+# tests render drill reports and drive the dashboard, the Prometheus server,
+# which a test points at a running stack, and the MariaDB server with
+# mariadb-backup, which the MySQL engine's tests run for real.
 #
 # hastack runs its own servers as children, on its own addresses and data
 # directories; the system-wide service a Debian package would start is not
@@ -18,10 +18,11 @@ need=()
 if [ "${1:-}" = test ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 	command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+	# Until up runs engine = "mysql", only the tests need MariaDB.
+	[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+	command -v mariadb-backup >/dev/null 2>&1 || need+=(mariadb-backup)
 fi
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
-command -v mariadb-backup >/dev/null 2>&1 || need+=(mariadb-backup)
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v go >/dev/null 2>&1 || { echo "setup: Go is not installed; hastack needs Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; }
