@@ -57,6 +57,12 @@ type Failback struct {
 	Error string `json:"error,omitempty"`
 }
 
+// rejoinWait is the least the way back waits for the home region's nodes
+// to stream again: each rejoins after a pg_rewind, one after the other,
+// which takes 5-9 s a node on a busy machine and is no part of the stack
+// file's timings. The time it took is reported either way.
+const rejoinWait = 90 * time.Second
+
 // failBack takes the way back once the stack has recovered from the
 // region failure: it waits until the home region's nodes stream from
 // the new primary, then switches the primary over to home, and lets the

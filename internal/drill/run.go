@@ -288,7 +288,7 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 		}
 		rep.Restored = &restored
 		if sc.FailsBack {
-			rep.Failback = d.failBack(ctx, st, rep.RecoverAt, waits.Restore)
+			rep.Failback = d.failBack(ctx, st, rep.RecoverAt, max(waits.Restore, rejoinWait))
 		}
 	}
 	if sc.Timed {
