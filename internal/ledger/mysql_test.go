@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"io"
 	"net/netip"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/hastack/hastack/internal/dburl"
 	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
 	"github.com/hastack/hastack/internal/testenv"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -59,22 +57,6 @@ func TestMySQLURLChecked(t *testing.T) {
 	}
 }
 
-// openMySQL is an application's pool on url, closed with the test.
-func openMySQL(t *testing.T, url string) *sql.DB {
-	t.Helper()
-	cfg, err := dburl.MySQLConfig(url, dburl.Timeouts{Dial: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestRunVerifyAndLossMariaDB(t *testing.T) {
 	url := mariadbtest.Start(t, netip.MustParseAddrPort("127.0.71.5:3306"))
 	ctx := t.Context()
@@ -109,7 +91,7 @@ func TestRunVerifyAndLossMariaDB(t *testing.T) {
 		}
 	}
 	tail := acked[len(acked)-3:]
-	db := openMySQL(t, url)
+	db := mariadbtest.Open(t, url)
 	for _, w := range tail {
 		if _, err := db.ExecContext(ctx, "DELETE FROM hastack_ledger WHERE run = ? AND seq = ?", l.run, w.Seq); err != nil {
 			t.Fatal(err)

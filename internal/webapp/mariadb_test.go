@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/hastack/hastack/internal/dburl"
 	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
 	"github.com/hastack/hastack/internal/testenv"
 )
@@ -23,7 +21,7 @@ func mariadbUnderTest(t *testing.T, addr string) testDatabase {
 		terminateSessions: func(t *testing.T, ctx context.Context) { killSessions(t, ctx, d.URL) },
 		clientAddrs: func(t *testing.T, ctx context.Context) []string {
 			var addrs []string
-			for _, hostPort := range otherSessions(t, ctx, openMySQLForTest(t, d.URL)) {
+			for _, hostPort := range otherSessions(t, ctx, openOneSession(t, d.URL)) {
 				host, _, err := net.SplitHostPort(hostPort.host)
 				if err != nil {
 					t.Fatalf("session host %q: %v", hostPort.host, err)
@@ -37,19 +35,12 @@ func mariadbUnderTest(t *testing.T, addr string) testDatabase {
 	}
 }
 
-func openMySQLForTest(t *testing.T, url string) *sql.DB {
+// openOneSession is a pool of one connection on url: CONNECTION_ID()
+// is then always the same session's.
+func openOneSession(t *testing.T, url string) *sql.DB {
 	t.Helper()
-	cfg, err := dburl.MySQLConfig(url, dburl.Timeouts{Dial: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	db.SetMaxOpenConns(1) // CONNECTION_ID() below is the same session's
-	t.Cleanup(func() { db.Close() })
+	db := mariadbtest.Open(t, url)
+	db.SetMaxOpenConns(1)
 	return db
 }
 
@@ -86,7 +77,7 @@ func otherSessions(t *testing.T, ctx context.Context, db *sql.DB) []session {
 // to be gone.
 func killSessions(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
-	db := openMySQLForTest(t, url)
+	db := openOneSession(t, url)
 	sessions := otherSessions(t, ctx, db)
 	if len(sessions) == 0 {
 		t.Fatal("no pooled session to kill")

@@ -10,6 +10,7 @@ package mariadbtest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -22,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/hastack/hastack/internal/dburl"
 	"github.com/hastack/hastack/internal/mariadb"
 	"github.com/hastack/hastack/internal/testenv"
 )
@@ -186,4 +190,20 @@ func checkLogHasNoPassword(t testing.TB, cfg mariadb.Config) {
 			t.Errorf("%s's log holds a password", cfg.Name)
 		}
 	}
+}
+
+// Open is a database/sql pool on a mysql:// URL, closed with the test.
+func Open(t testing.TB, url string) *sql.DB {
+	t.Helper()
+	cfg, err := dburl.MySQLConfig(url, dburl.Timeouts{Dial: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	return db
 }
