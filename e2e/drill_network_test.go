@@ -133,7 +133,7 @@ func TestDrillReplicationPartition(t *testing.T) {
 		}
 	}
 	if rep.Restored == nil || !*rep.Restored {
-		t.Error("the stack was not restored after the drill")
+		t.Errorf("the stack was not restored after the drill: %s%s", rep.NotRestored, rep.RecoverError)
 	}
 	e.must("down", "--purge")
 }
@@ -177,7 +177,7 @@ func TestDrillGrayFailure(t *testing.T) {
 		t.Errorf("before the switch the median request served took %.0f ms, less than a 400 ms round trip", u.Latency.P50*1000)
 	}
 	if rep.Restored == nil || !*rep.Restored {
-		t.Error("the stack was not restored after the drill")
+		t.Errorf("the stack was not restored after the drill: %s%s", rep.NotRestored, rep.RecoverError)
 	}
 	e.must("down", "--purge")
 }
@@ -210,7 +210,7 @@ func TestDrillAZIsolation(t *testing.T) {
 		t.Errorf("served during the fault %v: want us-east-1b and not us-east-1a", rep.ServedByAZ)
 	}
 	if rep.Restored == nil || !*rep.Restored {
-		t.Errorf("the stack was not restored after the AZ came back: %+v", e.status().Database.Nodes)
+		t.Errorf("the stack was not restored after the AZ came back: %s%s; %+v", rep.NotRestored, rep.RecoverError, e.status().Database.Nodes)
 	}
 	e.must("down", "--purge")
 }

@@ -97,7 +97,7 @@ func TestDrillRegionFailure(t *testing.T) {
 		t.Errorf("promotion at %v s, want after the DNS switch at %.2fs", deref(rep.PromotionSeconds), *rep.DNSSwitchSeconds)
 	}
 	if rep.Restored == nil || !*rep.Restored {
-		t.Error("the stack was not restored after the drill")
+		t.Errorf("the stack was not restored after the drill: %s%s", rep.NotRestored, rep.RecoverError)
 	}
 	page, err := os.ReadFile(report)
 	if err != nil {
@@ -231,7 +231,7 @@ func TestDrillAZFailure(t *testing.T) {
 		t.Fatalf("drill exit %d passed %v lost %d promotion %v", code, rep.Passed, rep.WritesLost, rep.PromotionSeconds)
 	}
 	if rep.Restored == nil || !*rep.Restored {
-		t.Fatal("the stack was not restored after the AZ came back")
+		t.Fatalf("the stack was not restored after the AZ came back: %s%s", rep.NotRestored, rep.RecoverError)
 	}
 	// After recovery the group spreads over both AZs again.
 	waitFor(t, "instances in both AZs again", time.Minute, func() bool {

@@ -85,7 +85,7 @@ func testRPO(t *testing.T, scenario string, extra ...string) {
 		}
 	}
 	if rep.Restored == nil || !*rep.Restored {
-		t.Error("the stack was not restored after the drill")
+		t.Errorf("the stack was not restored after the drill: %s%s", rep.NotRestored, rep.RecoverError)
 	}
 	e.must("down", "--purge")
 }

@@ -32,7 +32,7 @@ func TestDrillScaleOut(t *testing.T) {
 	// is no failure of the scaling rules, so a missed wait is only a log
 	// line, and the group must be back within a minute.
 	if rep.Restored == nil || !*rep.Restored {
-		t.Log("the group had not scaled back in when the drill's restore wait ended")
+		t.Logf("the group had not scaled back in when the drill's restore wait ended: %s", rep.NotRestored)
 	}
 	waitFor(t, "the group scaled back in to its desired capacity", time.Minute, func() bool {
 		for _, r := range e.status().Regions {

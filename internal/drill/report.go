@@ -32,6 +32,8 @@ type Report struct {
 	// Restored: after the fault was recovered, the stack came back as it
 	// was (nil when the scenario has nothing to recover).
 	Restored *bool `json:"restored,omitempty"`
+	// NotRestored says what was not as before when the restore wait ended.
+	NotRestored string `json:"not_restored,omitempty"`
 	// RecoverError says why undoing the fault failed; the drill then
 	// fails, its measurements kept.
 	RecoverError string `json:"recover_error,omitempty"`

@@ -283,8 +283,12 @@ func Run(ctx context.Context, ctl Controller, sc Scenario, opts Options) (*Repor
 				_, ok := CaughtUp(sampler.Series(), d.watch, rep.RecoverAt, baseline.Seconds)
 				return ok
 			}
-			err := d.phase(ctx, "restore", waits.Restore, func() bool { return d.restored(ctx, st) && caughtUp() })
-			restored = err == nil && d.restored(ctx, st)
+			err := d.phase(ctx, "restore", waits.Restore, func() bool { return d.restored(ctx, st) == "" && caughtUp() })
+			rep.NotRestored = d.restored(ctx, st)
+			if rep.NotRestored == "" && !caughtUp() {
+				rep.NotRestored = d.watch + " has not caught up"
+			}
+			restored = err == nil && rep.NotRestored == ""
 		}
 		rep.Restored = &restored
 		if sc.FailsBack {
@@ -686,44 +690,60 @@ func (d *driver) primaryMoved(ctx context.Context, before stack.Status) bool {
 	return false
 }
 
-// restored: the stack is back as it was before the drill (Restored).
-func (d *driver) restored(ctx context.Context, before stack.Status) bool {
+// restored: the stack is back as it was before the drill; otherwise
+// it says what is not.
+func (d *driver) restored(ctx context.Context, before stack.Status) string {
 	st, err := d.ctl.Status(ctx)
-	return err == nil && Restored(before, st)
+	if err != nil {
+		return "status: " + err.Error()
+	}
+	return NotRestored(before, st)
 }
 
-// Restored reports whether the stack now is back as it was before: every
-// region running with healthy targets and its group at the same desired
-// capacity, DNS answering what it did, every database node that ran
-// running again (in whatever role) and, if commits waited for a
+// NotRestored says what keeps the stack now from being as it was before
+// ("" when nothing does): every region running with healthy targets and
+// its group at the same desired capacity, DNS answering what it did,
+// every database node that ran running again (in whatever role, but no
+// former primary still running as one) and, if commits waited for a
 // synchronous standby, waiting for one again — unless the primary moved
 // to another region, where a promoted replica has no standby of its own
 // (as on AWS, until one is added).
-func Restored(before, now stack.Status) bool {
+func NotRestored(before, now stack.Status) string {
 	if len(now.Regions) != len(before.Regions) {
-		return false
+		return fmt.Sprintf("%d regions, were %d", len(now.Regions), len(before.Regions))
 	}
 	for i, r := range now.Regions {
-		if r.Failed || len(r.FailedAZs) > 0 || r.LoadBalancer.HealthyTargets == 0 {
-			return false
+		switch {
+		case r.Failed:
+			return "region " + r.Name + " still failed"
+		case len(r.FailedAZs) > 0:
+			return fmt.Sprintf("AZ %s still failed", strings.Join(r.FailedAZs, ", "))
+		case r.LoadBalancer.HealthyTargets == 0:
+			return "no healthy target behind the load balancer of " + r.Name
 		}
 		if b := before.Regions[i].AutoScaling; b != nil && r.AutoScaling != nil && r.AutoScaling.Desired != b.Desired {
-			return false
+			return fmt.Sprintf("the group of %s wants %d instances, wanted %d", r.Name, r.AutoScaling.Desired, b.Desired)
 		}
 	}
 	running := map[string]bool{}
 	for _, n := range now.Database.Nodes {
 		running[n.Name] = n.Running
+		if n.Running && n.Fenced {
+			return "former primary " + n.Name + " still runs as a primary"
+		}
 	}
 	for _, n := range before.Database.Nodes {
 		if n.Running && !running[n.Name] {
-			return false
+			return "database node " + n.Name + " not running"
 		}
 	}
 	if before.Database.SyncStandby && !now.Database.SyncStandby && dbRegion(before) == dbRegion(now) {
-		return false
+		return "commits wait for no synchronous standby"
 	}
-	return now.DNS.Answer == before.DNS.Answer
+	if now.DNS.Answer != before.DNS.Answer {
+		return fmt.Sprintf("DNS answers %s, answered %s", now.DNS.Answer, before.DNS.Answer)
+	}
+	return ""
 }
 
 // dbRegion is the region of the database primary, "" when none.

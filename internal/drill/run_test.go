@@ -107,7 +107,7 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	}
 }
 
-func TestRestored(t *testing.T) {
+func TestNotRestored(t *testing.T) {
 	before := quickStatus()
 	before.DNS.Answer = "127.1.1.10"
 	before.Database.SyncStandby = true
@@ -120,24 +120,29 @@ func TestRestored(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(st *stack.Status)
-		want   bool
+		want   string
 	}{
-		{"as before", func(*stack.Status) {}, true},
+		{"as before", func(*stack.Status) {}, ""},
 		{"roles swapped", func(st *stack.Status) {
 			st.Database.Nodes[0].Role, st.Database.Nodes[1].Role = "standby", "primary"
-		}, true},
-		{"DNS elsewhere", func(st *stack.Status) { st.DNS.Answer = "127.2.1.10" }, false},
-		{"a region still failed", func(st *stack.Status) { st.Regions[0].Failed = true }, false},
-		{"no healthy target", func(st *stack.Status) { st.Regions[1].LoadBalancer.HealthyTargets = 0 }, false},
-		{"another desired capacity", func(st *stack.Status) { st.Regions[0].AutoScaling = &stack.ASGStatus{Desired: 3} }, false},
+		}, ""},
+		{"DNS elsewhere", func(st *stack.Status) { st.DNS.Answer = "127.2.1.10" }, "DNS answers 127.2.1.10, answered 127.1.1.10"},
+		{"a region still failed", func(st *stack.Status) { st.Regions[0].Failed = true }, "region us-east-1 still failed"},
+		{"no healthy target", func(st *stack.Status) { st.Regions[1].LoadBalancer.HealthyTargets = 0 }, "no healthy target behind the load balancer of us-west-2"},
+		{"another desired capacity", func(st *stack.Status) { st.Regions[0].AutoScaling = &stack.ASGStatus{Desired: 3} }, "the group of us-east-1 wants 3 instances, wanted 2"},
 		// The old primary, fenced after a failover, never came back.
-		{"a database node still down", func(st *stack.Status) { st.Database.Nodes[0].Running = false }, false},
-		{"no synchronous standby any more", func(st *stack.Status) { st.Database.SyncStandby = false }, false},
+		{"a database node still down", func(st *stack.Status) { st.Database.Nodes[0].Running = false }, "database node db-us-east-1a not running"},
+		// A promotion could not reach it, and it has not rejoined.
+		{"a former primary still runs as one", func(st *stack.Status) {
+			st.Database.Nodes[0].Fenced = true
+			st.Database.Nodes[0].Role, st.Database.Nodes[2].Role = "replica", "primary"
+		}, "former primary db-us-east-1a still runs as a primary"},
+		{"no synchronous standby any more", func(st *stack.Status) { st.Database.SyncStandby = false }, "commits wait for no synchronous standby"},
 		// A replica promoted in another region has no standby there.
 		{"primary in another region, no synchronous standby", func(st *stack.Status) {
 			st.Database.SyncStandby = false
 			st.Database.Nodes[0].Role, st.Database.Nodes[2].Role = "replica", "primary"
-		}, true},
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,8 +150,8 @@ func TestRestored(t *testing.T) {
 			now.Regions = slices.Clone(before.Regions)
 			now.Database.Nodes = slices.Clone(before.Database.Nodes)
 			tt.change(&now)
-			if got := Restored(before, now); got != tt.want {
-				t.Fatalf("Restored = %v, want %v", got, tt.want)
+			if got := NotRestored(before, now); got != tt.want {
+				t.Fatalf("NotRestored = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -96,7 +96,11 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "  fault undone\tNO\t%s\n", r.RecoverError)
 	}
 	if r.Restored != nil {
-		fmt.Fprintf(tw, "  stack restored after\t%s\t\n", map[bool]string{true: "yes", false: "NO (see hastack status)"}[*r.Restored])
+		if *r.Restored {
+			fmt.Fprintf(tw, "  stack restored after\tyes\t\n")
+		} else {
+			fmt.Fprintf(tw, "  stack restored after\tNO\t%s (see hastack status)\n", r.NotRestored)
+		}
 	}
 	tw.Flush()
 	if len(r.Checks) > 0 {

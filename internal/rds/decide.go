@@ -224,6 +224,10 @@ const (
 	// actSetCrossRegion makes the primary's commits also wait for node, a
 	// replica in another region.
 	actSetCrossRegion
+	// actRejoin stops node, a former primary that a promotion could not
+	// reach and that still runs as one, and starts it as a follower of the
+	// primary (pg_rewind, or a new copy).
+	actRejoin
 )
 
 // action is one thing the agent is to do.
@@ -238,7 +242,7 @@ type action struct {
 func (a action) String() string {
 	names := map[actionKind]string{actPromote: "promote", actSetSync: "set-sync", actSyncFrom: "sync-from",
 		actSyncComplete: "sync-complete", actRestart: "restart", actRebuild: "rebuild", actReconfigure: "reconfigure", actBlocked: "blocked",
-		actCreate: "create", actRetire: "retire", actSetCrossRegion: "set-cross-region"}
+		actCreate: "create", actRetire: "retire", actSetCrossRegion: "set-cross-region", actRejoin: "rejoin"}
 	name := names[a.kind]
 	if a.kind == actRebuild && a.fresh {
 		name = "copy"
@@ -309,10 +313,11 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 
 // decideFollowers retires spares that run (their region no longer holds
 // the primary), makes the nodes that have no data yet (a spare turned
-// standby), restarts followers that stopped on their own, rebuilds those
-// whose server reported that it cannot catch up, and corrects settings
-// that drifted; making, rebuilding and correcting only while the primary
-// can serve and the follower's region reaches it. A
+// standby), rejoins former primaries left running, restarts followers
+// that stopped on their own, rebuilds those whose server reported that
+// it cannot catch up, and corrects settings that drifted; making,
+// rejoining, rebuilding and correcting only while the primary can serve
+// and the follower's region reaches it. A
 // follower that merely does not stream (its primary is unreachable, or
 // a network cut) is left to reconnect by itself.
 func decideFollowers(st State, obs observation, now time.Time, primaryUp bool) []action {
@@ -330,6 +335,13 @@ func decideFollowers(st State, obs observation, now time.Time, primaryUp bool) [
 		case !o.Running && o.Empty:
 			if primaryUp && !o.PrimaryUnreachable {
 				acts = append(acts, action{kind: actCreate, node: name, reason: fmt.Sprintf("%s of primary %s", st.Nodes[name].Role, st.Primary)})
+			}
+		case st.Nodes[name].Fenced && o.Running && !o.InRecovery:
+			// Lifting a cut rejoins it at once; this is the retry when that
+			// attempt failed (a probe timed out under load, another cut was
+			// still in place), with the rebuild's backoff.
+			if primaryUp && !o.PrimaryUnreachable && !now.Before(o.LastRebuild.Add(rebuildDelay(o.RebuildFailures))) {
+				acts = append(acts, action{kind: actRejoin, node: name, reason: "former primary " + name + " still runs as a primary and its region reaches primary " + st.Primary})
 			}
 		case o.CannotFollow != "":
 			if primaryUp && !o.PrimaryUnreachable && !now.Before(o.LastRebuild.Add(rebuildDelay(o.RebuildFailures))) {
@@ -434,7 +446,7 @@ type health struct {
 	// rebuilt: rebuilt since the node last streamed; if it still cannot
 	// follow, only a copy will do.
 	rebuilt bool
-	job     string // "restart" or "rebuild" while one runs
+	job     string // "restart", "rebuild", "create" or "rejoin" while one runs
 }
 
 // settled forgets what a node got over: its failures once its server

@@ -58,6 +58,15 @@ func TestDecide(t *testing.T) {
 		o.PrimaryUnreachable = true
 		return o
 	}
+	// c, a former primary that a promotion to a could not reach, still
+	// runs as a primary.
+	staleC := state(syncOK)
+	staleC.Nodes["c"] = NodeState{Role: RoleReplica, Fenced: true}
+	stalePrimary := nodeObs{Running: true, Reachable: true, LSN: 700}
+	rejoinFailed := func(o nodeObs, failures int, ago time.Duration) nodeObs {
+		o.RebuildFailures, o.LastRebuild = failures, t0.Add(-ago)
+		return o
+	}
 	tests := []struct {
 		name   string
 		st     State
@@ -143,6 +152,20 @@ func TestDecide(t *testing.T) {
 			with(healthy, "c", drifted), timers{}, pol, []string{"reconfigure(c)"}},
 		{"replica streams from elsewhere, its region cut off from the primary: left until it reaches it", state(syncOK),
 			with(healthy, "c", cutOff(drifted)), timers{}, pol, nil},
+		{"former primary left running, its region reaches the primary: rejoin it", staleC,
+			with(healthy, "c", stalePrimary), timers{}, pol, []string{"rejoin(c)"}},
+		{"former primary left running, its region still cut off: left alone", staleC,
+			with(healthy, "c", cutOff(stalePrimary)), timers{}, pol, nil},
+		{"former primary left running, the primary down: wait for a primary", staleC,
+			with(with(healthy, "a", held), "c", stalePrimary), timers{}, policy{detection: time.Second}, nil},
+		{"former primary left running, its rejoin failed twice 1s ago: wait for the 2s backoff", staleC,
+			with(healthy, "c", rejoinFailed(stalePrimary, 2, time.Second)), timers{}, pol, nil},
+		{"former primary left running, its rejoin failed twice 2s ago: try again", staleC,
+			with(healthy, "c", rejoinFailed(stalePrimary, 2, 2*time.Second)), timers{}, pol, []string{"rejoin(c)"}},
+		{"former primary being rejoined: leave it", staleC,
+			with(healthy, "c", nodeObs{Running: true, Busy: true}), timers{}, pol, nil},
+		{"former primary started as a follower: nothing to do", staleC,
+			healthy, timers{}, pol, nil},
 		{"replica reports a diverged timeline, its region cut off from the primary: no rebuild", state(syncOK),
 			with(with(healthy, "c", cutOff(cannot(follower, false, 0, time.Hour))), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, nil},
 	}

@@ -240,6 +240,13 @@ func (c *Cluster) recoverLocked(ctx context.Context, n *node) error {
 			return err
 		}
 	}
+	return c.startStopped(ctx, n)
+}
+
+// startStopped starts n, stopped, in its role: rebuilt first when its
+// server reported that it cannot follow.
+func (c *Cluster) startStopped(ctx context.Context, n *node) error {
+	name := n.cfg.Name
 	st := c.snapshot()
 	var err error
 	if h := c.healthOf(name); h.cannotFollow != "" && name != st.Primary {
@@ -255,13 +262,37 @@ func (c *Cluster) recoverLocked(ctx context.Context, n *node) error {
 	return nil
 }
 
+// rejoin is the monitor's job for a former primary left running whose
+// region reaches the primary again, when the rejoin on lifting the cut
+// did not happen or failed: a failure counts as a failed rebuild, for
+// the backoff.
+func (c *Cluster) rejoin(ctx context.Context, n *node, reason string) {
+	name := n.cfg.Name
+	c.log.Warn("rejoining a former primary left running", "node", name, "reason", reason)
+	err := c.stopStale(ctx, n)
+	if err == nil {
+		err = c.startStopped(ctx, n)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		h := c.updateHealth(name, func(h *health) { h.rebuildFailures, h.lastRebuild = h.rebuildFailures+1, time.Now() })
+		c.problem("rejoin "+name, EventError, fmt.Sprintf("rejoining former primary %s failed (%d in a row; next attempt in %s): %v",
+			name, h.rebuildFailures, rebuildDelay(h.rebuildFailures), err))
+		return
+	}
+	c.problem("rejoin "+name, EventError, "")
+}
+
 // Rejoin makes every former primary that a promotion could not reach,
 // and that still runs as a primary (it may have taken writes since),
 // rejoin as a follower of the primary: stopped, rewound with pg_rewind
 // (which discards what it wrote after the promotion) and started
 // again, each as soon as its address reaches the primary. It returns
 // the names of those that rejoined; the stack calls it when a network
-// fault is lifted.
+// fault is lifted. The monitor does the same, with a backoff, for those
+// this could not rejoin.
 func (c *Cluster) Rejoin(ctx context.Context) ([]string, error) {
 	// A region a promotion could not reach kept its endpoints on the old
 	// primary; once it reaches the primary again they lead there before
@@ -297,6 +328,7 @@ func (c *Cluster) Rejoin(ctx context.Context) ([]string, error) {
 	var rejoined []string
 	var errs []error
 	for _, n := range c.nodes {
+		c.waitJob(n, "rejoin") // the monitor's, begun before this call
 		if !c.stale(n) {
 			continue
 		}

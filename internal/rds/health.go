@@ -122,6 +122,19 @@ func (c *Cluster) startJob(n *node, kind string, work func(ctx context.Context))
 	})
 }
 
+// waitJob waits for n's background job of kind, if one runs, without
+// ending it: a rejoin interrupted in its pg_rewind would leave the data
+// unusable.
+func (c *Cluster) waitJob(n *node, kind string) {
+	c.mu.Lock()
+	j := c.jobs[n.cfg.Name]
+	running := c.health[n.cfg.Name].job
+	c.mu.Unlock()
+	if j != nil && running == kind {
+		<-j.done
+	}
+}
+
 // cancelJob ends n's background job, if any, and waits for it.
 func (c *Cluster) cancelJob(n *node) {
 	c.mu.Lock()

@@ -141,6 +141,8 @@ func (c *Cluster) apply(ctx context.Context, a action) error {
 		return c.retire(ctx, n, a.reason)
 	case actSetCrossRegion:
 		return c.setCrossRegion(a.node)
+	case actRejoin:
+		c.startJob(n, "rejoin", func(ctx context.Context) { c.rejoin(ctx, n, a.reason) })
 	}
 	return nil
 }
