@@ -20,6 +20,14 @@ type Waits struct {
 // account for.
 const waitMargin = 30 * time.Second
 
+// rejoinAllowance is what one database node of a lost region takes to
+// come back once the region is recovered, which no stack-file timing
+// covers: stopped if it ran on as a former primary, rewound with
+// pg_rewind, started as a follower and caught up, one node after the
+// other (5-9 s a node seen on a busy machine). While its nodes rejoin,
+// the region's instances find no reader database and fail their checks.
+const rejoinAllowance = 15 * time.Second
+
 // fallbackWait is the wait when no stack file is known to derive one from.
 const fallbackWait = time.Minute
 
@@ -33,7 +41,8 @@ const fallbackWait = time.Minute
 // as in Scenarios; an unknown one gets the region loss's waits. Timed
 // scenarios (replication-partition, gray-failure) hold their fault for
 // their duration and only use Restore, the region loss's: what they cut
-// comes back as a recovered region does.
+// comes back as a recovered region does. A recovered region's restore
+// also allows each of its database nodes rejoinAllowance.
 func DefaultWaits(s *spec.Stack, scenario string, sustain time.Duration) Waits {
 	if s == nil || len(s.Regions) == 0 {
 		return Waits{Recovery: fallbackWait, Restore: fallbackWait}
@@ -73,8 +82,13 @@ func DefaultWaits(s *spec.Stack, scenario string, sustain time.Duration) Waits {
 			promotion = db.RegionFailoverAfter
 		}
 		w.Recovery = dnsFlip + ttl + promotion
-		// The region's instances pass their checks again, then Route53's.
-		w.Restore = targetUp + dnsFlip
+		// The region's database nodes rejoin; its instances pass their
+		// checks again, then Route53's.
+		nodes := time.Duration(1)
+		if db.MultiAZ {
+			nodes = 2
+		}
+		w.Restore = nodes*rejoinAllowance + targetUp + dnsFlip
 	}
 	w.Recovery += sustain + waitMargin
 	w.Restore += waitMargin

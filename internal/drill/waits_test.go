@@ -27,18 +27,21 @@ func TestDefaultWaits(t *testing.T) {
 		scenario string
 		want     Waits
 	}{
-		// 0.5 s × 3 + 250 ms + 500 ms to flip DNS, 1 s TTL, 2 s sustained, 30 s margin.
+		// 0.5 s × 3 + 250 ms + 500 ms to flip DNS, 1 s TTL, 2 s sustained,
+		// 30 s margin. Its restore: two database nodes rejoin (15 s each),
+		// the instances' checks, then Route53's.
 		{"quick, region failure", quick, "region-failure",
-			Waits{Recovery: 35250 * time.Millisecond, Restore: (500 + 200 + 2250 + 30000) * time.Millisecond}},
+			Waits{Recovery: 35250 * time.Millisecond, Restore: (30000 + 500 + 200 + 2250 + 30000) * time.Millisecond}},
 		// The seed: 30 s × 3 + 4 s + 2 s, 60 s TTL, 2 s, 30 s. Its restore:
-		// 30 s × 2 + 5 s for the instances' checks, then Route53's 96 s.
+		// two nodes rejoin, 30 s × 2 + 5 s for the instances' checks, then
+		// Route53's 96 s.
 		{"two-region, region failure", seed, "region-failure",
-			Waits{Recovery: 188 * time.Second, Restore: (65 + 96 + 30) * time.Second}},
+			Waits{Recovery: 188 * time.Second, Restore: (30 + 65 + 96 + 30) * time.Second}},
 		// Automatic promotion waits region_failover_after (60 s) more.
 		{"two-region, automatic", &automatic, "region-failure-automatic",
-			Waits{Recovery: 248 * time.Second, Restore: 191 * time.Second}},
+			Waits{Recovery: 248 * time.Second, Restore: 221 * time.Second}},
 		{"two-region, an unknown scenario is a region loss", seed, "region-crash",
-			Waits{Recovery: 188 * time.Second, Restore: 191 * time.Second}},
+			Waits{Recovery: 188 * time.Second, Restore: 221 * time.Second}},
 		// failover_detection 10 s; the instances' checks 30 s × 2 + 5 s.
 		{"two-region, db failover", seed, "db-failover",
 			Waits{Recovery: 42 * time.Second, Restore: 95 * time.Second}},
@@ -49,7 +52,7 @@ func TestDefaultWaits(t *testing.T) {
 		{"two-region, az isolation waits as az failure", seed, "az-isolation",
 			Waits{Recovery: 97 * time.Second, Restore: 395 * time.Second}},
 		{"two-region, replication partition restores as a region", seed, "replication-partition",
-			Waits{Recovery: 188 * time.Second, Restore: 191 * time.Second}},
+			Waits{Recovery: 188 * time.Second, Restore: 221 * time.Second}},
 		{"quick, instance failure", quick, "instance-failure",
 			Waits{Recovery: 32700 * time.Millisecond, Restore: 30 * time.Second}},
 		// Two steps from 2 to 4 of 2 × 60 s alarm + 300 s cooldown + 65 s;
