@@ -30,14 +30,14 @@ func TestSyncNames(t *testing.T) {
 // clears it.
 func TestDecideCrossRegion(t *testing.T) {
 	pol := policy{multiAZ: true, crossRegionSync: true, detection: time.Second, replyTimeout: 2 * time.Second}
-	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, LSN: 480}
+	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, Pos: LSNPos(480)}
 	primary := func(syncNames string, replicas map[string]replicaObs) nodeObs {
-		return nodeObs{Running: true, Reachable: true, LSN: 500, SyncNames: syncNames, Replicas: replicas}
+		return nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: syncNames, Replicas: replicas}
 	}
-	standbySync := replicaObs{State: "streaming", SyncState: "sync", Flush: 500, ReplyAge: 300 * time.Millisecond}
-	replicaStreams := replicaObs{State: "streaming", SyncState: "async", Flush: 450, ReplyAge: 300 * time.Millisecond}
+	standbySync := replicaObs{State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}
+	replicaStreams := replicaObs{State: "streaming", SyncState: "async", Flushed: LSNPos(450), ReplyAge: 300 * time.Millisecond}
 	st := newState(decideNodes, true)
-	st.Sync = Sync{Standby: "b", FromLSN: 100, Complete: true}
+	st.Sync = Sync{Standby: "b", From: LSNPos(100), Complete: true}
 	withCross := st.clone()
 	withCross.Sync.CrossRegion = "c"
 	cases := []struct {

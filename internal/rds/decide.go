@@ -32,9 +32,9 @@ type nodeObs struct {
 	// Reachable: it answered a query within the probe timeout.
 	Reachable  bool
 	InRecovery bool
-	// LSN is the current WAL position of a primary, the replay position of
-	// a follower.
-	LSN LSN
+	// Pos is how far a primary has written, how far a follower has
+	// replayed.
+	Pos Position
 	// Timeline of a primary.
 	Timeline int
 	// SyncNames is the synchronous_standby_names in effect.
@@ -78,7 +78,8 @@ type nodeObs struct {
 type replicaObs struct {
 	State      string // "streaming", "catchup", "startup", ...
 	SyncState  string // "sync", "async", "potential", ...
-	Flush      LSN
+	// Flushed is how far the follower has made durable what it received.
+	Flushed    Position
 	LagBytes   int64
 	LagSeconds float64
 	// ReplyAge is how long ago the follower last reported its position.
@@ -234,7 +235,7 @@ const (
 type action struct {
 	kind   actionKind
 	node   string
-	lsn    LSN
+	pos    Position
 	fresh  bool
 	reason string
 }
@@ -248,8 +249,8 @@ func (a action) String() string {
 		name = "copy"
 	}
 	s := name + "(" + a.node
-	if a.lsn != 0 {
-		s += " " + a.lsn.String()
+	if !a.pos.IsZero() {
+		s += " " + a.pos.String()
 	}
 	return s + ")"
 }
@@ -384,9 +385,11 @@ func decideSync(st State, obs observation, t timers, now time.Time, p policy) []
 			acts = append(acts, action{kind: actSetSync, node: "",
 				reason: fmt.Sprintf("standby %s has not been streaming for %s", standby, p.detection)})
 		}
-	case r.SyncState == "sync" && st.Sync.FromLSN == 0:
-		acts = append(acts, action{kind: actSyncFrom, node: standby, lsn: prim.LSN})
-	case r.SyncState == "sync" && !st.Sync.Complete && r.Flush >= st.Sync.FromLSN:
+	case r.SyncState == "sync" && st.Sync.From.IsZero():
+		if !prim.Pos.IsZero() {
+			acts = append(acts, action{kind: actSyncFrom, node: standby, pos: prim.Pos})
+		}
+	case r.SyncState == "sync" && !st.Sync.Complete && r.Flushed.Covers(st.Sync.From):
 		acts = append(acts, action{kind: actSyncComplete, node: standby})
 	}
 	if len(acts) == 0 && p.crossRegionSync && st.Sync.CrossRegion == "" {

@@ -19,19 +19,19 @@ var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func TestDecide(t *testing.T) {
 	pol := policy{multiAZ: true, detection: time.Second, replyTimeout: 2 * time.Second}
-	syncOK := Sync{Standby: "b", FromLSN: 100, Complete: true}
+	syncOK := Sync{Standby: "b", From: LSNPos(100), Complete: true}
 	state := func(s Sync) State {
 		st := newState(decideNodes, true)
 		st.Sync = s
 		return st
 	}
 	primary := func(replicas map[string]replicaObs, syncNames string) nodeObs {
-		return nodeObs{Running: true, Reachable: true, LSN: 500, SyncNames: syncNames, Replicas: replicas}
+		return nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: syncNames, Replicas: replicas}
 	}
-	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, LSN: 480}
+	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, Pos: LSNPos(480)}
 	streams := map[string]replicaObs{
-		"b": {State: "streaming", SyncState: "sync", Flush: 500, ReplyAge: 300 * time.Millisecond},
-		"c": {State: "streaming", SyncState: "async", Flush: 450},
+		"b": {State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond},
+		"c": {State: "streaming", SyncState: "async", Flushed: LSNPos(450)},
 	}
 	healthy := map[string]nodeObs{"a": primary(streams, `"b"`), "b": follower, "c": follower}
 	with := func(base map[string]nodeObs, name string, o nodeObs) map[string]nodeObs {
@@ -62,7 +62,7 @@ func TestDecide(t *testing.T) {
 	// runs as a primary.
 	staleC := state(syncOK)
 	staleC.Nodes["c"] = NodeState{Role: RoleReplica, Fenced: true}
-	stalePrimary := nodeObs{Running: true, Reachable: true, LSN: 700}
+	stalePrimary := nodeObs{Running: true, Reachable: true, Pos: LSNPos(700)}
 	rejoinFailed := func(o nodeObs, failures int, ago time.Duration) nodeObs {
 		o.RebuildFailures, o.LastRebuild = failures, t0.Add(-ago)
 		return o
@@ -78,7 +78,7 @@ func TestDecide(t *testing.T) {
 		{"healthy cluster", state(syncOK), healthy, timers{}, pol, nil},
 		{"dead primary: promote the complete standby", state(syncOK),
 			with(healthy, "a", crashed(1, 0)), timers{}, pol, []string{"promote(b)"}},
-		{"dead primary, standby not yet complete: blocked, and the primary restarted after its backoff", state(Sync{Standby: "b", FromLSN: 100}),
+		{"dead primary, standby not yet complete: blocked, and the primary restarted after its backoff", state(Sync{Standby: "b", From: LSNPos(100)}),
 			with(healthy, "a", crashed(1, 250*time.Millisecond)), timers{}, pol, []string{"blocked(a)", "restart(a)"}},
 		{"dead primary, no synchronous standby: blocked, restart not yet due", state(Sync{}),
 			with(healthy, "a", crashed(1, 100*time.Millisecond)), timers{}, pol, []string{"blocked(a)"}},
@@ -106,9 +106,9 @@ func TestDecide(t *testing.T) {
 			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", ReplyAge: 5 * time.Second}), "")), timers{}, pol, nil},
 		{"synchronous: record where it started", state(Sync{Standby: "b"}),
 			healthy, timers{}, pol, []string{"sync-from(b 0/1F4)"}},
-		{"synchronous and past the start: complete", state(Sync{Standby: "b", FromLSN: 450}),
+		{"synchronous and past the start: complete", state(Sync{Standby: "b", From: LSNPos(450)}),
 			healthy, timers{}, pol, []string{"sync-complete(b)"}},
-		{"synchronous but behind the start: wait", state(Sync{Standby: "b", FromLSN: 600}),
+		{"synchronous but behind the start: wait", state(Sync{Standby: "b", From: LSNPos(600)}),
 			healthy, timers{}, pol, nil},
 		{"standby down: commits stop waiting at once, and it is restarted", state(syncOK),
 			with(with(healthy, "b", crashed(1, time.Second)), "a", primary(without(streams, "b"), `"b"`)), timers{}, pol, []string{"set-sync()", "restart(b)"}},

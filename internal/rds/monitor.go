@@ -114,7 +114,7 @@ func (c *Cluster) apply(ctx context.Context, a action) error {
 	case actSetSync:
 		return c.setSync(a.node, a.reason)
 	case actSyncFrom:
-		return c.updateState(func(s *State) { s.Sync.FromLSN = a.lsn })
+		return c.updateState(func(s *State) { s.Sync.From = a.pos })
 	case actSyncComplete:
 		st := c.snapshot()
 		lost := st.Sync.LostAt

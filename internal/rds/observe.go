@@ -117,7 +117,9 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 	if err := conn.QueryRow(pctx, probeStatusSQL).Scan(&o.InRecovery, &lsn, &o.SyncNames, &o.PrimaryConninfo); err != nil {
 		return fail()
 	}
-	o.LSN, _ = parseLSN(lsn)
+	if l, err := parseLSN(lsn); err == nil {
+		o.Pos = LSNPos(l)
+	}
 	if !o.InRecovery {
 		var tli string
 		if err := conn.QueryRow(pctx, probeTimelineSQL).Scan(&tli); err != nil {
@@ -139,7 +141,9 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 				rows.Close()
 				return fail()
 			}
-			r.Flush, _ = parseLSN(flush)
+			if l, err := parseLSN(flush); err == nil {
+				r.Flushed = LSNPos(l)
+			}
 			r.ReplyAge = time.Duration(replyAge * float64(time.Second))
 			o.Replicas[app] = r
 		}

@@ -453,7 +453,7 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 		if n.cfg.Region != region || !n.running() || n.busy.Load() {
 			continue
 		}
-		if target == nil || obs.Nodes[n.cfg.Name].LSN > obs.Nodes[target.cfg.Name].LSN {
+		if target == nil || obs.Nodes[n.cfg.Name].Pos.Past(obs.Nodes[target.cfg.Name].Pos) {
 			target = n
 		}
 	}

@@ -44,14 +44,14 @@ func TestSpareFollowsThePrimary(t *testing.T) {
 
 func TestDecideSpare(t *testing.T) {
 	pol := policy{multiAZ: true, detection: time.Second, replyTimeout: 2 * time.Second}
-	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, LSN: 480}
+	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, Pos: LSNPos(480)}
 	empty := nodeObs{Empty: true}
 	home := newState(spareNodes, true)
-	home.Sync = Sync{Standby: "b", FromLSN: 100, Complete: true}
+	home.Sync = Sync{Standby: "b", From: LSNPos(100), Complete: true}
 	away := home.promoted("c", spareNodes, true, t0)
-	primary := nodeObs{Running: true, Reachable: true, LSN: 500, Replicas: map[string]replicaObs{
-		"a": {State: "streaming", SyncState: "async", Flush: 450},
-		"b": {State: "streaming", SyncState: "async", Flush: 450},
+	primary := nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), Replicas: map[string]replicaObs{
+		"a": {State: "streaming", SyncState: "async", Flushed: LSNPos(450)},
+		"b": {State: "streaming", SyncState: "async", Flushed: LSNPos(450)},
 	}}
 	cases := []struct {
 		name  string
@@ -60,8 +60,8 @@ func TestDecideSpare(t *testing.T) {
 		want  []string
 	}{
 		{"home: the spare stays down", home,
-			map[string]nodeObs{"a": {Running: true, Reachable: true, LSN: 500, SyncNames: `"b"`, Replicas: map[string]replicaObs{
-				"b": {State: "streaming", SyncState: "sync", Flush: 500, ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": empty}, nil},
+			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: `"b"`, Replicas: map[string]replicaObs{
+				"b": {State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": empty}, nil},
 		{"away: the spare is made the standby", away,
 			map[string]nodeObs{"a": follower, "b": follower, "c": primary, "d": empty}, []string{"create(d)"}},
 		{"away, the region cut off from the primary: not yet", away,
@@ -69,8 +69,8 @@ func TestDecideSpare(t *testing.T) {
 		{"away, with a primary that does not answer: not yet", away,
 			map[string]nodeObs{"a": follower, "b": follower, "c": {Running: true}, "d": empty}, nil},
 		{"home again: the standby made away is retired", home,
-			map[string]nodeObs{"a": {Running: true, Reachable: true, LSN: 500, SyncNames: `"b"`, Replicas: map[string]replicaObs{
-				"b": {State: "streaming", SyncState: "sync", Flush: 500, ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": follower}, []string{"retire(d)"}},
+			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: `"b"`, Replicas: map[string]replicaObs{
+				"b": {State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": follower}, []string{"retire(d)"}},
 	}
 	for _, tc := range cases {
 		var got []string

@@ -58,10 +58,10 @@ type Sync struct {
 	// Standby is the node the primary's commits wait for; "" while they
 	// wait for none.
 	Standby string `json:"standby,omitempty"`
-	// FromLSN is the primary's WAL position when Standby was first seen
+	// From is the primary's position when Standby was first seen
 	// synchronous; commits acknowledged before then may not have reached it.
-	FromLSN LSN `json:"from_lsn,omitempty"`
-	// Complete is set once Standby has flushed past FromLSN: from then on it
+	From Position `json:"from_lsn,omitzero"`
+	// Complete is set once Standby has flushed past From: from then on it
 	// holds every acknowledged commit and may be promoted without loss.
 	Complete bool `json:"complete,omitempty"`
 	// LostAt is when the cluster last lost its synchronous standby; zero

@@ -12,7 +12,7 @@ func TestRolesAfterPromotions(t *testing.T) {
 	if st.Primary != "a" || st.Nodes["b"].Role != RoleStandby || st.Nodes["c"].Role != RoleReplica {
 		t.Fatalf("new state %+v", st)
 	}
-	st.Sync = Sync{Standby: "b", FromLSN: 10, Complete: true}
+	st.Sync = Sync{Standby: "b", From: LSNPos(10), Complete: true}
 
 	// Multi-AZ failover: the standby takes over, the old primary is fenced
 	// and becomes the standby-to-be.
@@ -62,7 +62,7 @@ func TestStatePersistence(t *testing.T) {
 		t.Fatalf("missing file: %+v, %v", st, err)
 	}
 	st = st.promoted("b", decideNodes, true, t0)
-	st.Sync.FromLSN = 0x1_0000_0010
+	st.Sync.From = LSNPos(0x1_0000_0010)
 	if err := st.save(path); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestStatePersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Primary != "b" || !got.Nodes["a"].Fenced || got.Epoch != 1 || got.Sync.FromLSN != st.Sync.FromLSN {
+	if got.Primary != "b" || !got.Nodes["a"].Fenced || got.Epoch != 1 || got.Sync.From.String() != st.Sync.From.String() {
 		t.Fatalf("reloaded %+v, want %+v", got, st)
 	}
 

@@ -83,8 +83,8 @@ func replication(name string, running, busy bool, h health, st State, obs observ
 		return state, r.LagBytes, r.LagSeconds
 	}
 	var lag int64
-	if prim.writable() && prim.LSN > o.LSN {
-		lag = int64(prim.LSN - o.LSN)
+	if n, _ := o.Pos.Behind(prim.Pos); prim.writable() && n > 0 {
+		lag = n
 	}
 	return ReplDisconnected, lag, 0
 }
