@@ -256,6 +256,17 @@ func rolesFor(nodes []NodeConfig, primary string, multiAZ bool) map[string]Role 
 	return roles
 }
 
+// nodeOfSlot is the node whose replication slot and application_name
+// is slot; slot itself when no node's is.
+func (c *Cluster) nodeOfSlot(slot string) string {
+	for _, n := range c.nodes {
+		if slotName(n.cfg.Name) == slot {
+			return n.cfg.Name
+		}
+	}
+	return slot
+}
+
 // slotName is the node's replication slot and application_name on the
 // primary: its name in lower case with anything but letters and digits
 // turned into underscores, as slot names require.

@@ -34,8 +34,8 @@ func TestDecideCrossRegion(t *testing.T) {
 	primary := func(syncNames string, replicas map[string]replicaObs) nodeObs {
 		return nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: syncNames, Replicas: replicas}
 	}
-	standbySync := replicaObs{State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}
-	replicaStreams := replicaObs{State: "streaming", SyncState: "async", Flushed: LSNPos(450), ReplyAge: 300 * time.Millisecond}
+	standbySync := replicaObs{State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}
+	replicaStreams := replicaObs{State: "streaming", Flushed: LSNPos(450), ReplyAge: 300 * time.Millisecond}
 	st := newState(decideNodes, true)
 	st.Sync = Sync{Standby: "b", From: LSNPos(100), Complete: true}
 	withCross := st.clone()

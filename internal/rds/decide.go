@@ -39,7 +39,7 @@ type nodeObs struct {
 	Timeline int
 	// SyncNames is the synchronous_standby_names in effect.
 	SyncNames string
-	// Replicas is a primary's pg_stat_replication, by application_name.
+	// Replicas are the followers a primary serves, by node name.
 	Replicas map[string]replicaObs
 	// PrimaryConninfo is a follower's primary_conninfo in effect.
 	PrimaryConninfo string
@@ -74,10 +74,16 @@ type nodeObs struct {
 	LastRebuild     time.Time
 }
 
-// replicaObs is one row of a primary's pg_stat_replication.
+// replStreaming is a follower's state once it has caught up and streams.
+const replStreaming = "streaming"
+
+// replicaObs is what a primary reports of one follower it serves.
 type replicaObs struct {
-	State     string // "streaming", "catchup", "startup", ...
-	SyncState string // "sync", "async", "potential", ...
+	// State is replStreaming once the follower has caught up and streams,
+	// else the engine's word for where it is ("catchup", "startup", ...).
+	State string
+	// Sync: the primary's commits wait for this follower.
+	Sync bool
 	// Flushed is how far the follower has made durable what it received.
 	Flushed    Position
 	LagBytes   int64
@@ -93,7 +99,7 @@ func (o nodeObs) writable() bool { return o.Reachable && !o.InRecovery }
 // whose connection hangs (a network cut) stops counting after the
 // reply timeout, although the primary still lists it as streaming.
 func (r replicaObs) streams(p policy) bool {
-	return r.State == "streaming" && r.ReplyAge < p.replyTimeout
+	return r.State == replStreaming && r.ReplyAge < p.replyTimeout
 }
 
 // timers remember since when conditions have held, from pass to pass.
@@ -125,7 +131,7 @@ func (t timers) updated(st State, obs observation, now time.Time, p policy) time
 		if name == st.Primary || !o.Running || o.Busy {
 			continue
 		}
-		if r, attached := prim.Replicas[slotName(name)]; !attached || !r.streams(p) {
+		if r, attached := prim.Replicas[name]; !attached || !r.streams(p) {
 			if s, ok := t.notStreaming[name]; ok {
 				next.notStreaming[name] = s
 			} else {
@@ -371,7 +377,7 @@ func decideSync(st State, obs observation, t timers, now time.Time, p policy) []
 			}
 		}
 	}
-	r, attached := prim.Replicas[slotName(standby)]
+	r, attached := prim.Replicas[standby]
 	streaming := standby != "" && attached && r.streams(p) && obs.Nodes[standby].Running && !obs.Nodes[standby].Busy
 	var acts []action
 	switch {
@@ -385,18 +391,18 @@ func decideSync(st State, obs observation, t timers, now time.Time, p policy) []
 			acts = append(acts, action{kind: actSetSync, node: "",
 				reason: fmt.Sprintf("standby %s has not been streaming for %s", standby, p.detection)})
 		}
-	case r.SyncState == "sync" && st.Sync.From.IsZero():
+	case r.Sync && st.Sync.From.IsZero():
 		if !prim.Pos.IsZero() {
 			acts = append(acts, action{kind: actSyncFrom, node: standby, pos: prim.Pos})
 		}
-	case r.SyncState == "sync" && !st.Sync.Complete && r.Flushed.Covers(st.Sync.From):
+	case r.Sync && !st.Sync.Complete && r.Flushed.Covers(st.Sync.From):
 		acts = append(acts, action{kind: actSyncComplete, node: standby})
 	}
 	if len(acts) == 0 && p.crossRegionSync && st.Sync.CrossRegion == "" {
 		// The first replica that streams; any replica is in another
 		// region than the primary (a node there is its standby or spare).
 		for _, name := range sortedNames(st.Nodes) {
-			r, attached := prim.Replicas[slotName(name)]
+			r, attached := prim.Replicas[name]
 			if st.Nodes[name].Role == RoleReplica && attached && r.streams(p) && obs.Nodes[name].Running && !obs.Nodes[name].Busy {
 				acts = append(acts, action{kind: actSetCrossRegion, node: name, reason: "replica " + name + " is streaming"})
 				break
@@ -546,7 +552,7 @@ func readerFor(region string, st State, obs observation, nodes []NodeConfig) str
 		if n.Region != region || st.Nodes[n.Name].Role != RoleReplica || !o.Reachable || !o.InRecovery || o.Busy {
 			continue
 		}
-		if r, ok := prim.Replicas[slotName(n.Name)]; ok && r.State == "streaming" || !prim.writable() || obs.Unreached[region] {
+		if r, ok := prim.Replicas[n.Name]; ok && r.State == replStreaming || !prim.writable() || obs.Unreached[region] {
 			return n.Name
 		}
 	}

@@ -30,8 +30,8 @@ func TestDecide(t *testing.T) {
 	}
 	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, Pos: LSNPos(480)}
 	streams := map[string]replicaObs{
-		"b": {State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond},
-		"c": {State: "streaming", SyncState: "async", Flushed: LSNPos(450)},
+		"b": {State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond},
+		"c": {State: "streaming", Flushed: LSNPos(450)},
 	}
 	healthy := map[string]nodeObs{"a": primary(streams, `"b"`), "b": follower, "c": follower}
 	with := func(base map[string]nodeObs, name string, o nodeObs) map[string]nodeObs {
@@ -119,7 +119,7 @@ func TestDecide(t *testing.T) {
 			with(healthy, "a", primary(without(streams, "b"), `"b"`)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-time.Second)}}, pol, []string{"set-sync()"}},
 		{"standby silent for the detection time (a network cut): stop waiting", state(syncOK),
-			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", SyncState: "sync", ReplyAge: 3 * time.Second}), `"b"`)),
+			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", Sync: true, ReplyAge: 3 * time.Second}), `"b"`)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-time.Second)}}, pol, []string{"set-sync()"}},
 		{"primary's setting drifted: re-apply", state(syncOK),
 			with(healthy, "a", primary(streams, "")), timers{}, pol, []string{"set-sync(b)"}},

@@ -78,7 +78,7 @@ func (c *Cluster) remember(st State, obs *observation) {
 		if name != st.Primary && o.Running && !o.Busy {
 			reason, needCopy = c.scanLog(n)
 		}
-		r, attached := prim.Replicas[slotName(name)]
+		r, attached := prim.Replicas[name]
 		streaming := prim.writable() && attached && r.streams(c.pol)
 		newly := false
 		h := c.updateHealth(name, func(h *health) {

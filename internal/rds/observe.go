@@ -134,18 +134,19 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 		}
 		o.Replicas = map[string]replicaObs{}
 		for rows.Next() {
-			var app, flush string
+			var app, syncState, flush string
 			var r replicaObs
 			var replyAge float64
-			if err := rows.Scan(&app, &r.State, &r.SyncState, &flush, &r.LagBytes, &r.LagSeconds, &replyAge); err != nil {
+			if err := rows.Scan(&app, &r.State, &syncState, &flush, &r.LagBytes, &r.LagSeconds, &replyAge); err != nil {
 				rows.Close()
 				return fail()
 			}
 			if l, err := parseLSN(flush); err == nil {
 				r.Flushed = LSNPos(l)
 			}
+			r.Sync = syncState == "sync"
 			r.ReplyAge = time.Duration(replyAge * float64(time.Second))
-			o.Replicas[app] = r
+			o.Replicas[c.nodeOfSlot(app)] = r
 		}
 		if rows.Err() != nil {
 			return fail()

@@ -50,8 +50,8 @@ func TestDecideSpare(t *testing.T) {
 	home.Sync = Sync{Standby: "b", From: LSNPos(100), Complete: true}
 	away := home.promoted("c", spareNodes, true, t0)
 	primary := nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), Replicas: map[string]replicaObs{
-		"a": {State: "streaming", SyncState: "async", Flushed: LSNPos(450)},
-		"b": {State: "streaming", SyncState: "async", Flushed: LSNPos(450)},
+		"a": {State: "streaming", Flushed: LSNPos(450)},
+		"b": {State: "streaming", Flushed: LSNPos(450)},
 	}}
 	cases := []struct {
 		name  string
@@ -61,7 +61,7 @@ func TestDecideSpare(t *testing.T) {
 	}{
 		{"home: the spare stays down", home,
 			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: `"b"`, Replicas: map[string]replicaObs{
-				"b": {State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": empty}, nil},
+				"b": {State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": empty}, nil},
 		{"away: the spare is made the standby", away,
 			map[string]nodeObs{"a": follower, "b": follower, "c": primary, "d": empty}, []string{"create(d)"}},
 		{"away, the region cut off from the primary: not yet", away,
@@ -70,7 +70,7 @@ func TestDecideSpare(t *testing.T) {
 			map[string]nodeObs{"a": follower, "b": follower, "c": {Running: true}, "d": empty}, nil},
 		{"home again: the standby made away is retired", home,
 			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: `"b"`, Replicas: map[string]replicaObs{
-				"b": {State: "streaming", SyncState: "sync", Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": follower}, []string{"retire(d)"}},
+				"b": {State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": follower}, []string{"retire(d)"}},
 	}
 	for _, tc := range cases {
 		var got []string

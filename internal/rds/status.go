@@ -72,11 +72,11 @@ func replication(name string, running, busy bool, h health, st State, obs observ
 	case name == st.Primary:
 		return ReplPrimary, 0, 0
 	}
-	if r, ok := prim.Replicas[slotName(name)]; ok && prim.writable() {
+	if r, ok := prim.Replicas[name]; ok && prim.writable() {
 		state := r.State
-		if state == "streaming" {
+		if state == replStreaming {
 			state = ReplAsync
-			if r.SyncState == "sync" {
+			if r.Sync {
 				state = ReplSync
 			}
 		}
@@ -99,6 +99,6 @@ func (c *Cluster) SyncStandby() bool {
 	if !prim.writable() || st.Sync.Standby == "" {
 		return false
 	}
-	r, ok := prim.Replicas[slotName(st.Sync.Standby)]
-	return ok && r.State == "streaming" && r.SyncState == "sync"
+	r, ok := prim.Replicas[st.Sync.Standby]
+	return ok && r.State == replStreaming && r.Sync
 }
