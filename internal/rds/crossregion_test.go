@@ -6,24 +6,6 @@ import (
 	"time"
 )
 
-func TestSyncNames(t *testing.T) {
-	cases := []struct {
-		sync Sync
-		want string
-	}{
-		{Sync{}, ""},
-		{Sync{Standby: "db-us-east-1b"}, `"db_us_east_1b"`},
-		{Sync{CrossRegion: "db-us-west-2a"}, `"db_us_west_2a"`},
-		// Both: a commit waits for each.
-		{Sync{Standby: "db-us-east-1b", CrossRegion: "db-us-west-2a"}, `FIRST 2 ("db_us_east_1b", "db_us_west_2a")`},
-	}
-	for _, tc := range cases {
-		if got := syncNames(tc.sync); got != tc.want {
-			t.Errorf("syncNames(%+v) = %q, want %q", tc.sync, got, tc.want)
-		}
-	}
-}
-
 // TestDecideCrossRegion: with cross_region_commit = "sync", commits wait
 // for the first replica that streams, which then stays in the setting
 // while it does not stream (commits wait, none is lost); a promotion
@@ -31,8 +13,8 @@ func TestSyncNames(t *testing.T) {
 func TestDecideCrossRegion(t *testing.T) {
 	pol := policy{multiAZ: true, crossRegionSync: true, detection: time.Second, replyTimeout: 2 * time.Second}
 	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, Pos: LSNPos(480)}
-	primary := func(syncNames string, replicas map[string]replicaObs) nodeObs {
-		return nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: syncNames, Replicas: replicas}
+	primary := func(syncDrifted bool, replicas map[string]replicaObs) nodeObs {
+		return nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), SyncDrifted: syncDrifted, Replicas: replicas}
 	}
 	standbySync := replicaObs{State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}
 	replicaStreams := replicaObs{State: "streaming", Flushed: LSNPos(450), ReplyAge: 300 * time.Millisecond}
@@ -48,18 +30,18 @@ func TestDecideCrossRegion(t *testing.T) {
 		want  []string
 	}{
 		{"the replica streams: commits wait for it", pol, st,
-			map[string]nodeObs{"a": primary(`"b"`, map[string]replicaObs{"b": standbySync, "c": replicaStreams}), "b": follower, "c": follower}, []string{"set-cross-region(c)"}},
+			map[string]nodeObs{"a": primary(false, map[string]replicaObs{"b": standbySync, "c": replicaStreams}), "b": follower, "c": follower}, []string{"set-cross-region(c)"}},
 		{"asynchronous cross-region commits: nothing", policy{multiAZ: true, detection: time.Second, replyTimeout: 2 * time.Second}, st,
-			map[string]nodeObs{"a": primary(`"b"`, map[string]replicaObs{"b": standbySync, "c": replicaStreams}), "b": follower, "c": follower}, nil},
+			map[string]nodeObs{"a": primary(false, map[string]replicaObs{"b": standbySync, "c": replicaStreams}), "b": follower, "c": follower}, nil},
 		{"the replica does not stream yet: nothing", pol, st,
-			map[string]nodeObs{"a": primary(`"b"`, map[string]replicaObs{"b": standbySync}), "b": follower, "c": follower}, nil},
+			map[string]nodeObs{"a": primary(false, map[string]replicaObs{"b": standbySync}), "b": follower, "c": follower}, nil},
 		{"in place", pol, withCross,
-			map[string]nodeObs{"a": primary(`FIRST 2 ("b", "c")`, map[string]replicaObs{"b": standbySync, "c": standbySync}), "b": follower, "c": follower}, nil},
+			map[string]nodeObs{"a": primary(false, map[string]replicaObs{"b": standbySync, "c": standbySync}), "b": follower, "c": follower}, nil},
 		// Cut off: commits wait on; nothing drops it.
 		{"the replica gone: it stays", pol, withCross,
-			map[string]nodeObs{"a": primary(`FIRST 2 ("b", "c")`, map[string]replicaObs{"b": standbySync}), "b": follower, "c": follower}, nil},
+			map[string]nodeObs{"a": primary(false, map[string]replicaObs{"b": standbySync}), "b": follower, "c": follower}, nil},
 		{"the primary's setting drifted", pol, withCross,
-			map[string]nodeObs{"a": primary(`"b"`, map[string]replicaObs{"b": standbySync, "c": standbySync}), "b": follower, "c": follower}, []string{"set-sync(b)"}},
+			map[string]nodeObs{"a": primary(true, map[string]replicaObs{"b": standbySync, "c": standbySync}), "b": follower, "c": follower}, []string{"set-sync(b)"}},
 	}
 	for _, tc := range cases {
 		var got []string

@@ -2,7 +2,6 @@ package rds
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -37,12 +36,11 @@ type nodeObs struct {
 	Pos Position
 	// Timeline of a primary.
 	Timeline int
-	// SyncNames is the synchronous_standby_names in effect.
-	SyncNames string
+	// SyncDrifted: a primary's commits wait for other followers than the
+	// cluster state says.
+	SyncDrifted bool
 	// Replicas are the followers a primary serves, by node name.
 	Replicas map[string]replicaObs
-	// PrimaryConninfo is a follower's primary_conninfo in effect.
-	PrimaryConninfo string
 	// Drifted: a running follower streams from somewhere else than the
 	// cluster state says (its primary_conninfo, or where its relay
 	// leads, differs).
@@ -64,9 +62,9 @@ type nodeObs struct {
 	Failures    int
 	LastFailure time.Time
 	// CannotFollow is why, as its server reported, it cannot catch up
-	// with the primary by replaying WAL ("" while it can).
+	// with the primary by replaying what it writes ("" while it can).
 	CannotFollow string
-	// Copy: only a new base backup can help, not pg_rewind.
+	// Copy: only a new copy of the data can help, not a rewind.
 	Copy bool
 	// RebuildFailures counts the failed rebuilds in a row; LastRebuild is
 	// when the last one ended.
@@ -216,7 +214,7 @@ const (
 	actSyncComplete
 	// actRestart starts node again in its role, after it stopped on its own.
 	actRestart
-	// actRebuild gives node a new copy of the data (pg_rewind first,
+	// actRebuild gives node a new copy of the data (a rewind first,
 	// unless fresh) and starts it as a follower of the primary.
 	actRebuild
 	// actReconfigure writes node's settings again and reloads them.
@@ -233,7 +231,7 @@ const (
 	actSetCrossRegion
 	// actRejoin stops node, a former primary that a promotion could not
 	// reach and that still runs as one, and starts it as a follower of the
-	// primary (pg_rewind, or a new copy).
+	// primary (a rewind, or a new copy).
 	actRejoin
 )
 
@@ -409,33 +407,10 @@ func decideSync(st State, obs observation, t timers, now time.Time, p policy) []
 			}
 		}
 	}
-	if len(acts) == 0 && prim.SyncNames != syncNames(st.Sync) {
+	if len(acts) == 0 && prim.SyncDrifted {
 		acts = append(acts, action{kind: actSetSync, node: st.Sync.Standby, reason: "the primary's setting differs from the cluster state"})
 	}
 	return acts
-}
-
-// cannotFollow tells from a line of a follower's server log whether the
-// server reports that replaying the primary's WAL cannot bring it up to
-// date, why, and whether only a new copy helps (rather than pg_rewind).
-// Everything else a follower logs while it cannot reach its primary
-// (timeouts, refused connections) is a condition it gets over by itself.
-func cannotFollowReason(line string) (reason string, needCopy bool) {
-	for _, m := range []struct {
-		text, reason string
-		copy         bool
-	}{
-		{"is not in this server's history", "its WAL has diverged from the primary's timeline", false},
-		{"forked off current database system timeline", "its WAL has diverged from the primary's timeline", false},
-		{"is behind recovery timeline", "it is on a later timeline than the primary", true},
-		{"has already been removed", "the primary no longer has the WAL it needs", true},
-		{"database system identifier differs", "its data belongs to another cluster than the primary's", true},
-	} {
-		if strings.Contains(line, m.text) {
-			return "its server reports that " + m.reason, m.copy
-		}
-	}
-	return "", false
 }
 
 // health is what the agent remembers of a node between passes.
@@ -481,24 +456,6 @@ func (h health) cannot(reason string, needCopy bool) health {
 
 // crashLoop reports a node that keeps stopping on its own.
 func (h health) crashLoop() bool { return h.failures >= crashLoopAfter }
-
-// syncNames is the primary's synchronous_standby_names for s: its
-// standby and its cross-region replica, each of which a commit waits for.
-func syncNames(s Sync) string {
-	var names []string
-	for _, n := range []string{s.Standby, s.CrossRegion} {
-		if n != "" {
-			names = append(names, `"`+slotName(n)+`"`)
-		}
-	}
-	switch len(names) {
-	case 0:
-		return ""
-	case 1:
-		return names[0]
-	}
-	return fmt.Sprintf("FIRST %d (%s)", len(names), strings.Join(names, ", "))
-}
 
 // regionInput is what the region-failover decision looks at.
 type regionInput struct {

@@ -25,15 +25,16 @@ func TestDecide(t *testing.T) {
 		st.Sync = s
 		return st
 	}
-	primary := func(replicas map[string]replicaObs, syncNames string) nodeObs {
-		return nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: syncNames, Replicas: replicas}
+	// syncDrifted: its commits wait for other followers than the state says.
+	primary := func(replicas map[string]replicaObs, syncDrifted bool) nodeObs {
+		return nodeObs{Running: true, Reachable: true, Pos: LSNPos(500), SyncDrifted: syncDrifted, Replicas: replicas}
 	}
 	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, Pos: LSNPos(480)}
 	streams := map[string]replicaObs{
 		"b": {State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond},
 		"c": {State: "streaming", Flushed: LSNPos(450)},
 	}
-	healthy := map[string]nodeObs{"a": primary(streams, `"b"`), "b": follower, "c": follower}
+	healthy := map[string]nodeObs{"a": primary(streams, false), "b": follower, "c": follower}
 	with := func(base map[string]nodeObs, name string, o nodeObs) map[string]nodeObs {
 		m := maps.Clone(base)
 		m[name] = o
@@ -99,11 +100,11 @@ func TestDecide(t *testing.T) {
 		{"recorded primary still in recovery: finish the promotion", state(syncOK),
 			with(healthy, "a", follower), timers{}, pol, []string{"promote(a)"}},
 		{"standby streams: make it synchronous", state(Sync{}),
-			with(healthy, "a", primary(streams, "")), timers{}, pol, []string{"set-sync(b)"}},
+			with(healthy, "a", primary(streams, false)), timers{}, pol, []string{"set-sync(b)"}},
 		{"standby in catch-up: not yet", state(Sync{}),
-			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "catchup"}), "")), timers{}, pol, nil},
+			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "catchup"}), false)), timers{}, pol, nil},
 		{"standby listed as streaming but silent: not yet", state(Sync{}),
-			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", ReplyAge: 5 * time.Second}), "")), timers{}, pol, nil},
+			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", ReplyAge: 5 * time.Second}), false)), timers{}, pol, nil},
 		{"synchronous: record where it started", state(Sync{Standby: "b"}),
 			healthy, timers{}, pol, []string{"sync-from(b 0/1F4)"}},
 		{"synchronous and past the start: complete", state(Sync{Standby: "b", From: LSNPos(450)}),
@@ -111,27 +112,27 @@ func TestDecide(t *testing.T) {
 		{"synchronous but behind the start: wait", state(Sync{Standby: "b", From: LSNPos(600)}),
 			healthy, timers{}, pol, nil},
 		{"standby down: commits stop waiting at once, and it is restarted", state(syncOK),
-			with(with(healthy, "b", crashed(1, time.Second)), "a", primary(without(streams, "b"), `"b"`)), timers{}, pol, []string{"set-sync()", "restart(b)"}},
+			with(with(healthy, "b", crashed(1, time.Second)), "a", primary(without(streams, "b"), false)), timers{}, pol, []string{"set-sync()", "restart(b)"}},
 		{"standby not streaming, briefly: keep waiting", state(syncOK),
-			with(healthy, "a", primary(without(streams, "b"), `"b"`)),
+			with(healthy, "a", primary(without(streams, "b"), false)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-300 * time.Millisecond)}}, pol, nil},
 		{"standby not streaming for the detection time: stop waiting", state(syncOK),
-			with(healthy, "a", primary(without(streams, "b"), `"b"`)),
+			with(healthy, "a", primary(without(streams, "b"), false)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-time.Second)}}, pol, []string{"set-sync()"}},
 		{"standby silent for the detection time (a network cut): stop waiting", state(syncOK),
-			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", Sync: true, ReplyAge: 3 * time.Second}), `"b"`)),
+			with(healthy, "a", primary(with2(streams, "b", replicaObs{State: "streaming", Sync: true, ReplyAge: 3 * time.Second}), false)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"b": t0.Add(-time.Second)}}, pol, []string{"set-sync()"}},
 		{"primary's setting drifted: re-apply", state(syncOK),
-			with(healthy, "a", primary(streams, "")), timers{}, pol, []string{"set-sync(b)"}},
+			with(healthy, "a", primary(streams, true)), timers{}, pol, []string{"set-sync(b)"}},
 		{"Multi-AZ off: no synchronous standby", state(syncOK),
 			healthy, timers{}, policy{detection: time.Second, replyTimeout: 2 * time.Second}, []string{"set-sync()"}},
 		{"replica detached for an hour (its primary unreachable): left to reconnect", state(syncOK),
-			with(healthy, "a", primary(without(streams, "c"), `"b"`)),
+			with(healthy, "a", primary(without(streams, "c"), false)),
 			timers{primary: "a", notStreaming: map[string]time.Time{"c": t0.Add(-time.Hour)}}, pol, nil},
 		{"replica reports a diverged timeline: rewind it", state(syncOK),
-			with(with(healthy, "c", cannot(follower, false, 0, time.Hour)), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, []string{"rebuild(c)"}},
+			with(with(healthy, "c", cannot(follower, false, 0, time.Hour)), "a", primary(without(streams, "c"), false)), timers{}, pol, []string{"rebuild(c)"}},
 		{"replica reports its WAL removed: copy it", state(syncOK),
-			with(with(healthy, "c", cannot(follower, true, 0, time.Hour)), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, []string{"copy(c)"}},
+			with(with(healthy, "c", cannot(follower, true, 0, time.Hour)), "a", primary(without(streams, "c"), false)), timers{}, pol, []string{"copy(c)"}},
 		{"rebuild failed twice, 1s ago: wait for the 2s backoff", state(syncOK),
 			with(healthy, "c", cannot(nodeObs{}, true, 2, time.Second)), timers{}, pol, nil},
 		{"rebuild failed twice, 2s ago: try again", state(syncOK),
@@ -147,7 +148,7 @@ func TestDecide(t *testing.T) {
 		{"replica stopped by a fault: left down", state(syncOK),
 			with(healthy, "c", held), timers{}, pol, nil},
 		{"replica being rebuilt: leave it", state(syncOK),
-			with(with(healthy, "c", nodeObs{Running: true, Busy: true, CannotFollow: "x"}), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, nil},
+			with(with(healthy, "c", nodeObs{Running: true, Busy: true, CannotFollow: "x"}), "a", primary(without(streams, "c"), false)), timers{}, pol, nil},
 		{"replica streams from elsewhere: reconfigure", state(syncOK),
 			with(healthy, "c", drifted), timers{}, pol, []string{"reconfigure(c)"}},
 		{"replica streams from elsewhere, its region cut off from the primary: left until it reaches it", state(syncOK),
@@ -167,7 +168,7 @@ func TestDecide(t *testing.T) {
 		{"former primary started as a follower: nothing to do", staleC,
 			healthy, timers{}, pol, nil},
 		{"replica reports a diverged timeline, its region cut off from the primary: no rebuild", state(syncOK),
-			with(with(healthy, "c", cutOff(cannot(follower, false, 0, time.Hour))), "a", primary(without(streams, "c"), `"b"`)), timers{}, pol, nil},
+			with(with(healthy, "c", cutOff(cannot(follower, false, 0, time.Hour))), "a", primary(without(streams, "c"), false)), timers{}, pol, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,31 +251,6 @@ func TestBackoff(t *testing.T) {
 	for i, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("case %d: %s, want %s", i, tt.got, tt.want)
-		}
-	}
-}
-
-func TestCannotFollowReason(t *testing.T) {
-	tests := []struct {
-		line     string
-		want     bool
-		needCopy bool
-	}{
-		{"FATAL:  could not start WAL streaming: ERROR:  requested starting point 0/5000000 on timeline 1 is not in this server's history", true, false},
-		{"LOG:  new timeline 2 forked off current database system timeline 1 before current recovery point 0/30001A0", true, false},
-		{"FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment 000000010000000000000003 has already been removed", true, true},
-		{"FATAL:  database system identifier differs between the primary and standby", true, true},
-		{"FATAL:  highest timeline 1 of the primary is behind recovery timeline 2", true, true},
-		// What a network cut makes a follower log: it gets over it by itself.
-		{`FATAL:  could not connect to the primary server: connection to server at "127.0.97.5", port 5432 failed: timeout expired`, false, false},
-		{"FATAL:  terminating walreceiver due to timeout", false, false},
-		{"FATAL:  could not receive data from WAL stream: server closed the connection unexpectedly", false, false},
-		{"LOG:  started streaming WAL from primary at 0/3000000 on timeline 1", false, false},
-	}
-	for _, tt := range tests {
-		reason, needCopy := cannotFollowReason(tt.line)
-		if (reason != "") != tt.want || needCopy != tt.needCopy {
-			t.Errorf("cannotFollowReason(%q) = %q, %v; want a reason %v, copy %v", tt.line, reason, needCopy, tt.want, tt.needCopy)
 		}
 	}
 }

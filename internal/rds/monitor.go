@@ -98,9 +98,7 @@ func (c *Cluster) remember(st State, obs *observation) {
 		}
 		o.PrimaryUnreachable = obs.Unreached[n.cfg.Region]
 		o.CannotFollow, o.Copy, o.RebuildFailures, o.LastRebuild = h.cannotFollow, h.copy, h.rebuildFailures, h.lastRebuild
-		if o.Reachable && o.InRecovery && name != st.Primary {
-			o.Drifted = o.PrimaryConninfo != c.serverConf(n, st).primaryConninfo || !c.relayLeadsTo(n, st.Primary)
-		}
+		o.Drifted = o.Reachable && o.InRecovery && name != st.Primary && (o.Drifted || !c.relayLeadsTo(n, st.Primary))
 		obs.Nodes[name] = o
 	}
 }

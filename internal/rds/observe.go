@@ -21,7 +21,8 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	obs := observation{At: time.Now(), Nodes: make(map[string]nodeObs, len(c.nodes)), Unreached: map[string]bool{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	prim := c.byName[c.snapshot().Primary]
+	st := c.snapshot()
+	prim := c.byName[st.Primary]
 	for _, region := range c.nodeRegions() {
 		from := c.controlAddr(region)
 		if region == prim.cfg.Region || !from.IsValid() {
@@ -44,7 +45,7 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	for i, n := range c.nodes {
 		conn := conns[i]
 		wg.Go(func() {
-			o, conn := c.probeNode(ctx, n, conn)
+			o, conn := c.probeNode(ctx, n, conn, c.serverConf(n, st))
 			mu.Lock()
 			defer mu.Unlock()
 			obs.Nodes[n.cfg.Name] = o
@@ -86,8 +87,10 @@ func (c *Cluster) nodeRegions() []string {
 }
 
 // probeNode observes one node through conn (opening a new session when
-// conn is nil) and returns the session to reuse, nil if it failed.
-func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeObs, *pgx.Conn) {
+// conn is nil) and returns the session to reuse, nil if it failed. A
+// primary whose synchronous standby setting, or a follower whose
+// primary_conninfo, is not want's has drifted.
+func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn, want serverConf) (nodeObs, *pgx.Conn) {
 	o := nodeObs{Running: n.running(), Busy: n.busy.Load()}
 	if !o.Running || o.Busy {
 		if conn != nil {
@@ -113,9 +116,14 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, conn *pgx.Conn) (nodeO
 		conn.Close(context.WithoutCancel(ctx))
 		return o, nil
 	}
-	var lsn string
-	if err := conn.QueryRow(pctx, probeStatusSQL).Scan(&o.InRecovery, &lsn, &o.SyncNames, &o.PrimaryConninfo); err != nil {
+	var lsn, syncNames, primaryConninfo string
+	if err := conn.QueryRow(pctx, probeStatusSQL).Scan(&o.InRecovery, &lsn, &syncNames, &primaryConninfo); err != nil {
 		return fail()
+	}
+	if o.InRecovery {
+		o.Drifted = primaryConninfo != want.primaryConninfo
+	} else {
+		o.SyncDrifted = syncNames != want.syncNames
 	}
 	if l, err := parseLSN(lsn); err == nil {
 		o.Pos = LSNPos(l)

@@ -60,7 +60,7 @@ func TestDecideSpare(t *testing.T) {
 		want  []string
 	}{
 		{"home: the spare stays down", home,
-			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: `"b"`, Replicas: map[string]replicaObs{
+			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), Replicas: map[string]replicaObs{
 				"b": {State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": empty}, nil},
 		{"away: the spare is made the standby", away,
 			map[string]nodeObs{"a": follower, "b": follower, "c": primary, "d": empty}, []string{"create(d)"}},
@@ -69,7 +69,7 @@ func TestDecideSpare(t *testing.T) {
 		{"away, with a primary that does not answer: not yet", away,
 			map[string]nodeObs{"a": follower, "b": follower, "c": {Running: true}, "d": empty}, nil},
 		{"home again: the standby made away is retired", home,
-			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), SyncNames: `"b"`, Replicas: map[string]replicaObs{
+			map[string]nodeObs{"a": {Running: true, Reachable: true, Pos: LSNPos(500), Replicas: map[string]replicaObs{
 				"b": {State: "streaming", Sync: true, Flushed: LSNPos(500), ReplyAge: 300 * time.Millisecond}}}, "b": follower, "c": follower, "d": follower}, []string{"retire(d)"}},
 	}
 	for _, tc := range cases {
