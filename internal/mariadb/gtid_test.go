@@ -2,6 +2,7 @@ package mariadb
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -167,4 +168,33 @@ func FuzzGTIDSet(f *testing.F) {
 			t.Fatalf("%v has transactions %v lacks, Diverged says no", further, set)
 		}
 	})
+}
+
+func TestCannotFollow(t *testing.T) {
+	tests := []struct {
+		name string
+		st   ReplicaStatus
+		want string // a word of the reason; "" for none
+	}{
+		{"streaming", ReplicaStatus{IORunning: true, SQLRunning: true}, ""},
+		{"primary unreachable: it retries", ReplicaStatus{IOState: "Connecting", SQLRunning: true, LastIOErrno: 2003,
+			LastIOError: "error reconnecting to master 'replicator@127.0.0.5:3306' - retry-time: 1  maximum-retries: 86400  message: Can't connect to server on '127.0.0.5' (111 \"Connection refused\")"}, ""},
+		{"diverged", ReplicaStatus{SQLRunning: true, LastIOErrno: 1236,
+			LastIOError: "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID 0-51-21, which is not in the master's binlog. Since the master's binlog contains GTIDs with higher sequence numbers, it probably means that the slave has diverged due to executing extra erroneous transactions'"}, "diverged"},
+		{"purged", ReplicaStatus{SQLRunning: true, LastIOErrno: 1236,
+			LastIOError: "Got fatal error 1236 from master when reading data from binary log: 'Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and required binlog files have been purged.'"}, "no longer has"},
+		{"another fatal read error", ReplicaStatus{LastIOErrno: 1236, LastIOError: "Got fatal error 1236 from master: 'binlog truncated'"}, "cannot send"},
+		{"applier stopped on a duplicate key", ReplicaStatus{IORunning: true, LastSQLErrno: 1062,
+			LastSQLError: "Error 'Duplicate entry '5' for key 'PRIMARY'' on query."}, "error 1062"},
+		// Still retrying the transaction: not stopped.
+		{"applier error while it runs", ReplicaStatus{IORunning: true, SQLRunning: true, LastSQLErrno: 1205, LastSQLError: "Lock wait timeout exceeded"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := CannotFollow(tt.st)
+			if (got == "") != (tt.want == "") || !strings.Contains(got, tt.want) {
+				t.Fatalf("CannotFollow = %q, want one saying %q", got, tt.want)
+			}
+		})
+	}
 }

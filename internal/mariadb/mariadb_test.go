@@ -331,7 +331,7 @@ func TestInitAndAccounts(t *testing.T) {
 		t.Errorf("application user holds %d of SUPER, READ_ONLY ADMIN, CONNECTION ADMIN (%v)", readOnlyAdmin, err)
 	}
 
-	repl := sql.OpenDB(newConnector(cfg.Addr.String(), ReplicationUser, cfg.Accounts.ReplicationPassword, ""))
+	repl := sql.OpenDB(newConnector(netip.Addr{}, cfg.Addr.String(), ReplicationUser, cfg.Accounts.ReplicationPassword, ""))
 	defer repl.Close()
 	if err := repl.PingContext(ctx); err != nil {
 		t.Errorf("replication account cannot log in: %v", err)
@@ -339,7 +339,7 @@ func TestInitAndAccounts(t *testing.T) {
 	if _, err := repl.ExecContext(ctx, "SELECT * FROM appdb.t"); mysqlErrNumber(err) != errTableAccessDeny {
 		t.Errorf("replication account reading the application's data: %v", err)
 	}
-	wrong := sql.OpenDB(newConnector(cfg.Addr.String(), AdminUser, "wrong", ""))
+	wrong := sql.OpenDB(newConnector(netip.Addr{}, cfg.Addr.String(), AdminUser, "wrong", ""))
 	defer wrong.Close()
 	if err := wrong.PingContext(ctx); err == nil {
 		t.Error("admin logged in with a wrong password")

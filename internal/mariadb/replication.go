@@ -22,10 +22,10 @@ const heartbeatPeriod = time.Second
 // each transaction as it receives it (a Multi-AZ standby); without, it
 // replicates asynchronously (a cross-region replica). The server becomes
 // read-only first and stops waiting for acknowledgements of its own.
-func (s *Server) Follow(ctx context.Context, primary netip.AddrPort, semiSync bool) error {
-	c, err := s.db.Conn(ctx)
+func (a *Admin) Follow(ctx context.Context, primary netip.AddrPort, semiSync bool) error {
+	c, err := a.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("%s following %s: %w", s.cfg.Name, primary, err)
+		return fmt.Errorf("%s following %s: %w", a.name, primary, err)
 	}
 	defer c.Close()
 	steps := []struct {
@@ -42,14 +42,14 @@ func (s *Server) Follow(ctx context.Context, primary netip.AddrPort, semiSync bo
 		{"setting where replication starts", "SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos", nil},
 		{"pointing it at the primary", "CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, " +
 			"MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = ?",
-			[]any{primary.Addr().String(), int(primary.Port()), ReplicationUser, s.cfg.Accounts.ReplicationPassword, heartbeatPeriod.Seconds()}},
+			[]any{primary.Addr().String(), int(primary.Port()), ReplicationUser, a.replPassword, heartbeatPeriod.Seconds()}},
 		// Read when the receiving thread starts, which START SLAVE does.
 		{"setting whether it acknowledges", "SET GLOBAL rpl_semi_sync_slave_enabled = " + onOff(semiSync), nil},
 		{"starting replication", "START SLAVE", nil},
 	}
 	for _, st := range steps {
 		if _, err := c.ExecContext(ctx, st.stmt, st.args...); err != nil {
-			return fmt.Errorf("%s following %s: %s: %w", s.cfg.Name, primary, st.what, redact(err, s.cfg.Accounts.ReplicationPassword))
+			return fmt.Errorf("%s following %s: %s: %w", a.name, primary, st.what, redact(err, a.replPassword))
 		}
 	}
 	return nil
@@ -67,12 +67,12 @@ func redact(err error, secret string) error {
 // SetReplicaPosition sets where the server's replication starts: the
 // position of the copy it was cloned from (Clone returns it), before its
 // first Follow.
-func (s *Server) SetReplicaPosition(ctx context.Context, pos GTIDSet) error {
-	if _, err := s.db.ExecContext(ctx, "STOP SLAVE"); err != nil {
-		return fmt.Errorf("%s: stopping replication: %w", s.cfg.Name, err)
+func (a *Admin) SetReplicaPosition(ctx context.Context, pos GTIDSet) error {
+	if _, err := a.db.ExecContext(ctx, "STOP SLAVE"); err != nil {
+		return fmt.Errorf("%s: stopping replication: %w", a.name, err)
 	}
-	if _, err := s.db.ExecContext(ctx, "SET GLOBAL gtid_slave_pos = ?", pos.String()); err != nil {
-		return fmt.Errorf("%s: setting gtid_slave_pos to %s: %w", s.cfg.Name, pos, err)
+	if _, err := a.db.ExecContext(ctx, "SET GLOBAL gtid_slave_pos = ?", pos.String()); err != nil {
+		return fmt.Errorf("%s: setting gtid_slave_pos to %s: %w", a.name, pos, err)
 	}
 	return nil
 }
@@ -84,32 +84,32 @@ func (s *Server) SetReplicaPosition(ctx context.Context, pos GTIDSet) error {
 // finish within ctx or the applier has stopped on an error. On a server
 // that follows no one it only opens it for writes. It returns the
 // position the server was promoted at.
-func (s *Server) Promote(ctx context.Context) (GTIDSet, error) {
-	c, err := s.db.Conn(ctx)
+func (a *Admin) Promote(ctx context.Context) (GTIDSet, error) {
+	c, err := a.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("promoting %s: %w", s.cfg.Name, err)
+		return nil, fmt.Errorf("promoting %s: %w", a.name, err)
 	}
 	defer c.Close()
 	if _, err := c.ExecContext(ctx, "STOP SLAVE IO_THREAD"); err != nil {
-		return nil, fmt.Errorf("promoting %s: stopping the receiver: %w", s.cfg.Name, err)
+		return nil, fmt.Errorf("promoting %s: stopping the receiver: %w", a.name, err)
 	}
 	st, err := replicaStatus(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("promoting %s: %w", s.cfg.Name, err)
+		return nil, fmt.Errorf("promoting %s: %w", a.name, err)
 	}
 	if st.Configured && Behind(st.IOPos, st.SlavePos) > 0 {
 		if err := applyReceived(ctx, c, st); err != nil {
-			return nil, fmt.Errorf("promoting %s: %w", s.cfg.Name, err)
+			return nil, fmt.Errorf("promoting %s: %w", a.name, err)
 		}
 	}
 	for _, stmt := range []string{"STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = OFF"} {
 		if _, err := c.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("promoting %s: %s: %w", s.cfg.Name, stmt, err)
+			return nil, fmt.Errorf("promoting %s: %s: %w", a.name, stmt, err)
 		}
 	}
 	var pos string
 	if err := c.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_current_pos").Scan(&pos); err != nil {
-		return nil, fmt.Errorf("promoting %s: reading its position: %w", s.cfg.Name, err)
+		return nil, fmt.Errorf("promoting %s: reading its position: %w", a.name, err)
 	}
 	return ParseGTIDSet(pos)
 }
@@ -142,9 +142,9 @@ func applyReceived(ctx context.Context, c *sql.Conn, st ReplicaStatus) error {
 // or off. The control plane turns it off when it declares the standby
 // gone: commits waiting for it then return, and the following ones do not
 // wait. It turns it on once a standby follows again.
-func (s *Server) SetSemiSync(ctx context.Context, on bool) error {
-	if _, err := s.db.ExecContext(ctx, "SET GLOBAL rpl_semi_sync_master_enabled = "+onOff(on)); err != nil {
-		return fmt.Errorf("%s: turning the wait for the standby %s: %w", s.cfg.Name, strings.ToLower(onOff(on)), err)
+func (a *Admin) SetSemiSync(ctx context.Context, on bool) error {
+	if _, err := a.db.ExecContext(ctx, "SET GLOBAL rpl_semi_sync_master_enabled = "+onOff(on)); err != nil {
+		return fmt.Errorf("%s: turning the wait for the standby %s: %w", a.name, strings.ToLower(onOff(on)), err)
 	}
 	return nil
 }
@@ -165,18 +165,18 @@ type SemiSync struct {
 }
 
 // SemiSyncStatus reports the server's semi-synchronous replication as a primary.
-func (s *Server) SemiSyncStatus(ctx context.Context) (SemiSync, error) {
-	rows, err := s.db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN "+
+func (a *Admin) SemiSyncStatus(ctx context.Context) (SemiSync, error) {
+	rows, err := a.db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN "+
 		"('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients', 'Rpl_semi_sync_master_yes_tx', 'Rpl_semi_sync_master_no_tx')")
 	if err != nil {
-		return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", s.cfg.Name, err)
+		return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", a.name, err)
 	}
 	defer rows.Close()
 	var st SemiSync
 	for rows.Next() {
 		var name, value string
 		if err := rows.Scan(&name, &value); err != nil {
-			return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", s.cfg.Name, err)
+			return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", a.name, err)
 		}
 		n, _ := strconv.ParseInt(value, 10, 64)
 		switch strings.ToLower(name) {
@@ -191,10 +191,10 @@ func (s *Server) SemiSyncStatus(ctx context.Context) (SemiSync, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", s.cfg.Name, err)
+		return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", a.name, err)
 	}
-	if err := s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.rpl_semi_sync_master_enabled").Scan(&st.Enabled); err != nil {
-		return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", s.cfg.Name, err)
+	if err := a.db.QueryRowContext(ctx, "SELECT @@GLOBAL.rpl_semi_sync_master_enabled").Scan(&st.Enabled); err != nil {
+		return SemiSync{}, fmt.Errorf("%s: reading semi-sync status: %w", a.name, err)
 	}
 	return st, nil
 }
@@ -218,25 +218,25 @@ type Position struct {
 }
 
 // Position reports where the server's history stands.
-func (s *Server) Position(ctx context.Context) (Position, error) {
+func (a *Admin) Position(ctx context.Context) (Position, error) {
 	var p Position
 	var binlogPos, binlogState, currentPos string
-	err := s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_current_pos, @@GLOBAL.read_only, @@GLOBAL.server_id").
+	err := a.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_current_pos, @@GLOBAL.read_only, @@GLOBAL.server_id").
 		Scan(&binlogPos, &binlogState, &currentPos, &p.ReadOnly, &p.ServerID)
 	if err != nil {
-		return Position{}, fmt.Errorf("%s: reading its position: %w", s.cfg.Name, err)
+		return Position{}, fmt.Errorf("%s: reading its position: %w", a.name, err)
 	}
 	for _, f := range []struct {
 		text string
 		set  *GTIDSet
 	}{{binlogPos, &p.BinlogPos}, {binlogState, &p.BinlogState}, {currentPos, &p.CurrentPos}} {
 		if *f.set, err = ParseGTIDSet(f.text); err != nil {
-			return Position{}, fmt.Errorf("%s: reading its position: %w", s.cfg.Name, err)
+			return Position{}, fmt.Errorf("%s: reading its position: %w", a.name, err)
 		}
 	}
-	row, err := queryMap(ctx, s.db, "SHOW MASTER STATUS")
+	row, err := queryMap(ctx, a.db, "SHOW MASTER STATUS")
 	if err != nil {
-		return Position{}, fmt.Errorf("%s: reading its binary log position: %w", s.cfg.Name, err)
+		return Position{}, fmt.Errorf("%s: reading its binary log position: %w", a.name, err)
 	}
 	p.File = row["File"]
 	p.Offset, _ = strconv.ParseInt(row["Position"], 10, 64)
@@ -256,8 +256,11 @@ type ReplicaStatus struct {
 	IOState string
 	// IORunning is whether it receives, connected; SQLRunning whether it applies.
 	IORunning, SQLRunning bool
-	LastIOError           string
-	LastSQLError          string
+	// The receiver's and the applier's last errors, 0 and "" for none.
+	LastIOError  string
+	LastSQLError string
+	LastIOErrno  int
+	LastSQLErrno int
 	// IOPos is the last GTID received per domain (Gtid_IO_Pos), SlavePos
 	// the last applied (gtid_slave_pos).
 	IOPos, SlavePos GTIDSet
@@ -276,15 +279,15 @@ type ReplicaStatus struct {
 }
 
 // ReplicaStatus reports the server's replication as a follower.
-func (s *Server) ReplicaStatus(ctx context.Context) (ReplicaStatus, error) {
-	c, err := s.db.Conn(ctx)
+func (a *Admin) ReplicaStatus(ctx context.Context) (ReplicaStatus, error) {
+	c, err := a.db.Conn(ctx)
 	if err != nil {
-		return ReplicaStatus{}, fmt.Errorf("%s: %w", s.cfg.Name, err)
+		return ReplicaStatus{}, fmt.Errorf("%s: %w", a.name, err)
 	}
 	defer c.Close()
 	st, err := replicaStatus(ctx, c)
 	if err != nil {
-		return ReplicaStatus{}, fmt.Errorf("%s: %w", s.cfg.Name, err)
+		return ReplicaStatus{}, fmt.Errorf("%s: %w", a.name, err)
 	}
 	return st, nil
 }
@@ -324,6 +327,8 @@ func parseReplicaStatus(row map[string]string, slavePos string, semiSync bool) (
 	st.IORunning = st.IOState == "Yes"
 	st.SQLRunning = row["Slave_SQL_Running"] == "Yes"
 	st.LastIOError, st.LastSQLError = row["Last_IO_Error"], row["Last_SQL_Error"]
+	st.LastIOErrno, _ = strconv.Atoi(row["Last_IO_Errno"])
+	st.LastSQLErrno, _ = strconv.Atoi(row["Last_SQL_Errno"])
 	if st.IOPos, err = ParseGTIDSet(row["Gtid_IO_Pos"]); err != nil {
 		return st, err
 	}
@@ -372,4 +377,32 @@ func queryMap(ctx context.Context, q querier, query string) (map[string]string, 
 		out[c] = values[i].String
 	}
 	return out, rows.Err()
+}
+
+// MariaDB's numbers for the replication errors CannotFollow tells apart.
+const (
+	errFatalReadingBinlog = 1236 // ER_MASTER_FATAL_ERROR_READING_BINLOG
+)
+
+// CannotFollow tells from a follower's replication status whether it
+// cannot catch up with its primary by replicating, and why ("" while it
+// can). MariaDB has no rewind: whatever the reason, only a new copy
+// (Clone) helps. A receiver that cannot connect (the primary down, a
+// network cut) retries by itself and is no such reason; nor is an
+// applier that has not stopped.
+func CannotFollow(st ReplicaStatus) string {
+	if st.LastIOErrno == errFatalReadingBinlog {
+		switch msg := st.LastIOError; {
+		case strings.Contains(msg, "diverged"), strings.Contains(msg, "not in the master's binlog"):
+			return "its history has diverged from the primary's (it holds transactions the primary never had)"
+		case strings.Contains(msg, "purged"), strings.Contains(msg, "Could not find GTID state"):
+			return "the primary no longer has the binary log it needs"
+		default:
+			return "the primary cannot send it what it needs: " + msg
+		}
+	}
+	if !st.SQLRunning && st.LastSQLErrno != 0 {
+		return fmt.Sprintf("applying the primary's transactions failed (error %d), so its data no longer matches: %s", st.LastSQLErrno, st.LastSQLError)
+	}
+	return ""
 }

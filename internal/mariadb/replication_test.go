@@ -3,7 +3,9 @@ package mariadb
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -315,6 +317,60 @@ func TestFence(t *testing.T) {
 	if n := count(t, primary, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'"); n != 1 {
 		t.Errorf("%d streams to followers after the fence, want the standby's", n)
 	}
+
+	// A renewed lease lets it take writes again, and a lost one fences it.
+	if err := primary.SetSemiSync(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := primary.SetReadOnly(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.ExecContext(ctx, "INSERT INTO t VALUES (4, 'writable again')"); err != nil {
+		t.Errorf("writing once read-only is lifted: %v", err)
+	}
+	if err := primary.SetReadOnly(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.ExecContext(ctx, "INSERT INTO t VALUES (5, 'fenced again')"); mysqlErrNumber(err) != errReadOnly {
+		t.Errorf("writing after the second fence: %v, want error %d", err, errReadOnly)
+	}
+}
+
+// TestAdminFromAnAddress: a session dialled from an address leaves from
+// it, and can shut the server down over the network once its follower
+// has everything.
+func TestAdminFromAnAddress(t *testing.T) {
+	primary, replica := start(t, newConfig(t, 61, 61)), start(t, newConfig(t, 62, 62))
+	makePrimary(t, primary)
+	follow(t, replica, primary, false)
+	ctx := ctxFor(t, 30*time.Second)
+	from := netip.MustParseAddr("127.0.70.99")
+	admin := Dial("db61 from elsewhere", from, primary.cfg.Addr, primary.cfg.Accounts)
+	defer admin.Disconnect()
+	var host string
+	if err := admin.db.QueryRowContext(ctx, "SELECT SUBSTRING_INDEX(HOST, ':', 1) FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()").Scan(&host); err != nil {
+		t.Fatal(err)
+	}
+	if host != from.String() {
+		t.Fatalf("the session comes from %s, want %s", host, from)
+	}
+
+	app := login(t, primary)
+	for i := range 50 {
+		mustExec(t, app, "INSERT INTO t VALUES (?, 'before the shutdown')", i)
+	}
+	if err := admin.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-primary.Done():
+	case <-ctx.Done():
+		t.Fatal("the server still runs after Shutdown")
+	}
+	// It had received them all; applying them takes a moment more.
+	testenv.WaitFor(t, "the follower applying the 50 rows written before the shutdown", 10*time.Second, func() bool {
+		return count(t, replica, "SELECT COUNT(*) FROM appdb.t") == 50
+	})
 }
 
 // TestRejoin: an old primary that wrote a transaction the new primary
@@ -352,6 +408,17 @@ func TestRejoin(t *testing.T) {
 	}
 	if !Diverged(posA.BinlogState, posB.BinlogState) {
 		t.Fatalf("old primary %s, new primary %s: not diverged", posA.BinlogState, posB.BinlogState)
+	}
+	// Told to follow all the same, it reports that it cannot.
+	follow(t, a, b, false)
+	var why string
+	testenv.WaitFor(t, "the diverged old primary reporting that it cannot follow", 20*time.Second, func() bool {
+		st, err := a.ReplicaStatus(ctx)
+		why = CannotFollow(st)
+		return err == nil && why != ""
+	})
+	if !strings.Contains(why, "diverged") {
+		t.Errorf("a diverged follower cannot follow because %q, want its history diverged", why)
 	}
 	if err := a.Stop(ctx); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -16,15 +18,43 @@ import (
 )
 
 // Server is a running mariadbd, a child of hastack. Its methods talk to it
-// as AdminUser over TCP.
+// as AdminUser over TCP, from the loopback address the kernel picks; Dial
+// opens the same session from a chosen address.
 type Server struct {
+	*Admin
 	cfg     Config
 	cmd     *exec.Cmd
-	db      *sql.DB
 	done    chan struct{} // closed once the process has exited and been reaped
 	waitErr error         // valid after done
-	once    sync.Once     // closes db
+	once    sync.Once     // closes the admin session
 }
+
+// Admin is a session, as AdminUser, with one server, over which it is
+// told what to be (Follow, Promote, Fence, SetSemiSync, Shutdown) and
+// asked where it stands. Its connections open lazily and again after a
+// failure, each from the address it was dialled from.
+type Admin struct {
+	name         string
+	db           *sql.DB
+	replPassword string
+}
+
+// Dial opens an admin session with the server named name at addr, whose
+// accounts are acc, from the address from (any loopback address the
+// kernel picks when from is the zero Addr). Nothing is sent before the
+// first call.
+func Dial(name string, from netip.Addr, addr netip.AddrPort, acc Accounts) *Admin {
+	db := sql.OpenDB(newConnector(from, addr.String(), AdminUser, acc.AdminPassword, ""))
+	db.SetMaxIdleConns(2)
+	db.SetConnMaxIdleTime(time.Minute)
+	return &Admin{name: name, db: db, replPassword: acc.ReplicationPassword}
+}
+
+// Ping checks that the server takes the session's login.
+func (a *Admin) Ping(ctx context.Context) error { return a.db.PingContext(ctx) }
+
+// Disconnect ends the session's connections.
+func (a *Admin) Disconnect() error { return a.db.Close() }
 
 // Start runs mariadbd on an initialised data directory, with an option
 // file written from cfg, and returns once it accepts connections. It
@@ -58,14 +88,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: running mariadbd: %w", cfg.Name, err)
 	}
-	s := &Server{cfg: cfg, cmd: cmd, done: make(chan struct{})}
+	s := &Server{cfg: cfg, cmd: cmd, done: make(chan struct{}), Admin: Dial(cfg.Name, netip.Addr{}, cfg.Addr, cfg.Accounts)}
 	go func() {
 		s.waitErr = cmd.Wait()
 		close(s.done)
 	}()
-	s.db = sql.OpenDB(s.connector(AdminUser, cfg.Accounts.AdminPassword, ""))
-	s.db.SetMaxIdleConns(2)
-	s.db.SetConnMaxIdleTime(time.Minute)
 	if err := s.waitReady(ctx); err != nil {
 		s.Kill()
 		return nil, fmt.Errorf("starting %s: %w (its log is %s)", cfg.Name, err, cfg.LogPath)
@@ -75,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 // connector logs in to the server as user over TCP.
 func (s *Server) connector(user, password, database string) driver.Connector {
-	return newConnector(s.cfg.Addr.String(), user, password, database)
+	return newConnector(netip.Addr{}, s.cfg.Addr.String(), user, password, database)
 }
 
 // waitReady polls the server until it accepts a login, it exits, or ctx ends.
@@ -84,7 +111,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := s.db.PingContext(pctx)
+		err := s.Ping(pctx)
 		cancel()
 		if err == nil {
 			return nil
@@ -148,7 +175,7 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
-func (s *Server) closeDB() { s.once.Do(func() { s.db.Close() }) }
+func (s *Server) closeDB() { s.once.Do(func() { s.Disconnect() }) }
 
 // Login opens a pool of connections to the server as the application's
 // master user, on its database, as an application would.
@@ -157,13 +184,18 @@ func (s *Server) Login() *sql.DB {
 	return sql.OpenDB(s.connector(a.AppUser, a.AppPassword, a.AppDatabase))
 }
 
-// newConnector logs in to addr as user. Statements are sent with their
-// arguments filled in by the driver (escaped), since some MariaDB
-// statements, CHANGE MASTER among them, cannot be prepared.
-func newConnector(addr, user, password, database string) driver.Connector {
+// newConnector logs in to addr as user, from the address from unless it
+// is zero. Statements are sent with their arguments filled in by the
+// driver (escaped), since some MariaDB statements, CHANGE MASTER among
+// them, cannot be prepared.
+func newConnector(from netip.Addr, addr, user, password, database string) driver.Connector {
 	c := mysql.NewConfig()
 	c.Net = "tcp"
 	c.Addr = addr
+	if from.IsValid() {
+		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0))}
+		c.DialFunc = d.DialContext
+	}
 	c.User = user
 	c.Passwd = password
 	c.DBName = database
