@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Cluster is the running database tier.
@@ -39,7 +37,8 @@ type Cluster struct {
 	// jobs without it; a fault or a recovery cancels a node's job first.
 	opMu   sync.Mutex
 	active bool
-	probes map[string]*pgx.Conn // the monitor's sessions, by node
+	eng    engine
+	probes map[string]session // the monitor's sessions, by node
 
 	// saveMu serialises changes of the state document.
 	saveMu sync.Mutex
@@ -133,6 +132,7 @@ func New(cfg Config) (*Cluster, error) {
 	det := cfg.Database.FailoverDetection
 	c := &Cluster{
 		cfg: cfg, binDir: binDir, acct: acct, password: password, adminPassword: adminPassword, replPassword: replPassword, log: log,
+		eng: pgEngine{adminPassword: adminPassword},
 		pol: policy{
 			multiAZ:         cfg.Database.MultiAZ,
 			crossRegionSync: cfg.Database.CrossRegionCommit == "sync",
@@ -431,8 +431,8 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 	for _, ep := range c.endpoints() {
 		ep.close()
 	}
-	for name, conn := range c.probes {
-		conn.Close(ctx)
+	for name, sess := range c.probes {
+		sess.close(ctx)
 		delete(c.probes, name)
 	}
 	prim := c.byName[c.snapshot().Primary]

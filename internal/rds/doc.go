@@ -15,5 +15,8 @@
 // cluster-state document (State, in StateDir/db/cluster.json): decide.go
 // holds the pure decisions, monitor.go, health.go, promote.go and
 // faults.go carry them out on the nodes, and the endpoints and relays
-// (endpoint.go, relay.go) only lead where they are told.
+// (endpoint.go, relay.go) only lead where they are told. The decider
+// compares engine-neutral Positions; what the agent asks of a server
+// over the network goes through an engine and its sessions (engine.go),
+// PostgreSQL's in the pg_*.go files.
 package rds

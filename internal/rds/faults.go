@@ -355,7 +355,7 @@ func (c *Cluster) stopStale(ctx context.Context, n *node) error {
 	st := c.snapshot()
 	prim := c.byName[st.Primary]
 	pctx, cancel := context.WithTimeout(ctx, c.probe)
-	ok := acceptsConnections(pctx, n.cfg.Addr, prim.addrPort())
+	ok := c.acceptsConnections(pctx, n.cfg.Addr, prim.addrPort())
 	cancel()
 	if !ok {
 		return fmt.Errorf("former primary %s still runs and cannot reach primary %s from its address %s; it rejoins once the network between them is back",

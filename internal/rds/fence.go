@@ -158,27 +158,12 @@ func (c *Cluster) leaseChanged(region string, held bool) {
 func (c *Cluster) setReadOnly(n *node, on bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*c.probe)
 	defer cancel()
-	conn, err := c.connect(ctx, n, c.probe)
+	sess, err := c.eng.dial(ctx, c.controlAddr(n.cfg.Region), n, c.probe)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	stmt := "ALTER SYSTEM RESET default_transaction_read_only"
-	if on {
-		stmt = "ALTER SYSTEM SET default_transaction_read_only = on"
-	}
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		return err
-	}
-	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
-		return err
-	}
-	if !on {
-		return nil
-	}
-	_, err = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND usename <> $1`, superUser)
-	return err
+	defer sess.close(context.WithoutCancel(ctx))
+	return sess.setReadOnly(ctx, on)
 }
 
 // leaseCheck refuses, before anything is done, a promotion from region

@@ -348,20 +348,7 @@ func (c *Cluster) connect(ctx context.Context, n *node, timeout time.Duration) (
 
 // connectFrom is connect with the session leaving from the address from.
 func (c *Cluster) connectFrom(ctx context.Context, from netip.Addr, n *node, timeout time.Duration) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig("sslmode=disable")
-	if err != nil {
-		return nil, fmt.Errorf("building connection config: %w", err)
-	}
-	cfg.Host = n.cfg.Addr.String()
-	cfg.Port = uint16(n.port)
-	cfg.User = superUser
-	cfg.Password = c.adminPassword
-	cfg.Database = "postgres"
-	cfg.Fallbacks = nil
-	cfg.ConnectTimeout = timeout
-	cfg.RuntimeParams = map[string]string{"application_name": "hastack"}
-	cfg.DialFunc = dialerFrom(from).DialContext
-	return pgx.ConnectConfig(ctx, cfg)
+	return pgConnect(ctx, from, n.addrPort(), c.adminPassword, timeout)
 }
 
 // controlAddr is the address hastack's control plane works from in
@@ -451,28 +438,20 @@ func (n *node) stopLocked(ctx context.Context) error {
 	return err
 }
 
-// shutdownSQL asks, through a superuser's session, for a fast shutdown of
-// the server: the session's backend runs in the data directory, where
-// postmaster.pid names the postmaster, and signals it as the server's
-// own user.
-const shutdownSQL = `COPY (SELECT 1) TO PROGRAM 'read pid < postmaster.pid && kill -INT "$pid"'`
-
 // shutdownThrough stops the server with a fast shutdown asked for over
-// conn, which it closes, and waits for it to exit; when it has not
+// sess, which it closes, and waits for it to exit; when it has not
 // exited after gracefulStop, it is killed. It returns what happened.
-func (n *node) shutdownThrough(ctx context.Context, conn *pgx.Conn) string {
+func (n *node) shutdownThrough(ctx context.Context, sess session) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	p := n.proc.Load()
 	if p != nil {
 		p.stopping.Store(true)
 	}
-	// The server ends the session as it shuts down: the error says
-	// nothing about whether the request went through.
 	ectx, cancel := context.WithTimeout(ctx, gracefulStop)
-	conn.Exec(ectx, shutdownSQL)
+	sess.shutdown(ectx)
 	cancel()
-	conn.Close(context.WithoutCancel(ctx))
+	sess.close(context.WithoutCancel(ctx))
 	if p == nil {
 		return "shut down"
 	}

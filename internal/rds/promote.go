@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -44,7 +43,7 @@ func (c *Cluster) promote(ctx context.Context, target *node, reason string, grac
 // region's control address, or the error that stopped it. Fencing uses
 // it rather than trying again.
 type oldSession struct {
-	conn *pgx.Conn
+	conn session
 	err  error
 }
 
@@ -171,7 +170,7 @@ func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, c
 func (c *Cluster) fenceAcross(ctx context.Context, region string, old *node, closed int, step func(kind, msg string), reach *oldSession) bool {
 	if reach == nil {
 		reach = &oldSession{}
-		reach.conn, reach.err = c.connectFrom(ctx, c.controlAddr(region), old, c.probe)
+		reach.conn, reach.err = c.eng.dial(ctx, c.controlAddr(region), old, c.probe)
 	}
 	conn, err := reach.conn, reach.err
 	if err != nil {
@@ -219,7 +218,7 @@ func (c *Cluster) unreachedFrom(ctx context.Context, region string, skip *node) 
 		wg.Go(func() {
 			pctx, cancel := context.WithTimeout(ctx, c.probe)
 			defer cancel()
-			if !acceptsConnections(pctx, from, n.addrPort()) {
+			if !c.acceptsConnections(pctx, from, n.addrPort()) {
 				mu.Lock()
 				out = append(out, n.cfg.Name)
 				mu.Unlock()
@@ -238,56 +237,24 @@ func (c *Cluster) unreachedFrom(ctx context.Context, region string, skip *node) 
 func (c *Cluster) promoteServer(ctx context.Context, n *node) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if conn := c.probes[n.cfg.Name]; conn != nil && !conn.IsClosed() {
-		timeline, err := promoteOn(ctx, conn)
+	if sess := c.probes[n.cfg.Name]; sess != nil && !sess.closed() {
+		timeline, err := sess.promote(ctx)
 		if err == nil {
 			return timeline, nil
 		}
-		conn.Close(context.WithoutCancel(ctx))
+		sess.close(context.WithoutCancel(ctx))
 		delete(c.probes, n.cfg.Name)
 		if ctx.Err() != nil {
 			return 0, err
 		}
 		c.log.Warn("promoting through a new session", "node", n.cfg.Name, "err", err)
 	}
-	conn, err := c.connect(ctx, n, 2*time.Second)
+	sess, err := c.eng.dial(ctx, c.controlAddr(n.cfg.Region), n, 2*time.Second)
 	if err != nil {
 		return 0, fmt.Errorf("connecting: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return promoteOn(ctx, conn)
-}
-
-// promoteOn promotes the server of conn and returns its new timeline.
-func promoteOn(ctx context.Context, conn *pgx.Conn) (int, error) {
-	var inRecovery bool
-	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-		return 0, fmt.Errorf("checking recovery: %w", err)
-	}
-	if inRecovery {
-		if _, err := conn.Exec(ctx, "SELECT pg_promote(false)"); err != nil {
-			return 0, fmt.Errorf("pg_promote: %w", err)
-		}
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for inRecovery {
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("waiting for the end of recovery: %w", context.Cause(ctx))
-		case <-tick.C:
-		}
-		if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-			return 0, fmt.Errorf("checking recovery: %w", err)
-		}
-	}
-	var tli string
-	if err := conn.QueryRow(ctx, probeTimelineSQL).Scan(&tli); err != nil {
-		return 0, fmt.Errorf("reading the timeline: %w", err)
-	}
-	var timeline int
-	fmt.Sscanf(tli, "%x", &timeline)
-	return timeline, nil
+	defer sess.close(context.WithoutCancel(ctx))
+	return sess.promote(ctx)
 }
 
 // leadWriters points every writer endpoint at r, but those of a region
@@ -479,7 +446,7 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	if reach.err == nil {
 		lag, caughtUp, err = measureLag(ctx, reach.conn, tconn, lagWait, sessionOpen)
 		if err != nil {
-			reach.conn.Close(context.WithoutCancel(ctx))
+			reach.conn.close(context.WithoutCancel(ctx))
 			msg := fmt.Sprintf("refusing to promote %s in %s: primary %s answers, but its lag could not be measured (%v); nothing was done to %s",
 				target.cfg.Name, region, old.cfg.Name, err, old.cfg.Name)
 			c.emit(EventPromoteRefused, msg)
@@ -492,7 +459,9 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	}
 	ok, msg := lagVerdict(p, reach.err == nil, caughtUp, force, lag, why)
 	if !ok {
-		reach.conn.Close(context.WithoutCancel(ctx))
+		if reach.conn != nil {
+			reach.conn.close(context.WithoutCancel(ctx))
+		}
 		c.log.Warn("promotion refused: the replica is behind", "node", target.cfg.Name, "lag_bytes", lag.Bytes, "lag_seconds", lag.Seconds)
 		c.emit(EventPromoteRefused, msg)
 		return p, errors.New(msg)
@@ -516,21 +485,21 @@ const sessionOpen = 5 * time.Second
 // completes it in the kernel, and its open sessions still answer, but
 // it starts no new one. Logging in and the query are then bounded by
 // sessionOpen.
-func (c *Cluster) answering(ctx context.Context, from netip.Addr, n *node, within time.Duration) (*pgx.Conn, error) {
+func (c *Cluster) answering(ctx context.Context, from netip.Addr, n *node, within time.Duration) (session, error) {
 	if err := c.handshake(ctx, from, n, within); err != nil {
 		return nil, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, sessionOpen)
 	defer cancel()
-	conn, err := c.connectFrom(sctx, from, n, sessionOpen)
+	sess, err := c.eng.dial(sctx, from, n, sessionOpen)
 	if err != nil {
 		return nil, err
 	}
-	if err := selectOne(sctx, conn); err != nil {
-		conn.Close(context.WithoutCancel(ctx))
+	if err := sess.ping(sctx); err != nil {
+		sess.close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	return conn, nil
+	return sess, nil
 }
 
 // targetWait bounds the first answer of a server that a promotion or a
@@ -545,31 +514,25 @@ func (c *Cluster) targetWait() time.Duration { return max(c.probe, time.Second) 
 // monitor's open session on n is used when it answers the query (the
 // caller holds opMu, so the monitor is not using it). release ends the
 // use: it closes a session opened here and leaves the monitor's.
-func (c *Cluster) ownSession(ctx context.Context, n *node) (conn *pgx.Conn, release func(), err error) {
+func (c *Cluster) ownSession(ctx context.Context, n *node) (sess session, release func(), err error) {
 	from := c.controlAddr(n.cfg.Region)
-	if conn := c.probes[n.cfg.Name]; conn != nil && !conn.IsClosed() {
+	if sess := c.probes[n.cfg.Name]; sess != nil && !sess.closed() {
 		if err := c.handshake(ctx, from, n, c.targetWait()); err != nil {
 			return nil, nil, err
 		}
 		qctx, cancel := context.WithTimeout(ctx, sessionOpen)
-		err := selectOne(qctx, conn)
+		err := sess.ping(qctx)
 		cancel()
 		if err == nil {
-			return conn, func() {}, nil
+			return sess, func() {}, nil
 		}
-		conn.Close(context.WithoutCancel(ctx))
+		sess.close(context.WithoutCancel(ctx))
 		delete(c.probes, n.cfg.Name)
 	}
-	if conn, err = c.answering(ctx, from, n, c.targetWait()); err != nil {
+	if sess, err = c.answering(ctx, from, n, c.targetWait()); err != nil {
 		return nil, nil, err
 	}
-	return conn, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
-}
-
-// selectOne runs a trivial query.
-func selectOne(ctx context.Context, conn *pgx.Conn) error {
-	var one int
-	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+	return sess, func() { sess.close(context.WithoutCancel(ctx)) }, nil
 }
 
 // noAnswerError is a server that did not answer the first packet of a
@@ -584,7 +547,7 @@ func (e noAnswerError) Error() string { return fmt.Sprintf("no answer within %s"
 func (c *Cluster) handshake(ctx context.Context, from netip.Addr, n *node, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	_, err := sslHandshake(ctx, from, n.addrPort())
+	err := c.eng.handshake(ctx, from, n.addrPort())
 	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
 		return noAnswerError{within}
 	}
@@ -610,8 +573,8 @@ func noAnswer(err error) string {
 // the primary had written when it began (caughtUp), and otherwise
 // returns the lag as it stands after the wait. Each query is bounded by
 // timeout.
-func measureLag(ctx context.Context, prim, target *pgx.Conn, wait, timeout time.Duration) (lag Lag, caughtUp bool, err error) {
-	written, err := currentLSN(ctx, prim, timeout)
+func measureLag(ctx context.Context, prim, target session, wait, timeout time.Duration) (lag Lag, caughtUp bool, err error) {
+	written, err := bounded(ctx, timeout, prim.written)
 	if err != nil {
 		return Lag{}, false, err
 	}
@@ -619,19 +582,20 @@ func measureLag(ctx context.Context, prim, target *pgx.Conn, wait, timeout time.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		replayed, age, err := replayPosition(ctx, target, timeout)
+		replayed, age, err := replayedWithin(ctx, target, timeout)
 		if err != nil {
 			return Lag{}, false, err
 		}
-		if replayed >= written {
+		if replayed.Covers(written) {
 			return Lag{}, true, nil
 		}
 		if time.Now().After(deadline) {
 			// The primary may have written more meanwhile: the lag now.
-			if written, err = currentLSN(ctx, prim, timeout); err != nil {
+			if written, err = bounded(ctx, timeout, prim.written); err != nil {
 				return Lag{}, false, err
 			}
-			return Lag{Bytes: int64(written - replayed), Seconds: age}, false, nil
+			behind, _ := replayed.Behind(written)
+			return Lag{Bytes: behind, Seconds: age}, false, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -641,32 +605,17 @@ func measureLag(ctx context.Context, prim, target *pgx.Conn, wait, timeout time.
 	}
 }
 
-// currentLSN is the primary's WAL position.
-func currentLSN(ctx context.Context, conn *pgx.Conn, timeout time.Duration) (LSN, error) {
+// bounded runs a session's query with its own timeout.
+func bounded[T any](ctx context.Context, timeout time.Duration, query func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var s string
-	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
-		return 0, fmt.Errorf("reading the primary's WAL position: %w", err)
-	}
-	return parseLSN(s)
+	return query(ctx)
 }
 
-// replaySQL is a follower's replay position, and the age of the newest
-// commit it replayed (since its start when it replayed none).
-const replaySQL = `SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn)::text,
-	extract(epoch FROM now() - coalesce(pg_last_xact_replay_timestamp(), pg_postmaster_start_time()))::float8`
-
-// replayPosition is a follower's replay position and the age in seconds
-// of the newest commit it replayed.
-func replayPosition(ctx context.Context, conn *pgx.Conn, timeout time.Duration) (LSN, float64, error) {
+// replayedWithin is a follower's replay position and the age of the
+// newest transaction it applied, asked with its own timeout.
+func replayedWithin(ctx context.Context, s session, timeout time.Duration) (Position, float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var s string
-	var age float64
-	if err := conn.QueryRow(ctx, replaySQL).Scan(&s, &age); err != nil {
-		return 0, 0, fmt.Errorf("reading the replica's replay position: %w", err)
-	}
-	lsn, err := parseLSN(s)
-	return lsn, max(age, 0), err
+	return s.replayed(ctx)
 }

@@ -59,11 +59,13 @@ func TestHandshake(t *testing.T) {
 		}
 		return netip.MustParseAddrPort(ln.Addr().String())
 	}
-	answers := func(conn net.Conn) {
-		defer conn.Close()
-		var req [8]byte
-		if _, err := io.ReadFull(conn, req[:]); err == nil {
-			conn.Write([]byte("N"))
+	answers := func(with string) func(net.Conn) {
+		return func(conn net.Conn) {
+			defer conn.Close()
+			var req [8]byte
+			if _, err := io.ReadFull(conn, req[:]); err == nil {
+				conn.Write([]byte(with))
+			}
 		}
 	}
 	gone, err := net.Listen("tcp", "127.0.0.1:0")
@@ -77,13 +79,15 @@ func TestHandshake(t *testing.T) {
 		addr netip.AddrPort
 		want string
 	}{
-		{"answers", listen(t, answers), ""},
+		{"answers", listen(t, answers("N")), ""},
+		{"answers, with SSL", listen(t, answers("S")), ""},
+		{"answers what PostgreSQL does not", listen(t, answers("E")), `answered an SSL request with 'E'`},
 		{"hung: never accepted", listen(t, nil), "no answer within 200ms"},
 		{"hung: accepted, silent", listen(t, func(conn net.Conn) { t.Cleanup(func() { conn.Close() }) }), "no answer within 200ms"},
 		{"down", down, "connection refused"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &Cluster{probe: 200 * time.Millisecond}
+			c := &Cluster{probe: 200 * time.Millisecond, eng: pgEngine{}}
 			n := &node{cfg: NodeConfig{Name: "db", Addr: tt.addr.Addr()}, port: int(tt.addr.Port())}
 			err := c.handshake(t.Context(), netip.MustParseAddr("127.0.0.1"), n, c.probe)
 			if got := ""; err != nil {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Events of a planned switchover.
@@ -134,13 +132,13 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 		// Written out now, the dirty pages do not hold up the shutdown
 		// checkpoint while writes are stopped.
 		cctx, cancel := context.WithTimeout(ctx, sessionTimeout)
-		if _, cerr := oconn.Exec(cctx, "CHECKPOINT"); cerr != nil {
+		if cerr := oconn.checkpoint(cctx); cerr != nil {
 			err = fmt.Errorf("a checkpoint on primary %s failed: %w", old.cfg.Name, cerr)
 		}
 		cancel()
 	}
 	if err != nil {
-		oconn.Close(context.WithoutCancel(ctx))
+		oconn.close(context.WithoutCancel(ctx))
 		return refuse("%v", err)
 	}
 
@@ -350,19 +348,19 @@ func parseShutdownCheckpoint(out string) (LSN, error) {
 	return lsn, nil
 }
 
-// waitReplayed waits up to limit for the follower of conn to replay the
+// waitReplayed waits up to limit for the follower of sess to replay the
 // record at end (its replay position passes it); each query is bounded
 // by timeout.
-func waitReplayed(ctx context.Context, conn *pgx.Conn, end LSN, limit, timeout time.Duration) error {
+func waitReplayed(ctx context.Context, sess session, end LSN, limit, timeout time.Duration) error {
 	deadline := time.Now().Add(limit)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		replayed, _, err := replayPosition(ctx, conn, timeout)
+		replayed, _, err := replayedWithin(ctx, sess, timeout)
 		if err != nil {
 			return err
 		}
-		if replayed > end {
+		if replayed.Past(LSNPos(end)) {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,55 @@
+package rds
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// engine is what the agent does that depends on the database engine,
+// over the network: reaching a server from an address, and the admin
+// sessions through which it is observed, promoted, fenced and stopped.
+// The decider never sees it; it gets observations and positions.
+// pgEngine is PostgreSQL's.
+type engine interface {
+	// handshake sends ap, from the address from, the first packet of a
+	// session and waits for the server's answer, within ctx. A server cut
+	// off does not complete the TCP handshake; one that hangs completes
+	// it in the kernel but does not answer.
+	handshake(ctx context.Context, from netip.Addr, ap netip.AddrPort) error
+	// dial opens an admin session on n from the address from, its set-up
+	// bounded by timeout.
+	dial(ctx context.Context, from netip.Addr, n *node, timeout time.Duration) (session, error)
+}
+
+// session is an admin session with one server, from the address it was
+// dialled from. Every call is bounded by its ctx.
+type session interface {
+	// ping runs a trivial query.
+	ping(ctx context.Context) error
+	close(ctx context.Context)
+	closed() bool
+	// observe reads the server's role (InRecovery), position, timeline
+	// (0 where the engine has none), whether its replication settings
+	// drifted from want, and on a primary the followers it serves, by
+	// the name each follower gives itself (see Cluster.nodeOfSlot).
+	observe(ctx context.Context, want serverConf) (nodeObs, error)
+	// written is how far a primary has written.
+	written(ctx context.Context) (Position, error)
+	// replayed is how far a follower has applied what it received, and
+	// the age in seconds of the newest transaction it applied.
+	replayed(ctx context.Context) (pos Position, ageSeconds float64, err error)
+	// promote ends following, applying everything received, and waits
+	// until the server takes writes; it returns its new timeline (0 where
+	// the engine has none). On a primary it only reads the timeline.
+	promote(ctx context.Context) (timeline int, err error)
+	// setReadOnly makes the server refuse writes and ends its client
+	// sessions but hastack's, or lets it take writes again.
+	setReadOnly(ctx context.Context, on bool) error
+	// checkpoint does ahead of a planned stop what the stop would
+	// otherwise do, so that writes stop for less time.
+	checkpoint(ctx context.Context) error
+	// shutdown asks the server to stop at once (its clients cut off,
+	// what it wrote sent to its followers); the server ends the session.
+	shutdown(ctx context.Context)
+}
