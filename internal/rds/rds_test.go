@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
 	"github.com/hastack/hastack/internal/spec"
 	"github.com/hastack/hastack/internal/testenv"
 	"go.uber.org/goleak"
@@ -27,6 +28,7 @@ type withTemplates struct{ m *testing.M }
 func (w withTemplates) Run() int {
 	code := w.m.Run()
 	removeTemplates()
+	mariadbtest.RemoveTemplate()
 	return code
 }
 
