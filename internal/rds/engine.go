@@ -32,8 +32,10 @@ type session interface {
 	// observe reads the server's role (InRecovery), position, timeline
 	// (0 where the engine has none), whether its replication settings
 	// drifted from want, and on a primary the followers it serves, by
-	// the name each follower gives itself (see Cluster.nodeOfSlot).
-	observe(ctx context.Context, want serverConf) (nodeObs, error)
+	// the name each follower gives itself (see Cluster.nodeOfSlot) — or,
+	// where the engine's primary cannot list them with their positions,
+	// on each follower its own report of its stream (upstream).
+	observe(ctx context.Context, want serverConf) (seen engineObs, err error)
 	// written is how far a primary has written.
 	written(ctx context.Context) (Position, error)
 	// replayed is how far a follower has applied what it received, and
@@ -52,4 +54,30 @@ type session interface {
 	// shutdown asks the server to stop at once (its clients cut off,
 	// what it wrote sent to its followers); the server ends the session.
 	shutdown(ctx context.Context)
+}
+
+// engineObs is what a session observed: the node as the decider sees
+// it, and a follower's own report of its stream where the engine needs
+// one (nil otherwise).
+type engineObs struct {
+	nodeObs
+	upstream *replicaObs
+}
+
+// withFollowerReports gives a primary that does not list its followers
+// (Replicas nil) the reports of those that stream from it: the followers
+// whose relay leads to it. The decider then sees the same either way.
+func withFollowerReports(obs observation, primary string, reports map[string]replicaObs, leadsTo func(follower, primary string) bool) observation {
+	prim, ok := obs.Nodes[primary]
+	if !ok || !prim.writable() || prim.Replicas != nil || len(reports) == 0 {
+		return obs
+	}
+	prim.Replicas = map[string]replicaObs{}
+	for name, r := range reports {
+		if name != primary && leadsTo(name, primary) {
+			prim.Replicas[name] = r
+		}
+	}
+	obs.Nodes[primary] = prim
+	return obs
 }

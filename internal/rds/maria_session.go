@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/hastack/hastack/internal/mariadb"
@@ -74,9 +75,9 @@ func (s *mariaSession) closed() bool { return s.gone }
 // observe: a server that follows someone (SHOW SLAVE STATUS has a row)
 // is in recovery, at the transactions it applied; a primary is at those
 // it wrote. MariaDB has no timeline, and a primary cannot list where
-// its followers stand: their own reports tell (not yet merged here).
-func (s *mariaSession) observe(ctx context.Context, want serverConf) (nodeObs, error) {
-	var o nodeObs
+// its followers stand: each follower reports its stream (upstream).
+func (s *mariaSession) observe(ctx context.Context, want serverConf) (engineObs, error) {
+	var o engineObs
 	st, err := s.admin.ReplicaStatus(ctx)
 	if err != nil {
 		return o, err
@@ -84,6 +85,7 @@ func (s *mariaSession) observe(ctx context.Context, want serverConf) (nodeObs, e
 	o.InRecovery = st.Configured
 	if o.InRecovery {
 		o.Pos = GTIDPos(st.SlavePos)
+		o.upstream = followerReport(st)
 		return o, nil
 	}
 	pos, err := s.admin.Position(ctx)
@@ -92,6 +94,24 @@ func (s *mariaSession) observe(ctx context.Context, want serverConf) (nodeObs, e
 	}
 	o.Pos = GTIDPos(pos.CurrentPos)
 	return o, nil
+}
+
+// followerReport is a MariaDB follower's stream as the decider sees a
+// primary's follower: streaming while it receives and applies, in the
+// receiver's state otherwise; acknowledging commits (Sync) while its
+// semi-synchronous replication operates; received up to Flushed. Its
+// receiver notices a silent primary within slave_net_timeout, so the
+// report stands for a recent reply while it still streams.
+func followerReport(st mariadb.ReplicaStatus) *replicaObs {
+	r := &replicaObs{State: strings.ToLower(st.IOState), Sync: st.SemiSync, Flushed: GTIDPos(st.IOPos), LagBytes: -1}
+	if st.IORunning && st.SQLRunning {
+		r.State = replStreaming
+	}
+	if r.State == "" {
+		r.State = "stopped"
+	}
+	r.LagSeconds = max(st.SecondsBehindMaster, 0)
+	return r
 }
 
 func (s *mariaSession) written(ctx context.Context) (Position, error) {

@@ -89,6 +89,13 @@ func TestMariaSession(t *testing.T) {
 	if po.InRecovery || !fo.InRecovery || !fo.Pos.Covers(po.Pos) || !po.Pos.Covers(written) {
 		t.Errorf("observed primary %+v and follower %+v, want the follower in recovery and caught up with %v", po, fo, written)
 	}
+	// The primary cannot list its followers; the follower reports its stream.
+	if po.Replicas != nil || po.upstream != nil {
+		t.Errorf("the primary reported followers %v or a stream %v of its own", po.Replicas, po.upstream)
+	}
+	if up := fo.upstream; up == nil || up.State != replStreaming || up.Sync || !up.Flushed.Covers(written) {
+		t.Errorf("the follower's report of its stream: %+v, want streaming, asynchronous, received up to %v", up, written)
+	}
 
 	// Fenced, the primary refuses the application's writes; opened, it
 	// takes them again.

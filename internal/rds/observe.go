@@ -38,13 +38,17 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	for i, n := range c.nodes {
 		conns[i] = c.probes[n.cfg.Name]
 	}
+	reports := map[string]replicaObs{}
 	for i, n := range c.nodes {
 		conn := conns[i]
 		wg.Go(func() {
-			o, conn := c.probeNode(ctx, n, conn, c.serverConf(n, st))
+			o, upstream, conn := c.probeNode(ctx, n, conn, c.serverConf(n, st))
 			mu.Lock()
 			defer mu.Unlock()
 			obs.Nodes[n.cfg.Name] = o
+			if upstream != nil {
+				reports[n.cfg.Name] = *upstream
+			}
 			if conn == nil {
 				delete(c.probes, n.cfg.Name)
 			} else {
@@ -54,7 +58,10 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	}
 	wg.Wait()
 	c.reachedAgain(obs, prim.cfg.Region)
-	return obs
+	return withFollowerReports(obs, st.Primary, reports, func(follower, primary string) bool {
+		n := c.byName[follower]
+		return n != nil && c.relays[follower] != nil && c.relayLeadsTo(n, primary)
+	})
 }
 
 // nodeRegions lists the regions with database nodes, in configuration
@@ -70,14 +77,15 @@ func (c *Cluster) nodeRegions() []string {
 }
 
 // probeNode observes one node through sess (opening a new session when
-// sess is nil) and returns the session to reuse, nil if it failed.
-func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want serverConf) (nodeObs, session) {
+// sess is nil) and returns the follower's report of its stream, where
+// the engine makes one, and the session to reuse, nil if it failed.
+func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want serverConf) (nodeObs, *replicaObs, session) {
 	o := nodeObs{Running: n.running(), Busy: n.busy.Load()}
 	if !o.Running || o.Busy {
 		if sess != nil {
 			sess.close(ctx)
 		}
-		return o, nil
+		return o, nil, nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.probe)
 	defer cancel()
@@ -85,18 +93,18 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want ser
 	// stopped): it counts as reachable only if it also takes a new
 	// connection.
 	if !c.acceptsConnections(pctx, c.controlAddr(n.cfg.Region), n.addrPort()) {
-		return o, sess
+		return o, nil, sess
 	}
 	if sess == nil || sess.closed() {
 		var err error
 		if sess, err = c.eng.dial(pctx, c.controlAddr(n.cfg.Region), n, c.probe); err != nil {
-			return o, nil
+			return o, nil, nil
 		}
 	}
 	seen, err := sess.observe(pctx, want)
 	if err != nil {
 		sess.close(context.WithoutCancel(ctx))
-		return o, nil
+		return o, nil, nil
 	}
 	o.InRecovery, o.Pos, o.Timeline, o.Drifted, o.SyncDrifted = seen.InRecovery, seen.Pos, seen.Timeline, seen.Drifted, seen.SyncDrifted
 	if seen.Replicas != nil {
@@ -106,7 +114,7 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want ser
 		}
 	}
 	o.Reachable = true
-	return o, sess
+	return o, seen.upstream, sess
 }
 
 // acceptsConnections reports whether the server at ap takes a new

@@ -101,7 +101,12 @@ FROM pg_stat_replication`
 // observe: a primary whose synchronous_standby_names, or a follower
 // whose primary_conninfo, is not want's has drifted. The followers are
 // pg_stat_replication's rows, by application_name (the slot's name).
-func (s pgSession) observe(ctx context.Context, want serverConf) (nodeObs, error) {
+func (s pgSession) observe(ctx context.Context, want serverConf) (engineObs, error) {
+	o, err := s.observeNode(ctx, want)
+	return engineObs{nodeObs: o}, err
+}
+
+func (s pgSession) observeNode(ctx context.Context, want serverConf) (nodeObs, error) {
 	var o nodeObs
 	var lsn, syncNames, primaryConninfo string
 	if err := s.conn.QueryRow(ctx, probeStatusSQL).Scan(&o.InRecovery, &lsn, &syncNames, &primaryConninfo); err != nil {
