@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -64,6 +65,27 @@ func newRelay(n *node, acct account, c *Cluster) *relay {
 		open: r.open,
 	}
 	return r
+}
+
+// newTCPRelay is the relay for a server that connects to its primary
+// over TCP only (MariaDB, which has no MASTER_BIND): it listens on the
+// follower's own address, on the port after the server's, and connects
+// on from that address as newRelay's does. The server's connection to it
+// stays on the follower's host.
+func newTCPRelay(n *node, c *Cluster) *relay {
+	r := &relay{n: n}
+	addr := r.tcpAddr()
+	r.endpoint = &endpoint{
+		name: "replication relay of " + n.cfg.Name, from: n.cfg.Addr, hold: relayHold, userTimeout: replicationUserTimeout, log: c.log,
+		changed: make(chan struct{}), conns: map[*proxied]struct{}{},
+		open: func() (net.Listener, error) { return net.Listen("tcp", addr.String()) },
+	}
+	return r
+}
+
+// tcpAddr is where a TCP relay listens, for the server's CHANGE MASTER.
+func (r *relay) tcpAddr() netip.AddrPort {
+	return netip.AddrPortFrom(r.n.cfg.Addr, uint16(r.n.port+1))
 }
 
 // socketDir is where the relay's socket is, for libpq's host.

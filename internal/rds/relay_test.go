@@ -93,6 +93,52 @@ func TestRelay(t *testing.T) {
 	}
 }
 
+// A TCP relay (MariaDB's, which has no MASTER_BIND) takes the server's
+// connection on the follower's address, the port after the server's, and
+// connects to the primary from the follower's address.
+func TestTCPRelay(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.96.57:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(conn, conn.RemoteAddr().(*net.TCPAddr).IP.String()+"\n")
+			conn.Close()
+		}
+	}()
+	n := &node{cfg: NodeConfig{Name: "db-us-east-1b", Addr: netip.MustParseAddr("127.0.96.58")}, port: 3306}
+	r := newTCPRelay(n, &Cluster{log: slog.New(slog.DiscardHandler)})
+	if want := netip.MustParseAddrPort("127.0.96.58:3307"); r.tcpAddr() != want {
+		t.Fatalf("relay address %s, want %s", r.tcpAddr(), want)
+	}
+	if err := r.listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	r.lead(route{node: "primary", addr: netip.MustParseAddrPort(ln.Addr().String())})
+	conn, err := net.Dial("tcp", r.tcpAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	got, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || got != "127.0.96.58\n" {
+		t.Errorf("the primary saw the relayed connection come from %q (%v), want the follower's address", got, err)
+	}
+	r.close()
+	if c, err := net.DialTimeout("tcp", r.tcpAddr().String(), time.Second); err == nil {
+		c.Close()
+		t.Error("the relay still listens after close")
+	}
+}
+
 // A link planted where the relay's directory belongs is not followed.
 func TestRelayRefusesLink(t *testing.T) {
 	acct, err := runAsAccount()
