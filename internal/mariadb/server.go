@@ -135,6 +135,13 @@ func (s *Server) Pid() int { return s.cmd.Process.Pid }
 // Done is closed once mariadbd has exited.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
+// Wait waits for mariadbd to exit and returns how it did (nil for a
+// clean exit).
+func (s *Server) Wait() error {
+	<-s.done
+	return s.waitErr
+}
+
 // Exited reports whether mariadbd has exited.
 func (s *Server) Exited() bool {
 	select {

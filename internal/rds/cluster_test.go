@@ -210,7 +210,7 @@ func TestStartAfterKill(t *testing.T) {
 	// hastack is gone with its server: nothing restarts it.
 	c.stopMonitor()
 	proc := c.nodes[0].proc.Load()
-	if err := proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := proc.signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -23,7 +23,7 @@ func (c *Cluster) KillPrimary() error {
 		return fmt.Errorf("primary %s is not running", name)
 	}
 	c.setHeld(name, true)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.signal(syscall.SIGKILL); err != nil {
 		return fmt.Errorf("killing primary %s: %w", name, err)
 	}
 	c.log.Warn("killed the database primary", "node", name, "pid", p.pid())

@@ -135,30 +135,75 @@ func (c *Cluster) leaseChanged(region string, held bool) {
 	}
 	if !held {
 		closed := c.leadWriters(route{})
-		err := c.setReadOnly(prim, true)
+		err := c.setReadOnly(prim, true, c.probe)
 		msg := fmt.Sprintf("%s lost its write lease: writes stop there on their own; %d connections through the writer endpoints closed, primary %s read-only", region, closed, prim.cfg.Name)
 		if err != nil {
-			msg = fmt.Sprintf("%s lost its write lease: writes stop there on their own; %d connections through the writer endpoints closed; primary %s could not be made read-only (%v), the endpoints refuse writes", region, closed, prim.cfg.Name, err)
+			msg = fmt.Sprintf("%s lost its write lease: writes stop there on their own; %d connections through the writer endpoints closed; primary %s could not be made read-only yet (%v), the endpoints refuse writes meanwhile", region, closed, prim.cfg.Name, err)
+			c.retryReadOnly(region, prim, true)
 		}
 		c.log.Warn("write lease lost", "region", region, "primary", prim.cfg.Name, "err", err)
 		c.emit(EventLeaseLost, msg)
 		return
 	}
-	if err := c.setReadOnly(prim, false); err != nil {
-		c.problem("lease "+region, EventError, fmt.Sprintf("%s holds its write lease again, but primary %s stays read-only: %v", region, prim.cfg.Name, err))
+	if err := c.setReadOnly(prim, false, c.probe); err != nil {
+		c.problem("lease "+region, EventError, fmt.Sprintf("%s holds its write lease again, but primary %s stays read-only for now: %v", region, prim.cfg.Name, err))
+		c.retryReadOnly(region, prim, false)
 		return
 	}
+	c.leaseHeld(region, prim)
+}
+
+// leaseHeld opens region's primary to writes through its endpoints again.
+func (c *Cluster) leaseHeld(region string, prim *node) {
 	c.leadWriters(route{node: prim.cfg.Name, addr: prim.addrPort()})
 	c.emit(EventLeaseHeld, fmt.Sprintf("%s holds its write lease: primary %s takes writes", region, prim.cfg.Name))
+}
+
+// leaseRetry is how often a primary that could not be made read-only, or
+// writable again, when its region's lease changed is tried again.
+const leaseRetry = 500 * time.Millisecond
+
+// retryReadOnly tries again, every leaseRetry, to make prim read-only
+// (on) or writable, as its region's lease now says, after an attempt
+// failed (a login that timed out on a loaded machine, say). Each attempt
+// allows a login sessionOpen. It stops once it succeeded, when the
+// lease or the primary changed, or when the cluster stops.
+func (c *Cluster) retryReadOnly(region string, prim *node, on bool) {
+	c.bg.Go(func() {
+		tick := time.NewTicker(leaseRetry)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.bgCtx.Done():
+				return
+			case <-tick.C:
+			}
+			if c.writesFenced(region) != on || c.snapshot().Primary != prim.cfg.Name {
+				return
+			}
+			err := c.setReadOnly(prim, on, sessionOpen)
+			if err != nil {
+				c.log.Warn("primary not yet made read-only or writable as its lease says", "region", region, "primary", prim.cfg.Name, "read_only", on, "err", err)
+				continue
+			}
+			if !on {
+				c.problem("lease "+region, EventError, "")
+				c.leaseHeld(region, prim)
+				return
+			}
+			c.emit(EventLeaseLost, fmt.Sprintf("primary %s is read-only now: %s lost its write lease", prim.cfg.Name, region))
+			return
+		}
+	})
 }
 
 // setReadOnly makes n refuse writes (new sessions are read-only, client
 // sessions are ended) or take them again, over a session from its
 // region's control address.
-func (c *Cluster) setReadOnly(n *node, on bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*c.probe)
+func (c *Cluster) setReadOnly(n *node, on bool, login time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*login)
 	defer cancel()
-	sess, err := c.eng.dial(ctx, c.controlAddr(n.cfg.Region), n, c.probe)
+	sess, err := c.eng.dial(ctx, c.controlAddr(n.cfg.Region), n, login)
 	if err != nil {
 		return err
 	}

@@ -403,7 +403,7 @@ func (n *node) reload() error {
 	if p == nil || p.exited() {
 		return errors.New("not running")
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.signal(syscall.SIGHUP); err != nil {
 		return fmt.Errorf("signalling postgres to reload: %w", err)
 	}
 	return nil
@@ -432,7 +432,7 @@ func (n *node) stopLocked(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	err := p.stop(ctx)
+	err := p.stop(ctx, n.layout.dataDir)
 	n.proc.Store(nil)
 	n.removeTempSocketDir()
 	return err

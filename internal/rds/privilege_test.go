@@ -146,7 +146,7 @@ func legacyPrimary(t *testing.T, ctx context.Context, c *Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer proc.stop(context.WithoutCancel(ctx))
+	defer proc.stop(context.WithoutCancel(ctx), n.layout.dataDir)
 	var conn *pgx.Conn
 	waitFor(t, "the old-style server", eventually, func() bool {
 		conn, err = n.localConn(ctx, user, "", "postgres")
@@ -168,7 +168,7 @@ func legacyPrimary(t *testing.T, ctx context.Context, c *Cluster) {
 		CREATE TYPE mood AS ENUM ('ok', 'not ok'); CREATE SCHEMA extra; CREATE TABLE extra.t (x int)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := proc.stop(ctx); err != nil {
+	if err := proc.stop(ctx, n.layout.dataDir); err != nil {
 		t.Fatal(err)
 	}
 }

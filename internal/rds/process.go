@@ -33,15 +33,32 @@ func childEnv() []string {
 	return []string{"PATH=" + path, "LC_ALL=C"}
 }
 
-// postmaster is a running postgres server process, a child of hastack.
+// postmaster is a running database server process, a child of hastack:
+// a postgres postmaster, or a mariadbd.
 type postmaster struct {
-	cmd      *exec.Cmd
-	done     chan struct{} // closed once the process has exited and been reaped
-	waitErr  error         // valid after done
-	stopping atomic.Bool
+	process *os.Process
+	// stopSignal asks the server for a clean, quick shutdown.
+	stopSignal syscall.Signal
+	done       chan struct{} // closed once the process has exited and been reaped
+	waitErr    error         // valid after done
+	stopping   atomic.Bool
 	// watched is set once the server is up; only then is an exit reported
 	// to onExit (a failed start is reported by its error).
 	watched atomic.Bool
+}
+
+// watchProcess keeps track of a server process that wait reaps: onExit
+// is called when it ends while watched and not being stopped.
+func watchProcess(process *os.Process, stopSignal syscall.Signal, wait func() error, onExit func(error)) *postmaster {
+	p := &postmaster{process: process, stopSignal: stopSignal, done: make(chan struct{})}
+	go func() {
+		p.waitErr = wait()
+		close(p.done)
+		if p.watched.Load() && !p.stopping.Load() && onExit != nil {
+			onExit(p.waitErr)
+		}
+	}()
+	return p
 }
 
 // startPostmaster runs postgres on l.dataDir with its stderr appended to
@@ -62,18 +79,15 @@ func startPostmaster(binDir string, l layout, a account, onExit func(error)) (*p
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("running postgres: %w", err)
 	}
-	p := &postmaster{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.done)
-		if p.watched.Load() && !p.stopping.Load() && onExit != nil {
-			onExit(p.waitErr)
-		}
-	}()
-	return p, nil
+	// SIGINT is PostgreSQL's fast shutdown: roll back open transactions,
+	// checkpoint, exit.
+	return watchProcess(cmd.Process, syscall.SIGINT, cmd.Wait, onExit), nil
 }
 
-func (p *postmaster) pid() int { return p.cmd.Process.Pid }
+func (p *postmaster) pid() int { return p.process.Pid }
+
+// signal sends the server process sig.
+func (p *postmaster) signal(sig syscall.Signal) error { return p.process.Signal(sig) }
 
 func (p *postmaster) exited() bool {
 	select {
@@ -84,23 +98,22 @@ func (p *postmaster) exited() bool {
 	}
 }
 
-// stop asks for a fast shutdown (SIGINT: roll back open transactions,
-// checkpoint, exit) and waits for it. When ctx ends first, the whole
-// process group is killed instead.
-func (p *postmaster) stop(ctx context.Context) error {
+// stop asks for a quick, clean shutdown (stopSignal) and waits for it.
+// When ctx ends first, the server and its processes are killed instead.
+func (p *postmaster) stop(ctx context.Context, dataDir string) error {
 	p.stopping.Store(true)
 	if p.exited() {
 		return nil
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("signalling postgres: %w", err)
+	if err := p.signal(p.stopSignal); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signalling the server to stop: %w", err)
 	}
 	select {
 	case <-p.done:
 		return nil
 	case <-ctx.Done():
 	}
-	p.kill(p.cmd.Dir)
+	p.kill(dataDir)
 	return fmt.Errorf("fast shutdown did not finish in time, killed the server: %w", context.Cause(ctx))
 }
 

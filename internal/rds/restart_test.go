@@ -15,7 +15,7 @@ func crash(t *testing.T, c *Cluster, name string) int {
 	if p == nil || p.exited() {
 		t.Fatalf("%s is not running", name)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	return p.pid()
