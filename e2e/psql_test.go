@@ -25,6 +25,10 @@ func TestPsqlKeepsThePasswordOffCommandLines(t *testing.T) {
 	if out := e.must("psql", "-At", "-c", "select 1"); out != "1\n" {
 		t.Fatalf("hastack psql -c 'select 1' printed %q", out)
 	}
+	// hastack sql runs the engine's client, psql on a PostgreSQL stack.
+	if out := e.must("sql", "-At", "-c", "select 2"); out != "2\n" {
+		t.Fatalf("hastack sql -c 'select 2' printed %q", out)
+	}
 	if _, stderr, code := e.hastack("psql", "-c", "select * from no_such_table"); code != 1 || !strings.Contains(stderr, `relation "no_such_table" does not exist`) {
 		t.Fatalf("a failing query: exit %d, stderr %q; want psql's exit 1 and its message", code, stderr)
 	}

@@ -202,8 +202,7 @@ func isExecutable(path string) bool {
 
 // runPsql runs psql on c with the terminal passed through and returns its
 // exit status. The password is in a file only this user can read, deleted
-// once psql exits; hastack outlives a Ctrl-C meant for psql, as a shell
-// does for its foreground job, so the file is always deleted.
+// once psql exits.
 func runPsql(ctx context.Context, g *globals, bin string, c connParams, args []string) error {
 	dir, err := os.MkdirTemp("", "hastack-psql-")
 	if err != nil {
@@ -223,15 +222,23 @@ func runPsql(ctx context.Context, g *globals, bin string, c connParams, args []s
 		return fmt.Errorf("writing the password file: %w", err)
 	}
 
+	cmd := exec.Command(bin, args...)
+	cmd.Env = psqlEnv(os.Environ(), c, passfile)
+	return runClient(ctx, g, "psql", cmd)
+}
+
+// runClient runs a database client with the terminal passed through and
+// returns its exit status. hastack outlives a Ctrl-C meant for the
+// client, as a shell does for its foreground job, so that the caller
+// always deletes the client's password file.
+func runClient(ctx context.Context, g *globals, name string, cmd *exec.Cmd) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	cmd := exec.Command(bin, args...)
-	cmd.Env = psqlEnv(os.Environ(), c, passfile)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, g.stdout, g.stderr
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting psql: %w", err)
+		return fmt.Errorf("starting %s: %w", name, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -248,11 +255,11 @@ func runPsql(ctx context.Context, g *globals, bin string, c connParams, args []s
 				}
 				return exitCode(ee.ExitCode())
 			default:
-				return fmt.Errorf("running psql: %w", err)
+				return fmt.Errorf("running %s: %w", name, err)
 			}
 		case s := <-sigs:
-			// The terminal sends Ctrl-C and Ctrl-\ to psql itself; a
-			// request to stop hastack is passed on.
+			// The terminal sends Ctrl-C and Ctrl-\ to the client itself;
+			// a request to stop hastack is passed on.
 			if s == syscall.SIGTERM || s == syscall.SIGHUP {
 				_ = cmd.Process.Signal(s)
 			}
