@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
+	"github.com/hastack/hastack/internal/testenv"
 )
 
 func TestMySQLConnection(t *testing.T) {
@@ -42,10 +43,9 @@ func TestMySQLConnection(t *testing.T) {
 // quote and a backslash included), with the client's own arguments, and
 // removes the file once the client exits.
 func TestSQLOnMariaDB(t *testing.T) {
+	testenv.RequireMariaDB(t)
 	bin, err := findMariaDBClient()
-	if err != nil {
-		t.Skip(err)
-	}
+	testenv.Require(t, testenv.EnvMariaDB, err)
 	raw := mariadbtest.Start(t, netip.MustParseAddrPort("127.0.73.1:3306"))
 	db := mariadbtest.Open(t, raw)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
