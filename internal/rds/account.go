@@ -11,8 +11,9 @@ import (
 	"syscall"
 )
 
-// account is the OS user the PostgreSQL programs run as. PostgreSQL
-// refuses to run as root, so when hastack is root it drops to "postgres".
+// account is the OS user the database programs run as. PostgreSQL and
+// MariaDB refuse to run as root, so when hastack is root it drops to
+// "postgres" or "mysql".
 type account struct {
 	name     string
 	uid, gid uint32
@@ -25,6 +26,16 @@ const postgresUser = "postgres"
 // runAsAccount returns the account PostgreSQL runs as: the current user,
 // or the postgres OS user when hastack runs as root.
 func runAsAccount() (account, error) {
+	return runAs(postgresUser, "PostgreSQL", "apt-get install -y postgresql")
+}
+
+// mysqlUser is the OS user MariaDB runs as when hastack is root.
+const mysqlUser = "mysql"
+
+// runAs returns the account a server runs as: the current user, or the
+// OS user osUser when hastack runs as root; install is the command that
+// creates that user with the server.
+func runAs(osUser, server, install string) (account, error) {
 	if os.Geteuid() != 0 {
 		name := strconv.Itoa(os.Geteuid())
 		if u, err := user.Current(); err == nil {
@@ -32,16 +43,16 @@ func runAsAccount() (account, error) {
 		}
 		return account{name: name, uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}, nil
 	}
-	u, err := user.Lookup(postgresUser)
+	u, err := user.Lookup(osUser)
 	if err != nil {
-		return account{}, errors.New("PostgreSQL refuses to run as root and the OS user postgres does not exist; create it with: apt-get install -y postgresql")
+		return account{}, fmt.Errorf("%s refuses to run as root and the OS user %s does not exist; create it with: %s", server, osUser, install)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
 	if err1 != nil || err2 != nil {
-		return account{}, fmt.Errorf("OS user postgres has a non-numeric uid %q or gid %q", u.Uid, u.Gid)
+		return account{}, fmt.Errorf("OS user %s has a non-numeric uid %q or gid %q", osUser, u.Uid, u.Gid)
 	}
-	return account{name: postgresUser, uid: uint32(uid), gid: uint32(gid), switchUser: true}, nil
+	return account{name: osUser, uid: uint32(uid), gid: uint32(gid), switchUser: true}, nil
 }
 
 // credential is what a child process must run with; nil means unchanged.

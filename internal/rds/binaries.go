@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hastack/hastack/internal/mariadb"
 )
 
 // ErrNoBinaries is returned by FindBinaries when no PostgreSQL server is installed.
@@ -78,4 +80,15 @@ func hasServer(dir string) bool {
 		}
 	}
 	return true
+}
+
+// FindPrograms checks that the server programs of engine ("postgres" or
+// "mysql") are installed; the error says how to install them.
+func FindPrograms(engine string) error {
+	if engine == "mysql" {
+		_, err := mariadb.FindBinaries()
+		return err
+	}
+	_, err := FindBinaries()
+	return err
 }

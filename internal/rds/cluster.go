@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/hastack/hastack/internal/mariadb"
 )
 
 // Cluster is the running database tier.
@@ -105,13 +107,24 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	binDir, err := FindBinaries()
-	if err != nil {
-		return nil, err
-	}
-	acct, err := runAsAccount()
-	if err != nil {
-		return nil, err
+	mysql := cfg.Database.Engine == "mysql"
+	var binDir string
+	var mariaBins mariadb.Binaries
+	var acct account
+	if mysql {
+		if mariaBins, err = mariadb.FindBinaries(); err != nil {
+			return nil, err
+		}
+		if acct, err = runAs(mysqlUser, "MariaDB", "apt-get install -y mariadb-server"); err != nil {
+			return nil, err
+		}
+	} else {
+		if binDir, err = FindBinaries(); err != nil {
+			return nil, err
+		}
+		if acct, err = runAsAccount(); err != nil {
+			return nil, err
+		}
 	}
 	password, err := loadOrCreatePassword(passwordPath(cfg.StateDir))
 	if err != nil {
@@ -132,7 +145,6 @@ func New(cfg Config) (*Cluster, error) {
 	det := cfg.Database.FailoverDetection
 	c := &Cluster{
 		cfg: cfg, binDir: binDir, acct: acct, password: password, adminPassword: adminPassword, replPassword: replPassword, log: log,
-		eng: pgEngine{adminPassword: adminPassword},
 		pol: policy{
 			multiAZ:         cfg.Database.MultiAZ,
 			crossRegionSync: cfg.Database.CrossRegionCommit == "sync",
@@ -152,11 +164,22 @@ func New(cfg Config) (*Cluster, error) {
 		jobs:     map[string]*job{},
 		kick:     make(chan struct{}, 1),
 	}
+	c.eng = pgEngine{adminPassword: adminPassword}
+	if mysql {
+		c.eng = &mariaEngine{binaries: mariaBins, servers: map[string]*mariadb.Server{}, accounts: mariadb.Accounts{
+			AdminPassword: adminPassword, ReplicationPassword: replPassword,
+			AppUser: cfg.Database.Username, AppPassword: password, AppDatabase: cfg.Database.Name,
+		}}
+	}
 	for _, nc := range cfg.Nodes {
 		n := &node{cfg: nc, port: cfg.Database.Port, layout: nodeLayout(cfg.StateDir, nc.Name)}
 		c.nodes = append(c.nodes, n)
 		c.byName[nc.Name] = n
-		c.relays[nc.Name] = newRelay(n, acct, c)
+		if mysql {
+			c.relays[nc.Name] = newTCPRelay(n, c) // MariaDB cannot connect to a Unix socket
+		} else {
+			c.relays[nc.Name] = newRelay(n, acct, c)
+		}
 	}
 	port := uint16(cfg.Database.Port)
 	for _, ep := range cfg.Endpoints {
@@ -303,7 +326,7 @@ func (c *Cluster) startNode(ctx context.Context, n *node, st State) error {
 		return fmt.Errorf("starting %s %s: %w", ns.Role, n.cfg.Name, err)
 	}
 	if n == prim {
-		if err := c.ensureSlots(ctx, prim, st); err != nil {
+		if err := c.eng.primaryReady(ctx, c, prim, st); err != nil {
 			return fmt.Errorf("starting primary %s: %w", n.cfg.Name, err)
 		}
 	}

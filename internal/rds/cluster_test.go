@@ -124,7 +124,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 	if err == nil {
 		t.Fatal("Start succeeded with a broken configuration")
 	}
-	for _, want := range []string{"starting primary db-us-east-1a: ", "postgres exited during startup", "no_such_setting"} {
+	for _, want := range []string{"starting primary db-us-east-1a: ", "exited during startup", "no_such_setting"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}

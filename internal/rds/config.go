@@ -105,6 +105,9 @@ type EndpointConfig struct {
 	Reader netip.Addr
 }
 
+// mysqlReservedUsers are MariaDB's own accounts.
+var mysqlReservedUsers = map[string]bool{"root": true, "mysql": true, "mariadb.sys": true, "PUBLIC": true}
+
 // validate checks cfg and returns it with StateDir made absolute and the
 // durations defaulted.
 func (cfg Config) validate() (Config, error) {
@@ -118,8 +121,12 @@ func (cfg Config) validate() (Config, error) {
 	cfg.StateDir = abs
 	db := &cfg.Database
 	switch {
-	case db.Engine != "postgres":
-		return cfg, fmt.Errorf("database engine %q is not supported; only \"postgres\" is", db.Engine)
+	case db.Engine != "postgres" && db.Engine != "mysql":
+		return cfg, fmt.Errorf("database engine %q is not supported; \"postgres\" and \"mysql\" are", db.Engine)
+	case db.Engine == "mysql" && len(cfg.Nodes) > 1:
+		return cfg, errMariaFollowers
+	case db.Engine == "mysql" && mysqlReservedUsers[db.Username]:
+		return cfg, fmt.Errorf("the database username %q is reserved by MariaDB; choose another username", db.Username)
 	case db.Port < 1 || db.Port > 65535:
 		return cfg, fmt.Errorf("database port %d is out of range 1-65535", db.Port)
 	case db.Name == "":
@@ -130,7 +137,7 @@ func (cfg Config) validate() (Config, error) {
 		return cfg, fmt.Errorf("the database username %q is reserved for replication", replicationUser)
 	case db.Username == superUser:
 		return cfg, fmt.Errorf("the database username %q is reserved for hastack's own superuser; choose another username", superUser)
-	case strings.HasPrefix(db.Username, "pg_") || reservedRoles[db.Username]:
+	case db.Engine == "postgres" && (strings.HasPrefix(db.Username, "pg_") || reservedRoles[db.Username]):
 		return cfg, fmt.Errorf("the database username %q is reserved by PostgreSQL; choose another username", db.Username)
 	case db.FailoverDetection < 0 || db.RegionFailoverAfter < 0:
 		return cfg, errors.New("failover times must not be negative")

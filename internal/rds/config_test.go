@@ -16,7 +16,14 @@ func TestValidate(t *testing.T) {
 		want   string // substring of the error; "" for success
 	}{
 		{"valid", func(*Config) {}, ""},
-		{"engine", func(c *Config) { c.Database.Engine = "mysql" }, `database engine "mysql" is not supported`},
+		{"engine", func(c *Config) { c.Database.Engine = "oracle" }, `database engine "oracle" is not supported; "postgres" and "mysql" are`},
+		{"mysql, primary alone", func(c *Config) { c.Database.Engine = "mysql" }, ""},
+		{"mysql with followers", func(c *Config) {
+			c.Database.Engine = "mysql"
+			c.Nodes = append(c.Nodes, NodeConfig{Name: "db-c", Region: "us-west-2", Role: RoleReplica, Addr: netip.MustParseAddr("127.0.12.5")})
+		}, "MariaDB followers (a Multi-AZ standby, a cross-region replica) are not run yet"},
+		{"MariaDB's own accounts", func(c *Config) { c.Database.Engine, c.Database.Username = "mysql", "root" }, `the database username "root" is reserved by MariaDB`},
+		{"a PostgreSQL role name is fine on MariaDB", func(c *Config) { c.Database.Engine, c.Database.Username = "mysql", "pg_monitor" }, ""},
 		{"port", func(c *Config) { c.Database.Port = 0 }, "port 0 is out of range"},
 		{"no state dir", func(c *Config) { c.StateDir = "" }, "no state directory"},
 		{"no nodes", func(c *Config) { c.Nodes = nil }, "exactly one primary node, got 0"},

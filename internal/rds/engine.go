@@ -6,12 +6,29 @@ import (
 	"time"
 )
 
-// engine is what the agent does that depends on the database engine,
-// over the network: reaching a server from an address, and the admin
-// sessions through which it is observed, promoted, fenced and stopped.
-// The decider never sees it; it gets observations and positions.
-// pgEngine is PostgreSQL's.
+// engine is what the agent does that depends on the database engine:
+// on a node's own files and process (making its data, starting its
+// server in its role), and over the network (reaching a server from an
+// address, and the admin sessions through which it is observed,
+// promoted, fenced and stopped). The decider never sees it; it gets
+// observations and positions. pgEngine is PostgreSQL's, mariaEngine
+// MariaDB's.
 type engine interface {
+	// prepare readies n's files for plan: a new primary's data made when
+	// plan allows it, a follower's copied or rewound, its settings.
+	prepare(ctx context.Context, c *Cluster, n *node, plan startPlan) error
+	// launch starts n's server on its prepared data; onExit is called
+	// when it later stops on its own, once watched.
+	launch(ctx context.Context, c *Cluster, n *node, onExit func(error)) (*postmaster, error)
+	// ready waits until the launched server serves in its role: a
+	// primary takes writes, its accounts in place; a follower follows.
+	ready(ctx context.Context, c *Cluster, n *node, plan startPlan) error
+	// primaryReady makes a primary that serves hold what its followers
+	// need (PostgreSQL's replication slots).
+	primaryReady(ctx context.Context, c *Cluster, prim *node, st State) error
+	// clientURL is the URL an application logs in with at ap.
+	clientURL(ap netip.AddrPort, user, password, database string) string
+
 	// handshake sends ap, from the address from, the first packet of a
 	// session and waits for the server's answer, within ctx. A server cut
 	// off does not complete the TCP handshake; one that hangs completes

@@ -14,8 +14,10 @@ import (
 )
 
 // flakyEngine fails the first dials (a login that times out on a loaded
-// machine), then gives sessions that record what they were told.
+// machine), then gives sessions that record what they were told. It
+// does nothing on nodes' files and processes (the embedded nil engine).
 type flakyEngine struct {
+	engine
 	mu       sync.Mutex
 	failures int
 	readOnly []bool

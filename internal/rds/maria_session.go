@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hastack/hastack/internal/mariadb"
@@ -17,6 +18,10 @@ import (
 // reached when it greets a new connection.
 type mariaEngine struct {
 	accounts mariadb.Accounts
+	binaries mariadb.Binaries
+
+	mu      sync.Mutex
+	servers map[string]*mariadb.Server // the latest of each node, by name
 }
 
 // mariaProtocol is the protocol version byte that opens MariaDB's (and
@@ -26,7 +31,7 @@ const mariaProtocol = 10
 // handshake reads the greeting the server sends to every new connection
 // before the client says anything: a server that hangs (SIGSTOP) lets
 // the kernel accept, but sends none.
-func (mariaEngine) handshake(ctx context.Context, from netip.Addr, ap netip.AddrPort) error {
+func (*mariaEngine) handshake(ctx context.Context, from netip.Addr, ap netip.AddrPort) error {
 	conn, err := dialerFrom(from).DialContext(ctx, "tcp", ap.String())
 	if err != nil {
 		return err
@@ -46,7 +51,7 @@ func (mariaEngine) handshake(ctx context.Context, from netip.Addr, ap netip.Addr
 	return nil
 }
 
-func (e mariaEngine) dial(ctx context.Context, from netip.Addr, n *node, timeout time.Duration) (session, error) {
+func (e *mariaEngine) dial(ctx context.Context, from netip.Addr, n *node, timeout time.Duration) (session, error) {
 	admin := mariadb.Dial(n.cfg.Name, from, n.addrPort(), e.accounts)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

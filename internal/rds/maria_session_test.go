@@ -34,7 +34,7 @@ func TestMariaSession(t *testing.T) {
 	if err := follower.Follow(ctx, primaryAddr, false); err != nil {
 		t.Fatal(err)
 	}
-	eng := mariaEngine{accounts: cfg.Accounts}
+	eng := &mariaEngine{accounts: cfg.Accounts}
 	nodeAt := func(name string, ap netip.AddrPort) *node {
 		return &node{cfg: NodeConfig{Name: name, Addr: ap.Addr()}, port: int(ap.Port())}
 	}

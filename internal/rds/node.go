@@ -73,7 +73,7 @@ func (n *node) start(ctx context.Context, c *Cluster, plan startPlan) error {
 	if n.running() {
 		return nil
 	}
-	if err := n.prepare(ctx, c, plan); err != nil {
+	if err := c.eng.prepare(ctx, c, n, plan); err != nil {
 		n.removeTempSocketDir()
 		return err
 	}
@@ -86,17 +86,13 @@ func (n *node) start(ctx context.Context, c *Cluster, plan startPlan) error {
 	files := n.layout.files(c.acct)
 	logStart := files.size(logName)
 	n.logFrom.Store(logStart)
-	proc, err := startPostmaster(c.binDir, n.layout, c.acct, func(err error) { c.nodeExited(n, err) })
+	proc, err := c.eng.launch(ctx, c, n, func(err error) { c.nodeExited(n, err) })
 	if err != nil {
 		n.removeTempSocketDir()
 		return err
 	}
 	n.proc.Store(proc)
-	if plan.conf.follower {
-		err = n.waitFollowing(ctx, c, proc)
-	} else {
-		err = n.becomeReady(ctx, c)
-	}
+	err = c.eng.ready(ctx, c, n, plan)
 	if err == nil {
 		proc.watched.Store(true)
 		c.nodeUp(n)
@@ -105,7 +101,7 @@ func (n *node) start(ctx context.Context, c *Cluster, plan startPlan) error {
 		return nil
 	}
 	if proc.exited() {
-		err = fmt.Errorf("postgres exited during startup (%v); last lines of %s:%s",
+		err = fmt.Errorf("the server exited during startup (%v); last lines of %s:%s",
 			proc.waitErr, n.layout.logFile, lastLines(string(files.readFrom(logName, logStart, 1<<20)), 10))
 	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)

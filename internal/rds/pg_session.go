@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -13,9 +14,40 @@ import (
 
 // pgEngine is the engine for PostgreSQL: sessions are pgx connections as
 // hastack's superuser, and a server is reached when it answers an SSL
-// request, as pg_isready asks.
+// request, as pg_isready asks. A node's files and process are node.go's
+// and files.go's.
 type pgEngine struct {
 	adminPassword string
+}
+
+func (pgEngine) prepare(ctx context.Context, c *Cluster, n *node, plan startPlan) error {
+	return n.prepare(ctx, c, plan)
+}
+
+func (pgEngine) launch(_ context.Context, c *Cluster, n *node, onExit func(error)) (*postmaster, error) {
+	return startPostmaster(c.binDir, n.layout, c.acct, onExit)
+}
+
+func (pgEngine) ready(ctx context.Context, c *Cluster, n *node, plan startPlan) error {
+	if plan.conf.follower {
+		return n.waitFollowing(ctx, c, n.proc.Load())
+	}
+	return n.becomeReady(ctx, c)
+}
+
+func (pgEngine) primaryReady(ctx context.Context, c *Cluster, prim *node, st State) error {
+	return c.ensureSlots(ctx, prim, st)
+}
+
+func (pgEngine) clientURL(ap netip.AddrPort, user, password, database string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Host:     ap.String(),
+		Path:     "/" + database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
 }
 
 // sslRequest is PostgreSQL's SSLRequest packet: length 8, code 80877103.

@@ -97,7 +97,7 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 	if err := c.reconfigure(target, st); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.ensureSlots(ctx, target, st); err != nil {
+	if err := c.eng.primaryReady(ctx, c, target, st); err != nil {
 		errs = append(errs, fmt.Errorf("replication slots on %s: %w", target.cfg.Name, err))
 	}
 	unreached := c.unreachedFrom(ctx, target.cfg.Region, old)

@@ -2,7 +2,6 @@ package rds
 
 import (
 	"net/netip"
-	"net/url"
 )
 
 // WriterURL is the writer endpoint of region ("" for the region of the
@@ -64,14 +63,7 @@ func (c *Cluster) primaryRegion() string {
 }
 
 func (c *Cluster) url(ap netip.AddrPort) string {
-	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.UserPassword(c.cfg.Database.Username, c.password),
-		Host:     ap.String(),
-		Path:     "/" + c.cfg.Database.Name,
-		RawQuery: "sslmode=disable",
-	}
-	return u.String()
+	return c.eng.clientURL(ap, c.cfg.Database.Username, c.password, c.cfg.Database.Name)
 }
 
 // regions lists the regions with endpoints, in configuration order.

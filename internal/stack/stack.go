@@ -218,17 +218,18 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 }
 
 // Preflight checks what a stack needs before anything is created or
-// started: an engine it can run, its address plan and the PostgreSQL
-// programs.
+// started: a database it can run, its address plan and the database
+// server's programs.
 func Preflight(s *spec.Stack) (*vpc.Plan, error) {
-	if s.Database.Engine == "mysql" {
-		return nil, errors.New(`engine = "mysql" can be exported (hastack export terraform) but does not run here yet; up runs engine = "postgres"`)
+	mysql := s.Database.Engine == "mysql"
+	if mysql && (s.Database.MultiAZ || len(s.Database.Replicas) > 0) {
+		return nil, errors.New(`engine = "mysql" runs here with its primary alone so far (multi_az = false, no replica): MariaDB followers are not run yet; hastack export terraform writes the whole stack`)
 	}
 	plan, err := vpc.New(s)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := rds.FindBinaries(); err != nil {
+	if err := rds.FindPrograms(s.Database.Engine); err != nil {
 		return nil, err
 	}
 	return plan, nil
