@@ -18,7 +18,19 @@ type observation struct {
 	// Unreached names the regions, other than the primary's, from whose
 	// control address no connection to the primary opened.
 	Unreached map[string]bool
+	// Copying: a follower is being made, rewound or rejoined from the
+	// primary, which then reads and sends its data and may answer probes
+	// slowly.
+	Copying bool
 }
+
+// busyPrimaryGrace multiplies the detection time of a primary that does
+// not answer while a follower is being copied or rewound from it: a
+// primary that is alive but busy serving the copy (a checkpoint, its
+// data read out) is not failed over for a stall of a second or two on a
+// loaded machine. One whose server stopped is failed over as soon as
+// ever.
+const busyPrimaryGrace = 3
 
 // nodeObs is what a pass saw of one node, and what the agent remembers
 // of it (faults, exits, rebuilds).
@@ -291,7 +303,7 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 	switch {
 	case !prim.Running:
 		reason = "its server is not running"
-	case !t.primaryDown.IsZero() && now.Sub(t.primaryDown) >= p.detection:
+	case !t.primaryDown.IsZero() && now.Sub(t.primaryDown) >= detectionOf(obs, p):
 		reason = fmt.Sprintf("unreachable for %s", now.Sub(t.primaryDown).Round(time.Millisecond))
 	default:
 		return nil // not yet
@@ -314,6 +326,16 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 		acts = append(acts, action{kind: actRestart, node: st.Primary, reason: "primary " + st.Primary + " stopped on its own"})
 	}
 	return acts
+}
+
+// detectionOf is how long the primary may go unanswered before it is
+// lost: the configured detection, longer while a follower is copied
+// from it.
+func detectionOf(obs observation, p policy) time.Duration {
+	if obs.Copying {
+		return busyPrimaryGrace * p.detection
+	}
+	return p.detection
 }
 
 // decideFollowers retires spares that run (their region no longer holds

@@ -95,6 +95,7 @@ func TestDecide(t *testing.T) {
 			with(healthy, "a", nodeObs{Running: true}), timers{primary: "a", primaryDown: t0.Add(-500 * time.Millisecond)}, pol, nil},
 		{"unreachable primary for the detection time", state(syncOK),
 			with(healthy, "a", nodeObs{Running: true}), timers{primary: "a", primaryDown: t0.Add(-time.Second)}, pol, []string{"promote(b)"}},
+
 		{"primary being restarted is left alone", state(syncOK),
 			with(healthy, "a", nodeObs{Running: true, Busy: true}), timers{primary: "a", primaryDown: t0.Add(-time.Hour)}, pol, nil},
 		{"recorded primary still in recovery: finish the promotion", state(syncOK),
@@ -325,6 +326,43 @@ func TestReaderFor(t *testing.T) {
 			obs := observation{Nodes: tt.nodes, Unreached: map[string]bool{tt.region: tt.cut}}
 			if got := readerFor(tt.region, st, obs, decideNodes); got != tt.want {
 				t.Fatalf("readerFor(%s) = %s, want %s", tt.region, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecideBusyPrimary: a primary that does not answer while a follower
+// is copied or rewound from it gets three times the detection time; one
+// whose server stopped is replaced at once all the same.
+func TestDecideBusyPrimary(t *testing.T) {
+	pol := policy{multiAZ: true, detection: time.Second, replyTimeout: 2 * time.Second}
+	st := newState(decideNodes, true)
+	st.Sync = Sync{Standby: "b", From: LSNPos(100), Complete: true}
+	follower := nodeObs{Running: true, Reachable: true, InRecovery: true, Pos: LSNPos(480)}
+	for _, tt := range []struct {
+		name    string
+		prim    nodeObs
+		down    time.Duration
+		copying bool
+		want    []string
+	}{
+		{"unanswered for the detection time", nodeObs{Running: true}, time.Second, false, []string{"promote(b)"}},
+		{"unanswered for twice the detection time, a follower copied from it", nodeObs{Running: true}, 2 * time.Second, true, nil},
+		{"unanswered for three times the detection time, a follower copied from it", nodeObs{Running: true}, 3 * time.Second, true, []string{"promote(b)"}},
+		{"its server stopped, a follower copied from it", nodeObs{}, 0, true, []string{"promote(b)"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := observation{At: t0, Copying: tt.copying, Nodes: map[string]nodeObs{"a": tt.prim, "b": follower, "c": follower}}
+			tm := timers{primary: "a"}
+			if tt.down > 0 {
+				tm.primaryDown = t0.Add(-tt.down)
+			}
+			var got []string
+			for _, a := range decide(st, obs, tm, t0, pol) {
+				got = append(got, a.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("decide() = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -91,6 +91,9 @@ func (c *Cluster) remember(st State, obs *observation) {
 		if newly {
 			c.log.Warn("follower cannot catch up", "node", name, "reason", h.cannotFollow, "copy", h.copy)
 		}
+		// A follower's job (made, rebuilt, rejoined, restarted with a
+		// rewind) reads from the primary.
+		obs.Copying = obs.Copying || h.job != "" && name != st.Primary
 		o.Held, o.Failures, o.LastFailure = h.held, h.failures, h.lastFailure
 		if !o.Running && !o.Busy {
 			made, err := complete(n.layout, c.acct, name)
