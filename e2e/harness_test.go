@@ -130,9 +130,12 @@ func freeDNSAddr(t *testing.T) string {
 }
 
 // hastack runs the binary and returns its stdout, stderr and exit code.
+// A command gets 5 minutes: a drill that goes wrong waits out each of its
+// phases (the failback drill's restore and rejoin alone up to 63 s and
+// 90 s on quick) and should still report what it saw.
 func (e *env) hastack(args ...string) (string, string, int) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	args = append(args, "-f", e.file, "--state-dir", e.stateDir)
 	cmd := exec.CommandContext(ctx, binary, args...)
