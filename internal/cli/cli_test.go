@@ -12,19 +12,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(withTemplate{m}, map[string]func(){
+	testscript.Main(mariadbtest.Runner(m), map[string]func(){
 		"hastack": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
-}
-
-// withTemplate runs the tests, then removes the MariaDB data directory
-// the servers of TestSQLOnMariaDB copied.
-type withTemplate struct{ m *testing.M }
-
-func (w withTemplate) Run() int {
-	code := w.m.Run()
-	mariadbtest.RemoveTemplate()
-	return code
 }
 
 // TestScripts runs the CLI scripts in testdata/script: what a user types,

@@ -12,9 +12,11 @@ import (
 	"github.com/hastack/hastack/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
+
+	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(mariadbtest.Runner(m)) }
 
 func TestCompare(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

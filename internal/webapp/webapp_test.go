@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(mariadbtest.Runner(m)) }
 
 // syncBuffer is a log sink safe for concurrent handlers.
 type syncBuffer struct {

@@ -84,6 +84,18 @@ func Template(t testing.TB) mariadb.Config {
 	return template.cfg
 }
 
+// Runner runs a package's tests, then removes the template data
+// directory: goleak.VerifyTestMain(mariadbtest.Runner(m)), or
+// testscript.Main(mariadbtest.Runner(m), ...).
+func Runner(m *testing.M) interface{ Run() int } { return runner{m} }
+
+type runner struct{ m *testing.M }
+
+func (r runner) Run() int {
+	defer RemoveTemplate()
+	return r.m.Run()
+}
+
 // RemoveTemplate removes the template data directory; call it from
 // TestMain after the tests ran.
 func RemoveTemplate() {
