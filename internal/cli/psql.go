@@ -46,40 +46,52 @@ func newPsql(g *globals) *cobra.Command {
 		Short: "Open psql on the writer (or reader) endpoint; the password never reaches a command line",
 		// hastack's flags are picked out by hand: the rest belong to psql.
 		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, a []string) error {
-			opts, rest, err := splitPsqlArgs(a)
-			if err != nil {
-				return usageError{err}
-			}
-			if opts.help {
-				fmt.Fprint(g.stdout, psqlHelp)
-				return nil
-			}
-			if opts.file != "" {
-				g.file = opts.file
-			}
-			if opts.stateDir != "" {
-				g.stateDir = opts.stateDir
-			}
-			_, client, err := g.dial()
-			if err != nil {
-				return err
-			}
-			raw, err := client.DatabaseURL(cmd.Context(), opts.reader, opts.region)
-			if err != nil {
-				return err
-			}
-			conn, err := parseDatabaseURL(raw)
-			if err != nil {
-				return err
-			}
-			bin, err := findPsql()
-			if err != nil {
-				return err
-			}
-			return runPsql(cmd.Context(), g, bin, conn, rest)
-		},
+		RunE:               clientRunE(g, psqlHelp, runPsqlOn),
 	}
+}
+
+// clientRunE runs a database client command (psql, sql): hastack's
+// flags are picked out of the arguments, the stack is asked for the
+// database URL, and run is given it with the client's arguments.
+func clientRunE(g *globals, help string, run func(ctx context.Context, g *globals, raw string, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, a []string) error {
+		opts, rest, err := splitPsqlArgs(a)
+		if err != nil {
+			return usageError{err}
+		}
+		if opts.help {
+			fmt.Fprint(g.stdout, help)
+			return nil
+		}
+		if opts.file != "" {
+			g.file = opts.file
+		}
+		if opts.stateDir != "" {
+			g.stateDir = opts.stateDir
+		}
+		_, client, err := g.dial()
+		if err != nil {
+			return err
+		}
+		raw, err := client.DatabaseURL(cmd.Context(), opts.reader, opts.region)
+		if err != nil {
+			return err
+		}
+		return run(cmd.Context(), g, raw, rest)
+	}
+}
+
+// runPsqlOn runs psql on the postgres:// URL raw.
+func runPsqlOn(ctx context.Context, g *globals, raw string, args []string) error {
+	conn, err := parseDatabaseURL(raw)
+	if err != nil {
+		return err
+	}
+	bin, err := findPsql()
+	if err != nil {
+		return err
+	}
+	return runPsql(ctx, g, bin, conn, args)
 }
 
 // psqlOpts are hastack's own flags of `hastack psql`.

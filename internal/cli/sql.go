@@ -40,31 +40,7 @@ func newSQL(g *globals) *cobra.Command {
 		Short: "Open the database's client (psql or mariadb) on the writer (or reader) endpoint",
 		// hastack's flags are picked out by hand: the rest belong to the client.
 		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, a []string) error {
-			opts, rest, err := splitPsqlArgs(a)
-			if err != nil {
-				return usageError{err}
-			}
-			if opts.help {
-				fmt.Fprint(g.stdout, sqlHelp)
-				return nil
-			}
-			if opts.file != "" {
-				g.file = opts.file
-			}
-			if opts.stateDir != "" {
-				g.stateDir = opts.stateDir
-			}
-			_, client, err := g.dial()
-			if err != nil {
-				return err
-			}
-			raw, err := client.DatabaseURL(cmd.Context(), opts.reader, opts.region)
-			if err != nil {
-				return err
-			}
-			return runSQLClient(cmd.Context(), g, raw, rest)
-		},
+		RunE:               clientRunE(g, sqlHelp, runSQLClient),
 	}
 }
 
@@ -81,15 +57,7 @@ func runSQLClient(ctx context.Context, g *globals, raw string, args []string) er
 		}
 		return runMariaDBClient(ctx, g, bin, conn, args)
 	}
-	conn, err := parseDatabaseURL(raw)
-	if err != nil {
-		return err
-	}
-	bin, err := findPsql()
-	if err != nil {
-		return err
-	}
-	return runPsql(ctx, g, bin, conn, args)
+	return runPsqlOn(ctx, g, raw, args)
 }
 
 // parseMySQLURL splits a mysql:// URL from the control API.

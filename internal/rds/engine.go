@@ -2,6 +2,7 @@ package rds
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -97,4 +98,17 @@ func withFollowerReports(obs observation, primary string, reports map[string]rep
 	}
 	obs.Nodes[primary] = prim
 	return obs
+}
+
+// dialUntil connects to ap from the address from, for a handshake that
+// must be over by ctx's deadline.
+func dialUntil(ctx context.Context, from netip.Addr, ap netip.AddrPort) (net.Conn, error) {
+	conn, err := dialerFrom(from).DialContext(ctx, "tcp", ap.String())
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	return conn, nil
 }

@@ -32,14 +32,11 @@ const mariaProtocol = 10
 // before the client says anything: a server that hangs (SIGSTOP) lets
 // the kernel accept, but sends none.
 func (*mariaEngine) handshake(ctx context.Context, from netip.Addr, ap netip.AddrPort) error {
-	conn, err := dialerFrom(from).DialContext(ctx, "tcp", ap.String())
+	conn, err := dialUntil(ctx, from, ap)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(deadline)
-	}
 	// A packet: 3 bytes of length, 1 of sequence, then the payload.
 	var head [5]byte
 	if _, err := io.ReadFull(conn, head[:]); err != nil {

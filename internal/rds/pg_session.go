@@ -57,14 +57,11 @@ var sslRequest = []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
 // which ends when the connection closes and logs nothing. Either answer
 // ('S' or 'N') is a server that takes connections.
 func (pgEngine) handshake(ctx context.Context, from netip.Addr, ap netip.AddrPort) error {
-	conn, err := dialerFrom(from).DialContext(ctx, "tcp", ap.String())
+	conn, err := dialUntil(ctx, from, ap)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(deadline)
-	}
 	if _, err := conn.Write(sslRequest); err != nil {
 		return err
 	}
