@@ -93,13 +93,18 @@ func backup(ctx context.Context, source, target Config, dir string) (GTIDSet, er
 }
 
 // parseBinlogInfo reads mariadb-backup's xtrabackup_binlog_info: the
-// source's binary log file, offset and GTID position at the copy.
+// source's binary log file, offset and GTID position at the copy. A
+// source that has logged no transaction yet has no GTID position: the
+// copy starts from the empty one.
 func parseBinlogInfo(info string) (GTIDSet, error) {
 	fields := strings.Fields(info)
-	if len(fields) != 3 {
-		return nil, fmt.Errorf("the copy's position %q is not file, offset and GTID position", strings.TrimSpace(info))
+	switch len(fields) {
+	case 2:
+		return GTIDSet{}, nil
+	case 3:
+		return ParseGTIDSet(fields[2])
 	}
-	return ParseGTIDSet(fields[2])
+	return nil, fmt.Errorf("the copy's position %q is not file, offset and GTID position", strings.TrimSpace(info))
 }
 
 // optionValue quotes a value for an option file.

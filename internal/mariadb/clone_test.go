@@ -76,3 +76,24 @@ func TestCloneKeepsAnEarlierOldCopy(t *testing.T) {
 		t.Error("the earlier old copy is gone")
 	}
 }
+
+func TestParseBinlogInfo(t *testing.T) {
+	tests := []struct {
+		info, want string
+		ok         bool
+	}{
+		{"mariadb-bin.000003\t1024\t0-1-57\n", "0-1-57", true},
+		{"mariadb-bin.000001\t330\t0-1-5,1-2-9", "0-1-5,1-2-9", true},
+		// Nothing logged yet on the source: no GTID position.
+		{"mariadb-bin.000001\t330\n", "", true},
+		{"", "", false},
+		{"mariadb-bin.000001 330 0-1-5 extra", "", false},
+		{"f 1 not-a-gtid", "", false},
+	}
+	for _, tt := range tests {
+		got, err := parseBinlogInfo(tt.info)
+		if (err == nil) != tt.ok || err == nil && got.String() != tt.want {
+			t.Errorf("parseBinlogInfo(%q) = %q, %v; want %q (ok %v)", tt.info, got, err, tt.want, tt.ok)
+		}
+	}
+}

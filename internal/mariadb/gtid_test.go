@@ -124,18 +124,6 @@ func TestLag(t *testing.T) {
 	}
 }
 
-func TestParseBinlogInfo(t *testing.T) {
-	got, err := parseBinlogInfo("mariadb-bin.000003\t1234\t0-1-100,1-2-5\n")
-	if err != nil || got.String() != "0-1-100,1-2-5" {
-		t.Errorf("parseBinlogInfo = %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "mariadb-bin.000003\t1234\n", "f 1 x-y-z"} {
-		if _, err := parseBinlogInfo(bad); err == nil {
-			t.Errorf("parseBinlogInfo(%q) succeeded", bad)
-		}
-	}
-}
-
 // FuzzGTIDSet checks that any text ParseGTIDSet accepts prints back to
 // what it reads as, and that Diverged and Behind agree with their meaning
 // on it: a set has not diverged from itself or from one that went further.

@@ -215,14 +215,17 @@ type Position struct {
 	ReadOnly bool
 	// ServerID is its server_id, which names its binary log's events.
 	ServerID uint32
+	// WaitsForStandby is whether its commits are to wait for a
+	// semi-synchronous acknowledgement (rpl_semi_sync_master_enabled).
+	WaitsForStandby bool
 }
 
 // Position reports where the server's history stands.
 func (a *Admin) Position(ctx context.Context) (Position, error) {
 	var p Position
 	var binlogPos, binlogState, currentPos string
-	err := a.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_current_pos, @@GLOBAL.read_only, @@GLOBAL.server_id").
-		Scan(&binlogPos, &binlogState, &currentPos, &p.ReadOnly, &p.ServerID)
+	err := a.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_binlog_state, @@GLOBAL.gtid_current_pos, @@GLOBAL.read_only, @@GLOBAL.server_id, @@GLOBAL.rpl_semi_sync_master_enabled").
+		Scan(&binlogPos, &binlogState, &currentPos, &p.ReadOnly, &p.ServerID, &p.WaitsForStandby)
 	if err != nil {
 		return Position{}, fmt.Errorf("%s: reading its position: %w", a.name, err)
 	}
@@ -274,8 +277,9 @@ type ReplicaStatus struct {
 	RelayMasterLogFile string
 	ExecMasterLogPos   int64
 	// SemiSync is whether it acknowledges what it receives
-	// (Rpl_semi_sync_slave_status).
-	SemiSync bool
+	// (Rpl_semi_sync_slave_status); Acknowledges whether it is set to
+	// (rpl_semi_sync_slave_enabled), as Follow left it.
+	SemiSync, Acknowledges bool
 }
 
 // ReplicaStatus reports the server's replication as a follower.
@@ -298,14 +302,17 @@ func replicaStatus(ctx context.Context, q querier) (ReplicaStatus, error) {
 		return ReplicaStatus{}, fmt.Errorf("reading replication status: %w", err)
 	}
 	var slavePos string
-	if err := q.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_slave_pos").Scan(&slavePos); err != nil {
+	var acknowledges bool
+	if err := q.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_slave_pos, @@GLOBAL.rpl_semi_sync_slave_enabled").Scan(&slavePos, &acknowledges); err != nil {
 		return ReplicaStatus{}, fmt.Errorf("reading gtid_slave_pos: %w", err)
 	}
 	var semiName, semi string
 	if err := q.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_slave_status'").Scan(&semiName, &semi); err != nil {
 		return ReplicaStatus{}, fmt.Errorf("reading Rpl_semi_sync_slave_status: %w", err)
 	}
-	return parseReplicaStatus(row, slavePos, semi == "ON")
+	st, err := parseReplicaStatus(row, slavePos, semi == "ON")
+	st.Acknowledges = acknowledges
+	return st, err
 }
 
 // parseReplicaStatus reads a SHOW SLAVE STATUS row (nil: no replication).

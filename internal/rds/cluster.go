@@ -166,7 +166,7 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	c.eng = pgEngine{adminPassword: adminPassword}
 	if mysql {
-		c.eng = &mariaEngine{binaries: mariaBins, servers: map[string]*mariadb.Server{}, accounts: mariadb.Accounts{
+		c.eng = &mariaEngine{binaries: mariaBins, servers: map[string]*mariadb.Server{}, copiedAt: map[string]mariadb.GTIDSet{}, accounts: mariadb.Accounts{
 			AdminPassword: adminPassword, ReplicationPassword: replPassword,
 			AppUser: cfg.Database.Username, AppPassword: password, AppDatabase: cfg.Database.Name,
 		}}
@@ -396,24 +396,26 @@ func (c *Cluster) serverConf(n *node, st State) serverConf {
 	sc := serverConf{addr: n.cfg.Addr, port: n.port}
 	if n.cfg.Name == st.Primary {
 		sc.syncNames = syncNames(st.Sync)
+		sc.waitsForStandby = st.Sync.Standby != ""
 		return sc
 	}
 	sc.follower = true
 	sc.slot = slotName(n.cfg.Name)
 	sc.primaryConninfo = c.conninfo(n, slotName(n.cfg.Name), "")
+	sc.follows = c.relays[n.cfg.Name].tcpAddr()
+	sc.acknowledges = st.Nodes[n.cfg.Name].Role == RoleStandby
 	return sc
 }
 
-// reconfigure rewrites a running node's settings for its role in st and
-// makes it reload them.
+// reconfigure gives a running node the settings of its role in st, and
+// points its relay at the primary.
 func (c *Cluster) reconfigure(n *node, st State) error {
 	if !n.running() || n.busy.Load() {
 		return nil
 	}
-	if err := writeConfig(n.layout, c.acct, c.serverConf(n, st)); err != nil {
-		return fmt.Errorf("configuring %s: %w", n.cfg.Name, err)
-	}
-	if err := n.reload(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+	defer cancel()
+	if err := c.eng.configure(ctx, c, n, c.serverConf(n, st)); err != nil {
 		return fmt.Errorf("configuring %s: %w", n.cfg.Name, err)
 	}
 	c.pointRelay(n, st)

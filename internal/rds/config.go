@@ -123,8 +123,8 @@ func (cfg Config) validate() (Config, error) {
 	switch {
 	case db.Engine != "postgres" && db.Engine != "mysql":
 		return cfg, fmt.Errorf("database engine %q is not supported; \"postgres\" and \"mysql\" are", db.Engine)
-	case db.Engine == "mysql" && len(cfg.Nodes) > 1:
-		return cfg, errMariaFollowers
+	case db.Engine == "mysql" && db.CrossRegionCommit == "sync":
+		return cfg, errors.New(`cross_region_commit = "sync" needs engine = "postgres": MariaDB's semi-synchronous replication takes an acknowledgement from any one follower, so it cannot make commits wait for both the standby and the cross-region replica`)
 	case db.Engine == "mysql" && mysqlReservedUsers[db.Username]:
 		return cfg, fmt.Errorf("the database username %q is reserved by MariaDB; choose another username", db.Username)
 	case db.Port < 1 || db.Port > 65535:

@@ -21,7 +21,10 @@ func TestValidate(t *testing.T) {
 		{"mysql with followers", func(c *Config) {
 			c.Database.Engine = "mysql"
 			c.Nodes = append(c.Nodes, NodeConfig{Name: "db-c", Region: "us-west-2", Role: RoleReplica, Addr: netip.MustParseAddr("127.0.12.5")})
-		}, "MariaDB followers (a Multi-AZ standby, a cross-region replica) are not run yet"},
+		}, ""},
+		{"mysql with synchronous cross-region commits", func(c *Config) {
+			c.Database.Engine, c.Database.CrossRegionCommit = "mysql", "sync"
+		}, `cross_region_commit = "sync" needs engine = "postgres"`},
 		{"MariaDB's own accounts", func(c *Config) { c.Database.Engine, c.Database.Username = "mysql", "root" }, `the database username "root" is reserved by MariaDB`},
 		{"a PostgreSQL role name is fine on MariaDB", func(c *Config) { c.Database.Engine, c.Database.Username = "mysql", "pg_monitor" }, ""},
 		{"port", func(c *Config) { c.Database.Port = 0 }, "port 0 is out of range"},

@@ -22,6 +22,10 @@ type observation struct {
 	// primary, which then reads and sends its data and may answer probes
 	// slowly.
 	Copying bool
+	// cannotFollow is, by node, why a follower's server reported that
+	// it cannot catch up, where the engine says so in its replication
+	// status rather than its log (MariaDB); remember takes it in.
+	cannotFollow map[string]string
 }
 
 // busyPrimaryGrace multiplies the detection time of a primary that does

@@ -27,6 +27,14 @@ type engine interface {
 	// primaryReady makes a primary that serves hold what its followers
 	// need (PostgreSQL's replication slots).
 	primaryReady(ctx context.Context, c *Cluster, prim *node, st State) error
+	// configure gives the running n the settings sc (its role's), without
+	// a restart.
+	configure(ctx context.Context, c *Cluster, n *node, sc serverConf) error
+	// copyFrom gives the stopped follower n a new copy of primary's data
+	// in place of its own, kept until the copy is complete (fresh: no
+	// attempt to reuse what it holds). It returns what it did, for the
+	// event.
+	copyFrom(ctx context.Context, c *Cluster, n, primary *node, fresh bool) (how string, err error)
 	// clientURL is the URL an application logs in with at ap.
 	clientURL(ap netip.AddrPort, user, password, database string) string
 
@@ -80,6 +88,9 @@ type session interface {
 type engineObs struct {
 	nodeObs
 	upstream *replicaObs
+	// cannotFollow is why a follower reported that it cannot catch up
+	// with its primary by replicating, where its status says so.
+	cannotFollow string
 }
 
 // withFollowerReports gives a primary that does not list its followers

@@ -243,6 +243,14 @@ type serverConf struct {
 	slot            string
 	// syncNames is a primary's synchronous_standby_names.
 	syncNames string
+
+	// MariaDB's settings, which it takes through an admin session:
+	// waitsForStandby is whether a primary's commits wait for a
+	// semi-synchronous acknowledgement; a follower replicates from
+	// follows (its relay) and acknowledges when it is the standby.
+	waitsForStandby bool
+	follows         netip.AddrPort
+	acknowledges    bool
 }
 
 // settings renders the node's server settings.

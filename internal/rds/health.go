@@ -199,11 +199,7 @@ func (c *Cluster) rebuildNode(ctx context.Context, n *node, fresh bool) error {
 		return fmt.Errorf("primary %s is not running", prim.cfg.Name)
 	}
 	n.mu.Lock()
-	err = writePassfile(n, c.acct, c.replPassword)
-	how := ""
-	if err == nil {
-		how, err = c.rebuildData(ctx, n, prim, fresh)
-	}
+	how, err := c.eng.copyFrom(ctx, c, n, prim, fresh)
 	n.mu.Unlock()
 	if err != nil {
 		return err

@@ -2,27 +2,26 @@ package rds
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/hastack/hastack/internal/mariadb"
 )
 
 // The MariaDB engine's half on a node's own files and process: the data
 // directory is made with mariadb.Init (in data.new, swapped in once
-// complete, as PostgreSQL's initdb), the server runs as the mysql OS
-// user from an option file in the node's run directory, and a primary
-// is opened for writes once it serves. Followers are not run yet.
+// complete, as PostgreSQL's initdb), or for a follower copied from the
+// primary with mariadb-backup; the server runs as the mysql OS user from
+// an option file in the node's run directory; a primary is opened for
+// writes once it serves, a follower told whom to follow (its relay), and
+// whether to acknowledge as the standby, through an admin session.
 
 // mariaLogName is a MariaDB node's server log, in its node directory.
 const mariaLogName = "mariadbd.log"
-
-// errMariaFollowers refuses what is not built yet.
-var errMariaFollowers = errors.New("MariaDB followers (a Multi-AZ standby, a cross-region replica) are not run yet: a MySQL stack runs its primary alone")
 
 // config is n's server configuration on the data directory dataDir.
 func (e *mariaEngine) config(c *Cluster, n *node, dataDir string) mariadb.Config {
@@ -48,12 +47,22 @@ func (e *mariaEngine) prepare(ctx context.Context, c *Cluster, n *node, plan sta
 	if err := prepareDirs(&n.layout, c.acct, n.port); err != nil {
 		return fmt.Errorf("preparing directories: %w", err)
 	}
-	if plan.conf.follower {
-		return errMariaFollowers
-	}
 	ok, err := complete(n.layout, c.acct, n.cfg.Name)
 	if err != nil {
 		return err
+	}
+	if plan.conf.follower {
+		if !ok || plan.recopy {
+			if err := checkFree(n.addrPort()); err != nil {
+				return err
+			}
+			how, err := e.copyFrom(ctx, c, n, plan.primary, true)
+			if err != nil {
+				return err
+			}
+			c.emit(EventNodeRebuilt, fmt.Sprintf("database node %s %s", n.cfg.Name, how))
+		}
+		return checkFree(n.addrPort())
 	}
 	if !ok {
 		if !plan.allowInit {
@@ -87,23 +96,138 @@ func (e *mariaEngine) launch(ctx context.Context, c *Cluster, n *node, onExit fu
 	return p, nil
 }
 
-// ready: mariadb.Start returned once the server took hastack's login.
-func (e *mariaEngine) ready(context.Context, *Cluster, *node, startPlan) error { return nil }
+// server is the latest server process of the node named name, nil if
+// it never ran.
+func (e *mariaEngine) server(name string) *mariadb.Server {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.servers[name]
+}
+
+// running is name's server, or an error when it does not run.
+func (e *mariaEngine) running(name string) (*mariadb.Server, error) {
+	srv := e.server(name)
+	if srv == nil || srv.Exited() {
+		return nil, fmt.Errorf("%s is not running", name)
+	}
+	return srv, nil
+}
+
+// ready: mariadb.Start returned once the server took hastack's login. A
+// follower is told to follow: from the position of its copy when it was
+// just made, else from where its own history ends, unless that history
+// holds transactions the primary lacks (a former primary's writes that
+// never reached the promoted node), when it must be copied afresh.
+func (e *mariaEngine) ready(ctx context.Context, c *Cluster, n *node, plan startPlan) error {
+	if !plan.conf.follower {
+		return nil
+	}
+	srv, err := e.running(n.cfg.Name)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	pos, copied := e.copiedAt[n.cfg.Name]
+	e.mu.Unlock()
+	if copied {
+		if err := srv.SetReplicaPosition(ctx, pos); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		delete(e.copiedAt, n.cfg.Name)
+		e.mu.Unlock()
+	} else if why := e.diverged(ctx, srv, n, plan.primary); why != "" {
+		return mustRecopy{why}
+	}
+	return srv.Follow(ctx, plan.conf.follows, plan.conf.acknowledges)
+}
+
+// divergedCheckTimeout bounds the look at the primary's history before a
+// follower starts following; without an answer the follower follows,
+// and its primary refuses a diverged history (cannotFollow).
+const divergedCheckTimeout = 3 * time.Second
+
+// diverged tells why srv, to follow primary, holds transactions primary
+// lacks ("" when it does not, or when the primary cannot be asked). It
+// asks from the follower's own address, as its stream would connect.
+func (e *mariaEngine) diverged(ctx context.Context, srv *mariadb.Server, n, primary *node) string {
+	ctx, cancel := context.WithTimeout(ctx, divergedCheckTimeout)
+	defer cancel()
+	own, err := srv.Position(ctx)
+	if err != nil {
+		return ""
+	}
+	admin := mariadb.Dial(primary.cfg.Name, n.cfg.Addr, primary.addrPort(), e.accounts)
+	defer admin.Disconnect()
+	theirs, err := admin.Position(ctx)
+	if err != nil || !mariadb.Diverged(own.BinlogState, theirs.BinlogState) {
+		return ""
+	}
+	return fmt.Sprintf("its history (%s) holds transactions that primary %s (%s) does not", own.BinlogState, primary.cfg.Name, theirs.BinlogState)
+}
 
 // primaryReady opens the primary for writes (it starts read-only), or
-// keeps it fenced while its region does not hold its write lease.
-func (e *mariaEngine) primaryReady(ctx context.Context, c *Cluster, prim *node, _ State) error {
-	e.mu.Lock()
-	srv := e.servers[prim.cfg.Name]
-	e.mu.Unlock()
-	if srv == nil || srv.Exited() {
-		return fmt.Errorf("primary %s is not running", prim.cfg.Name)
+// keeps it fenced while its region does not hold its write lease, and
+// makes its commits wait for the standby as st says.
+func (e *mariaEngine) primaryReady(ctx context.Context, c *Cluster, prim *node, st State) error {
+	srv, err := e.running(prim.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("primary %w", err)
 	}
 	if c.writesFenced(prim.cfg.Region) {
-		return srv.Fence(ctx)
+		err = srv.Fence(ctx)
+	} else {
+		_, err = srv.Promote(ctx)
 	}
-	_, err := srv.Promote(ctx)
-	return err
+	if err != nil {
+		return err
+	}
+	return srv.SetSemiSync(ctx, c.serverConf(prim, st).waitsForStandby)
+}
+
+// configure: a primary's wait for its standby is switched; a follower
+// follows again, which restarts its stream from where it is.
+func (e *mariaEngine) configure(ctx context.Context, _ *Cluster, n *node, sc serverConf) error {
+	srv, err := e.running(n.cfg.Name)
+	if err != nil {
+		return err
+	}
+	if !sc.follower {
+		return srv.SetSemiSync(ctx, sc.waitsForStandby)
+	}
+	return srv.Follow(ctx, sc.follows, sc.acknowledges)
+}
+
+// copyFrom clones primary's data with mariadb-backup into data.new,
+// which replaces n's data once complete. The copy's position is kept
+// for ready, where n starts following from it. MariaDB has no rewind:
+// every copy is a fresh one.
+func (e *mariaEngine) copyFrom(ctx context.Context, c *Cluster, n, primary *node, _ bool) (string, error) {
+	begin := time.Now()
+	src, err := e.running(primary.cfg.Name)
+	if err != nil {
+		return "", fmt.Errorf("primary %w", err)
+	}
+	// An unfinished copy is never the good one.
+	for _, dir := range []string{newDataName, newDataName + ".clone", newDataName + ".old"} {
+		if err := os.RemoveAll(n.layout.path(dir)); err != nil {
+			return "", fmt.Errorf("removing an unfinished copy: %w", err)
+		}
+	}
+	pos, err := mariadb.Clone(ctx, src, e.config(c, n, n.layout.path(newDataName)))
+	if err != nil {
+		return "", err
+	}
+	if err := markComplete(n.layout, c.acct, newDataName, n.cfg.Name); err != nil {
+		return "", err
+	}
+	if err := swapIn(n.layout); err != nil {
+		return "", err
+	}
+	e.mu.Lock()
+	e.copiedAt[n.cfg.Name] = pos
+	e.mu.Unlock()
+	return fmt.Sprintf("copied from %s with mariadb-backup in %s, at %s", primary.cfg.Name, since(begin), pos), nil
 }
 
 func (e *mariaEngine) clientURL(ap netip.AddrPort, user, password, database string) string {

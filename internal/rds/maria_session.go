@@ -22,6 +22,9 @@ type mariaEngine struct {
 
 	mu      sync.Mutex
 	servers map[string]*mariadb.Server // the latest of each node, by name
+	// copiedAt is, by node, the position of a copy just made, where it
+	// starts following.
+	copiedAt map[string]mariadb.GTIDSet
 }
 
 // mariaProtocol is the protocol version byte that opens MariaDB's (and
@@ -88,6 +91,8 @@ func (s *mariaSession) observe(ctx context.Context, want serverConf) (engineObs,
 	if o.InRecovery {
 		o.Pos = GTIDPos(st.SlavePos)
 		o.upstream = followerReport(st)
+		o.cannotFollow = mariadb.CannotFollow(st)
+		o.Drifted = want.follower && (st.Primary != want.follows.String() || st.Acknowledges != want.acknowledges)
 		return o, nil
 	}
 	pos, err := s.admin.Position(ctx)
@@ -95,6 +100,7 @@ func (s *mariaSession) observe(ctx context.Context, want serverConf) (engineObs,
 		return o, err
 	}
 	o.Pos = GTIDPos(pos.CurrentPos)
+	o.SyncDrifted = !want.follower && pos.WaitsForStandby != want.waitsForStandby
 	return o, nil
 }
 

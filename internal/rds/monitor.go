@@ -77,6 +77,9 @@ func (c *Cluster) remember(st State, obs *observation) {
 		reason, needCopy := "", false
 		if name != st.Primary && o.Running && !o.Busy {
 			reason, needCopy = c.scanLog(n)
+			if said := obs.cannotFollow[name]; reason == "" && said != "" {
+				reason, needCopy = said, true // nothing but a new copy helps there
+			}
 		}
 		r, attached := prim.Replicas[name]
 		streaming := prim.writable() && attached && r.streams(c.pol)

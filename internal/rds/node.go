@@ -62,7 +62,17 @@ type startPlan struct {
 	// rejoin makes a follower's existing data go through pg_rewind (on a
 	// copy) first.
 	rejoin bool
+	// recopy gives a follower a new copy of the primary's data: its own
+	// was found, at the last attempt, to have left the primary's history.
+	recopy bool
 }
+
+// mustRecopy is the error of an engine's ready that found the follower's
+// data cannot follow the primary (its history holds transactions the
+// primary lacks): the start is tried again once, from a new copy.
+type mustRecopy struct{ why string }
+
+func (e mustRecopy) Error() string { return e.why }
 
 // start brings the node up in the planned role: files, process,
 // readiness, and on a primary the roles and the application database.
@@ -73,6 +83,18 @@ func (n *node) start(ctx context.Context, c *Cluster, plan startPlan) error {
 	if n.running() {
 		return nil
 	}
+	err := n.startOnce(ctx, c, plan)
+	var recopy mustRecopy
+	if errors.As(err, &recopy) && !plan.recopy {
+		c.log.Warn("database node must be copied afresh", "node", n.cfg.Name, "reason", recopy.why)
+		plan.recopy = true
+		err = n.startOnce(ctx, c, plan)
+	}
+	return err
+}
+
+// startOnce is one attempt of start; the caller holds n.mu.
+func (n *node) startOnce(ctx context.Context, c *Cluster, plan startPlan) error {
 	if err := c.eng.prepare(ctx, c, n, plan); err != nil {
 		n.removeTempSocketDir()
 		return err

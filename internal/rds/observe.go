@@ -39,15 +39,19 @@ func (c *Cluster) observe(ctx context.Context) observation {
 		conns[i] = c.probes[n.cfg.Name]
 	}
 	reports := map[string]replicaObs{}
+	obs.cannotFollow = map[string]string{}
 	for i, n := range c.nodes {
 		conn := conns[i]
 		wg.Go(func() {
-			o, upstream, conn := c.probeNode(ctx, n, conn, c.serverConf(n, st))
+			o, seen, conn := c.probeNode(ctx, n, conn, c.serverConf(n, st))
 			mu.Lock()
 			defer mu.Unlock()
 			obs.Nodes[n.cfg.Name] = o
-			if upstream != nil {
-				reports[n.cfg.Name] = *upstream
+			if seen.upstream != nil {
+				reports[n.cfg.Name] = *seen.upstream
+			}
+			if seen.cannotFollow != "" {
+				obs.cannotFollow[n.cfg.Name] = seen.cannotFollow
 			}
 			if conn == nil {
 				delete(c.probes, n.cfg.Name)
@@ -77,15 +81,16 @@ func (c *Cluster) nodeRegions() []string {
 }
 
 // probeNode observes one node through sess (opening a new session when
-// sess is nil) and returns the follower's report of its stream, where
-// the engine makes one, and the session to reuse, nil if it failed.
-func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want serverConf) (nodeObs, *replicaObs, session) {
+// sess is nil) and returns, besides what the decider sees, what the
+// engine's session saw (a follower's report of its stream, its reason
+// not to follow), and the session to reuse, nil if it failed.
+func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want serverConf) (nodeObs, engineObs, session) {
 	o := nodeObs{Running: n.running(), Busy: n.busy.Load()}
 	if !o.Running || o.Busy {
 		if sess != nil {
 			sess.close(ctx)
 		}
-		return o, nil, nil
+		return o, engineObs{}, nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.probe)
 	defer cancel()
@@ -93,18 +98,18 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want ser
 	// stopped): it counts as reachable only if it also takes a new
 	// connection.
 	if !c.acceptsConnections(pctx, c.controlAddr(n.cfg.Region), n.addrPort()) {
-		return o, nil, sess
+		return o, engineObs{}, sess
 	}
 	if sess == nil || sess.closed() {
 		var err error
 		if sess, err = c.eng.dial(pctx, c.controlAddr(n.cfg.Region), n, c.probe); err != nil {
-			return o, nil, nil
+			return o, engineObs{}, nil
 		}
 	}
 	seen, err := sess.observe(pctx, want)
 	if err != nil {
 		sess.close(context.WithoutCancel(ctx))
-		return o, nil, nil
+		return o, engineObs{}, nil
 	}
 	o.InRecovery, o.Pos, o.Timeline, o.Drifted, o.SyncDrifted = seen.InRecovery, seen.Pos, seen.Timeline, seen.Drifted, seen.SyncDrifted
 	if seen.Replicas != nil {
@@ -114,7 +119,7 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want ser
 		}
 	}
 	o.Reachable = true
-	return o, seen.upstream, sess
+	return o, seen, sess
 }
 
 // acceptsConnections reports whether the server at ap takes a new

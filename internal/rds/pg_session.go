@@ -39,6 +39,21 @@ func (pgEngine) primaryReady(ctx context.Context, c *Cluster, prim *node, st Sta
 	return c.ensureSlots(ctx, prim, st)
 }
 
+// configure writes the settings and makes the server reload them.
+func (pgEngine) configure(_ context.Context, c *Cluster, n *node, sc serverConf) error {
+	if err := writeConfig(n.layout, c.acct, sc); err != nil {
+		return err
+	}
+	return n.reload()
+}
+
+func (pgEngine) copyFrom(ctx context.Context, c *Cluster, n, primary *node, fresh bool) (string, error) {
+	if err := writePassfile(n, c.acct, c.replPassword); err != nil {
+		return "", err
+	}
+	return c.rebuildData(ctx, n, primary, fresh)
+}
+
 func (pgEngine) clientURL(ap netip.AddrPort, user, password, database string) string {
 	u := url.URL{
 		Scheme:   "postgres",

@@ -91,6 +91,9 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	}
 	st := c.snapshot()
 	old := c.byName[st.Primary]
+	if c.cfg.Database.Engine == "mysql" {
+		return Switchover{}, errors.New("a planned switchover is not built for MariaDB yet (it reads PostgreSQL's shutdown checkpoint); promote the region instead, which fences the old primary")
+	}
 	if old.cfg.Region == region {
 		return Switchover{}, fmt.Errorf("the primary %s is already in region %s", st.Primary, region)
 	}

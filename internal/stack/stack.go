@@ -221,9 +221,8 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 // started: a database it can run, its address plan and the database
 // server's programs.
 func Preflight(s *spec.Stack) (*vpc.Plan, error) {
-	mysql := s.Database.Engine == "mysql"
-	if mysql && (s.Database.MultiAZ || len(s.Database.Replicas) > 0) {
-		return nil, errors.New(`engine = "mysql" runs here with its primary alone so far (multi_az = false, no replica): MariaDB followers are not run yet; hastack export terraform writes the whole stack`)
+	if s.Database.Engine == "mysql" && s.Database.CrossRegionCommit == "sync" {
+		return nil, errors.New(`cross_region_commit = "sync" needs engine = "postgres": MariaDB's semi-synchronous replication takes an acknowledgement from any one follower, so it cannot make commits wait for both the standby and the cross-region replica`)
 	}
 	plan, err := vpc.New(s)
 	if err != nil {
