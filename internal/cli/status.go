@@ -132,6 +132,9 @@ func printStatus(w io.Writer, st stack.Status) {
 		lag := "-"
 		if n.Role != "primary" && n.Running {
 			lag = fmt.Sprintf("%d B, %.3f s", n.LagBytes, n.LagSeconds)
+			if st.Database.Engine == "mysql" {
+				lag = fmt.Sprintf("%d tx, %d B, %.3f s", n.LagTransactions, n.LagBytes, n.LagSeconds)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Region, n.AZ, n.Role, n.Address, n.ReplicationState, lag, state)
 	}

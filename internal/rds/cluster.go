@@ -72,9 +72,14 @@ type NodeStatus struct {
 	Role    Role   `json:"role"`
 	Address string `json:"address"` // "ip:port"
 	Running bool   `json:"running"`
-	// LagBytes is how far the node's replay is behind the primary's WAL
-	// (0 for the primary, and when unknown).
+	// LagBytes is how far the node's replay is behind the primary's WAL,
+	// or on MariaDB its binary log (0 for the primary, and when unknown:
+	// a MariaDB follower applying an older binary log file than the
+	// primary writes).
 	LagBytes int64 `json:"lag_bytes"`
+	// LagTransactions counts the transactions a MariaDB follower has yet
+	// to apply (from GTIDs; PostgreSQL does not count them).
+	LagTransactions int64 `json:"lag_transactions,omitempty"`
 	// LagSeconds is the primary's last measure of the node's replay lag.
 	LagSeconds float64 `json:"lag_seconds"`
 	// ReplicationState is one of the Repl* values.

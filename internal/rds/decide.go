@@ -102,6 +102,9 @@ type replicaObs struct {
 	Flushed    Position
 	LagBytes   int64
 	LagSeconds float64
+	// LagTransactions counts the transactions the follower has yet to
+	// apply, where the engine numbers them (MariaDB's GTIDs).
+	LagTransactions int64
 	// ReplyAge is how long ago the follower last reported its position.
 	ReplyAge time.Duration
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/hastack/hastack/internal/mariadb"
 )
 
 // engine is what the agent does that depends on the database engine:
@@ -91,6 +93,10 @@ type engineObs struct {
 	// cannotFollow is why a follower reported that it cannot catch up
 	// with its primary by replicating, where its status says so.
 	cannotFollow string
+	// binlog is where a MariaDB primary's binary log stands; lag, on a
+	// follower that reports its own stream, measures it against that.
+	binlog *mariadb.Position
+	lag    func(primary *mariadb.Position) (bytes, transactions int64)
 }
 
 // withFollowerReports gives a primary that does not list its followers

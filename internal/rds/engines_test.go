@@ -31,8 +31,8 @@ type engineCase struct {
 	// setup makes the state directory and the configuration on
 	// 127.0.<net>.0/24 (haConfig's nodes), skipping without the engine.
 	setup func(t *testing.T, net byte, multiAZ bool, rec *recorder) Config
-	// readOnlyAndID reads whether the server a URL leads to refuses
-	// writes, and which server it is (an address or a server id).
+	// whoQuery reads which server a session is on (its address or its
+	// server id) and whether it refuses writes.
 	whoQuery string
 	// breakFollower makes the running follower name unable to follow
 	// the primary, as its engine would find out.
@@ -89,13 +89,18 @@ var engineCases = []engineCase{
 		breakFollower: func(t *testing.T, ctx context.Context, c *Cluster, name string) {
 			// A row the primary never wrote, then the primary's own with the
 			// same key: the follower's applier stops on it.
-			n := c.byName[name]
-			admin := url.URL{Scheme: "mysql", User: url.UserPassword(mariadb.AdminUser, c.eng.(*mariaEngine).accounts.AdminPassword),
-				Host: n.addrPort().String(), Path: "/" + c.cfg.Database.Name}
-			mustExec(t, ctx, admin.String(), "INSERT INTO t VALUES (1000)")
+			mustExec(t, ctx, mariaAdminURL(c, name), "INSERT INTO t VALUES (1000)")
 			mustExec(t, ctx, c.WriterURL(""), "INSERT INTO t VALUES (1000)")
 		},
 	},
+}
+
+// mariaAdminURL logs in to node as hastack's MariaDB admin, which
+// read_only does not stop, on the application's database.
+func mariaAdminURL(c *Cluster, node string) string {
+	u := url.URL{Scheme: "mysql", User: url.UserPassword(mariadb.AdminUser, c.eng.(*mariaEngine).accounts.AdminPassword),
+		Host: c.byName[node].addrPort().String(), Path: "/" + c.cfg.Database.Name}
+	return u.String()
 }
 
 // openDB opens a pool on a URL of either engine, closed with the test.
@@ -248,11 +253,12 @@ func TestHAOnBothEngines(t *testing.T) {
 			t.Run("promote with fencing", func(t *testing.T) {
 				rec := newRecorder()
 				c, ctx := startEngineCluster(t, e.setup(t, net(1), false, rec), rec)
-				old := openDB(t, c.WriterURL(east))
-				old.SetMaxOpenConns(1)
-				if err := old.PingContext(ctx); err != nil {
+				// One session, kept: a pool would open another in its place.
+				old, err := openDB(t, c.WriterURL(east)).Conn(ctx)
+				if err != nil {
 					t.Fatal(err)
 				}
+				defer old.Close()
 				l, done := runLedger(t, ctx, c.WriterURL(west), 4*time.Second)
 				if err := c.Promote(ctx, west); err != nil {
 					t.Fatal(err)
@@ -401,4 +407,72 @@ func TestHAOnBothEngines(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSyncStandbyHoldsCommits: with the standby frozen (SIGSTOP), a
+// commit on the primary waits until the standby is declared gone, then
+// returns: the wait for the standby is really in effect, on both
+// engines (on MariaDB, semi-sync has not fallen back to asynchronous by
+// a timeout of its own).
+func TestSyncStandbyHoldsCommits(t *testing.T) {
+	for i, e := range engineCases {
+		t.Run(e.name, func(t *testing.T) {
+			rec := newRecorder()
+			c, ctx := startEngineCluster(t, e.setup(t, 158-byte(i), true, rec), rec)
+			waitFor(t, "a synchronous standby", eventually, c.SyncStandby)
+			standby := c.byName[nodeB].layout.dataDir
+			frozen := processesIn(standby)
+			for _, pid := range frozen {
+				syscall.Kill(pid, syscall.SIGSTOP)
+			}
+			thawed := false
+			thaw := func() {
+				if !thawed {
+					for _, pid := range frozen {
+						syscall.Kill(pid, syscall.SIGCONT)
+					}
+					thawed = true
+				}
+			}
+			defer thaw()
+			begin := time.Now()
+			mustExec(t, ctx, c.WriterURL(""), "INSERT INTO t VALUES (2)")
+			took := time.Since(begin)
+			t.Logf("a commit with the standby frozen returned after %s", took.Round(time.Millisecond))
+			if took < detect*8/10 {
+				t.Errorf("the commit returned after %s, before the standby could be declared gone (%s): commits did not wait for it", took, detect)
+			}
+			if !strings.Contains(rec.String(), EventSyncLost) {
+				t.Errorf("the commit returned with no event that the standby is gone:\n%s", eventsOnly(rec))
+			}
+			thaw()
+			waitFor(t, "a synchronous standby again", eventually, c.SyncStandby)
+			waitFor(t, "the row on the standby", eventually, func() bool { return sqlVisible(ctx, t, c.DirectURL(nodeB), 2) })
+		})
+	}
+}
+
+// TestMariaReplicaLag: a MariaDB replica's lag is reported in
+// transactions and bytes of the primary's binary log while its applier
+// is held back, and is 0 again once it has caught up.
+func TestMariaReplicaLag(t *testing.T) {
+	e := engineCases[1]
+	rec := newRecorder()
+	c, ctx := startEngineCluster(t, e.setup(t, 157, false, rec), rec)
+	waitFor(t, "the replica streaming", eventually, func() bool { return nodeStatus(t, c, nodeW).ReplicationState == ReplAsync })
+	admin := mariaAdminURL(c, nodeW)
+	mustExec(t, ctx, admin, "STOP SLAVE SQL_THREAD")
+	for id := 10; id < 15; id++ {
+		mustExec(t, ctx, c.WriterURL(""), fmt.Sprintf("INSERT INTO t VALUES (%d)", id))
+	}
+	waitFor(t, "5 transactions of lag reported", eventually, func() bool {
+		s := nodeStatus(t, c, nodeW)
+		return s.LagTransactions == 5 && s.LagBytes > 0
+	})
+	t.Logf("held back: %+v", nodeStatus(t, c, nodeW))
+	mustExec(t, ctx, admin, "START SLAVE SQL_THREAD")
+	waitFor(t, "no lag once caught up", eventually, func() bool {
+		s := nodeStatus(t, c, nodeW)
+		return s.LagTransactions == 0 && s.LagBytes == 0 && s.ReplicationState == ReplAsync
+	})
 }

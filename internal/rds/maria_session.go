@@ -92,6 +92,10 @@ func (s *mariaSession) observe(ctx context.Context, want serverConf) (engineObs,
 		o.Pos = GTIDPos(st.SlavePos)
 		o.upstream = followerReport(st)
 		o.cannotFollow = mariadb.CannotFollow(st)
+		o.lag = func(primary *mariadb.Position) (int64, int64) {
+			bytes, transactions, _ := mariadb.Lag(*primary, st)
+			return bytes, transactions
+		}
 		o.Drifted = want.follower && (st.Primary != want.follows.String() || st.Acknowledges != want.acknowledges)
 		return o, nil
 	}
@@ -100,6 +104,7 @@ func (s *mariaSession) observe(ctx context.Context, want serverConf) (engineObs,
 		return o, err
 	}
 	o.Pos = GTIDPos(pos.CurrentPos)
+	o.binlog = &pos
 	o.SyncDrifted = !want.follower && pos.WaitsForStandby != want.waitsForStandby
 	return o, nil
 }
@@ -112,10 +117,12 @@ func (s *mariaSession) observe(ctx context.Context, want serverConf) (engineObs,
 // report stands for a recent reply while it still streams.
 func followerReport(st mariadb.ReplicaStatus) *replicaObs {
 	r := &replicaObs{State: strings.ToLower(st.IOState), Sync: st.SemiSync, Flushed: GTIDPos(st.IOPos), LagBytes: -1}
-	if st.IORunning && st.SQLRunning {
+	switch {
+	case st.IORunning && st.SQLRunning:
 		r.State = replStreaming
-	}
-	if r.State == "" {
+	case st.IORunning:
+		r.State = "not applying" // receives, its applier stopped
+	case r.State == "" || r.State == "no":
 		r.State = "stopped"
 	}
 	r.LagSeconds = max(st.SecondsBehindMaster, 0)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/hastack/hastack/internal/mariadb"
 )
 
 // observe probes every node at once, each bounded by the probe timeout,
@@ -39,6 +41,8 @@ func (c *Cluster) observe(ctx context.Context) observation {
 		conns[i] = c.probes[n.cfg.Name]
 	}
 	reports := map[string]replicaObs{}
+	lags := map[string]func(*mariadb.Position) (int64, int64){}
+	var primaryBinlog *mariadb.Position
 	obs.cannotFollow = map[string]string{}
 	for i, n := range c.nodes {
 		conn := conns[i]
@@ -49,6 +53,12 @@ func (c *Cluster) observe(ctx context.Context) observation {
 			obs.Nodes[n.cfg.Name] = o
 			if seen.upstream != nil {
 				reports[n.cfg.Name] = *seen.upstream
+			}
+			if seen.lag != nil {
+				lags[n.cfg.Name] = seen.lag
+			}
+			if n == prim {
+				primaryBinlog = seen.binlog
 			}
 			if seen.cannotFollow != "" {
 				obs.cannotFollow[n.cfg.Name] = seen.cannotFollow
@@ -62,6 +72,14 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	}
 	wg.Wait()
 	c.reachedAgain(obs, prim.cfg.Region)
+	if primaryBinlog != nil {
+		for name, r := range reports {
+			if lag := lags[name]; lag != nil {
+				r.LagBytes, r.LagTransactions = lag(primaryBinlog)
+				reports[name] = r
+			}
+		}
+	}
 	return withFollowerReports(obs, st.Primary, reports, func(follower, primary string) bool {
 		n := c.byName[follower]
 		return n != nil && c.relays[follower] != nil && c.relayLeadsTo(n, primary)

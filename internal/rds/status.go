@@ -36,41 +36,43 @@ func (c *Cluster) Nodes() []NodeStatus {
 			Running: n.running(), Fenced: ns.Fenced, DiscardedTransactions: ns.Discarded,
 			Restarts: h.restarts, CrashLoop: h.crashLoop(), LastExit: h.lastExit, LastExitAt: h.lastExitAt,
 		}
-		s.ReplicationState, s.LagBytes, s.LagSeconds = replication(n.cfg.Name, s.Running, n.busy.Load(), h, st, obs)
+		var lag replicaObs
+		s.ReplicationState, lag = replication(n.cfg.Name, s.Running, n.busy.Load(), h, st, obs)
+		s.LagBytes, s.LagSeconds, s.LagTransactions = max(lag.LagBytes, 0), lag.LagSeconds, lag.LagTransactions
 		out = append(out, s)
 	}
 	return out
 }
 
 // replication derives a node's replication state and lag.
-func replication(name string, running, busy bool, h health, st State, obs observation) (string, int64, float64) {
+func replication(name string, running, busy bool, h health, st State, obs observation) (string, replicaObs) {
 	o := obs.Nodes[name]
 	prim := obs.Nodes[st.Primary]
 	switch {
 	case !running && st.Nodes[name].Role == RoleSpare:
-		return ReplSpare, 0, 0
+		return ReplSpare, replicaObs{}
 	case busy && h.job == "create":
-		return ReplCreating, 0, 0
+		return ReplCreating, replicaObs{}
 	case busy && h.job == "restart":
-		return ReplRestarting, 0, 0
+		return ReplRestarting, replicaObs{}
 	case busy:
-		return ReplRebuilding, 0, 0
+		return ReplRebuilding, replicaObs{}
 	case !running && st.Nodes[name].Fenced:
-		return ReplFenced, 0, 0
+		return ReplFenced, replicaObs{}
 	case !running && h.held:
-		return ReplStopped, 0, 0
+		return ReplStopped, replicaObs{}
 	case !running && h.cannotFollow != "":
-		return ReplRebuilding, 0, 0
+		return ReplRebuilding, replicaObs{}
 	case !running:
-		return ReplRestarting, 0, 0
+		return ReplRestarting, replicaObs{}
 	case !o.Reachable:
-		return ReplUnreachable, 0, 0
+		return ReplUnreachable, replicaObs{}
 	case name != st.Primary && st.Nodes[name].Fenced && !o.InRecovery:
-		return ReplStalePrimary, 0, 0
+		return ReplStalePrimary, replicaObs{}
 	case name == st.Primary && o.InRecovery:
-		return ReplPromoting, 0, 0
+		return ReplPromoting, replicaObs{}
 	case name == st.Primary:
-		return ReplPrimary, 0, 0
+		return ReplPrimary, replicaObs{}
 	}
 	if r, ok := prim.Replicas[name]; ok && prim.writable() {
 		state := r.State
@@ -80,13 +82,17 @@ func replication(name string, running, busy bool, h health, st State, obs observ
 				state = ReplSync
 			}
 		}
-		return state, r.LagBytes, r.LagSeconds
+		return state, r
 	}
-	var lag int64
-	if n, _ := o.Pos.Behind(prim.Pos); prim.writable() && n > 0 {
-		lag = n
+	var lag replicaObs
+	if n, unit := o.Pos.Behind(prim.Pos); prim.writable() && n > 0 {
+		if unit == "transactions" {
+			lag.LagTransactions = n
+		} else {
+			lag.LagBytes = n
+		}
 	}
-	return ReplDisconnected, lag, 0
+	return ReplDisconnected, lag
 }
 
 // SyncStandby reports whether, at the monitor's last pass, a standby was

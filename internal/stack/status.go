@@ -112,6 +112,8 @@ type InstanceStatus struct {
 }
 
 type DatabaseStatus struct {
+	// Engine is the stack file's: "postgres" or "mysql" (MariaDB).
+	Engine         string `json:"engine"`
 	WriterEndpoint string `json:"writer_endpoint"`
 	// CrossRegionFailover is "manual" or "automatic", from the stack file.
 	CrossRegionFailover string `json:"cross_region_failover"`
@@ -158,16 +160,18 @@ type EndpointStatus struct {
 }
 
 type NodeStatus struct {
-	Name             string  `json:"name"`
-	Region           string  `json:"region"`
-	AZ               string  `json:"az"`
-	Role             string  `json:"role"`
-	Address          string  `json:"address"`
-	Running          bool    `json:"running"`
-	LagBytes         int64   `json:"lag_bytes"`
-	LagSeconds       float64 `json:"lag_seconds"`
-	ReplicationState string  `json:"replication_state"`
-	Fenced           bool    `json:"fenced"`
+	Name       string  `json:"name"`
+	Region     string  `json:"region"`
+	AZ         string  `json:"az"`
+	Role       string  `json:"role"`
+	Address    string  `json:"address"`
+	Running    bool    `json:"running"`
+	LagBytes   int64   `json:"lag_bytes"`
+	LagSeconds float64 `json:"lag_seconds"`
+	// LagTransactions: on MariaDB, the transactions yet to apply.
+	LagTransactions  int64  `json:"lag_transactions,omitempty"`
+	ReplicationState string `json:"replication_state"`
+	Fenced           bool   `json:"fenced"`
 	// DiscardedTransactions counts what pg_rewind took back from the
 	// node's data when it rejoined as a follower: transactions it had
 	// committed after its history left the primary's.
@@ -216,6 +220,7 @@ func (st *Stack) Status() Status {
 		s.Regions = append(s.Regions, r.status())
 	}
 	if st.db != nil {
+		s.Database.Engine = st.spec.Database.Engine
 		s.Database.WriterEndpoint = hostOfURL(st.db.WriterURL(""))
 		s.Database.CrossRegionFailover = st.spec.Database.CrossRegionFailover
 		s.Database.MultiAZ = st.spec.Database.MultiAZ
@@ -230,7 +235,7 @@ func (st *Stack) Status() Status {
 		for _, n := range st.db.Nodes() {
 			s.Database.Nodes = append(s.Database.Nodes, NodeStatus{
 				Name: n.Name, Region: n.Region, AZ: n.AZ, Role: string(n.Role),
-				Address: n.Address, Running: n.Running, LagBytes: n.LagBytes, LagSeconds: n.LagSeconds,
+				Address: n.Address, Running: n.Running, LagBytes: n.LagBytes, LagSeconds: n.LagSeconds, LagTransactions: n.LagTransactions,
 				ReplicationState: n.ReplicationState, Fenced: n.Fenced, DiscardedTransactions: n.DiscardedTransactions,
 				Restarts: n.Restarts, CrashLoop: n.CrashLoop, LastExit: n.LastExit, LastExitAt: n.LastExitAt,
 			})
