@@ -1,6 +1,8 @@
 # The two-region stack of examples/two-region with fast timings, for demos
 # and tests: a region failover takes seconds instead of minutes. Keep the
-# two files in sync; only timings and ports differ.
+# two files in sync; only timings, ports and the database engine differ:
+# examples/two-region runs MySQL, as the seed does, and examples/quick-mysql
+# is this stack on MySQL.
 #
 # `hastack up -f examples/quick/stack.hcl` runs it all on this machine.
 

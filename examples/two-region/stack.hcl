@@ -1,11 +1,13 @@
 # Two regions that fail over to each other: the seed's topology with the
 # seed's numbers. Route53 failover DNS in front; in each region a VPC, an
-# Application Load Balancer and an Auto Scaling group; a PostgreSQL primary
-# with a Multi-AZ standby and a read replica in the other region.
+# Application Load Balancer and an Auto Scaling group; a MySQL primary
+# (the seed's RDS engine, which hastack runs on MariaDB) with a Multi-AZ
+# standby and a read replica in the other region.
 #
 # `hastack up -f examples/two-region/stack.hcl` runs it all on this machine.
 # These are AWS-like timings, so a region failover takes minutes; see
-# examples/quick for the same stack tuned for demos.
+# examples/quick-mysql for the same stack tuned for demos, and
+# examples/quick for that on PostgreSQL.
 
 # The stack's name; it also names its state directory.
 name = "two-region"
@@ -122,12 +124,14 @@ region "us-west-2" {
   }
 }
 
-# PostgreSQL in the primary region, with a synchronous standby in another
-# AZ (multi_az) and an asynchronous read replica in us-west-2.
+# MySQL in the primary region, as in the seed; hastack runs it on MariaDB.
+# The standby in another AZ (multi_az) acknowledges each commit with
+# semi-synchronous replication; the read replica in us-west-2 follows
+# asynchronously with GTIDs.
 database {
-  engine   = "postgres"
+  engine   = "mysql"
   multi_az = true
-  port     = 5432
+  port     = 3306
   name     = "app"
   username = "hastack"
 

@@ -79,9 +79,11 @@ func TestExamples(t *testing.T) {
 		lbInterval, dnsEvery time.Duration
 		cooldown             time.Duration
 		scaleOutCPU          float64
+		engine               string
+		dbPort               int
 	}{
-		{"../../examples/two-region/stack.hcl", "two-region", 60, 80, 30 * time.Second, 30 * time.Second, 300 * time.Second, 70},
-		{"../../examples/quick/stack.hcl", "quick", 1, 8080, 250 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second, 25},
+		{"../../examples/two-region/stack.hcl", "two-region", 60, 80, 30 * time.Second, 30 * time.Second, 300 * time.Second, 70, "mysql", 3306},
+		{"../../examples/quick/stack.hcl", "quick", 1, 8080, 250 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second, 25, "postgres", 5432},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +119,9 @@ func TestExamples(t *testing.T) {
 				}
 			}
 			db := s.Database
+			if db.Engine != tt.engine || db.Port != tt.dbPort {
+				t.Errorf("database engine, port = %q, %d, want %q, %d", db.Engine, db.Port, tt.engine, tt.dbPort)
+			}
 			if !db.MultiAZ || db.CrossRegionFailover != "manual" || len(db.Replicas) != 1 || db.Replicas[0].Region != "us-west-2" {
 				t.Errorf("database = %+v", db)
 			}

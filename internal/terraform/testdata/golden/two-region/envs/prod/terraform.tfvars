@@ -124,13 +124,13 @@ secondary_ami_id          = ""
 secondary_certificate_arn = ""
 
 database = {
-  engine                  = "postgres"
-  engine_version          = "16"
-  parameter_group_family  = "postgres16"
+  engine                  = "mysql"
+  engine_version          = "8.0"
+  parameter_group_family  = "mysql8.0"
   instance_class          = "db.t3.micro"
   allocated_storage       = 20
   multi_az                = true
-  port                    = 5432
+  port                    = 3306
   name                    = "app"
   username                = "hastack"
   backup_retention_period = 7
