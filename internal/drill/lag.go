@@ -2,16 +2,15 @@ package drill
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/hastack/hastack/internal/dburl"
 	"github.com/hastack/hastack/internal/stack"
 )
 
@@ -20,8 +19,11 @@ type Lag struct {
 	At   time.Time `json:"at"`
 	Node string    `json:"node"`
 	// Bytes of WAL the primary had written that the follower had not
-	// replayed yet.
+	// replayed yet (PostgreSQL).
 	Bytes int64 `json:"bytes"`
+	// Transactions the primary had written that the follower had not
+	// applied yet (MariaDB, from GTIDs).
+	Transactions int64 `json:"transactions,omitempty"`
 	// Seconds since the newest commit the follower had replayed was made
 	// on the primary, when the primary had written more since: the writes
 	// a loss of the primary at that instant would take with it. 0 when
@@ -95,15 +97,6 @@ func parseLSN(s string) (uint64, error) {
 	return h<<32 | l, nil
 }
 
-// Queries the sampler runs. clock_timestamp() is the follower's own
-// clock, the primary's too on one machine.
-const (
-	primaryLSNSQL = `SELECT pg_current_wal_lsn()::text`
-	followerSQL   = `SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn)::text,
-	extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8`
-	identitySQL = `SELECT system_identifier::text, pg_postmaster_start_time() FROM pg_control_system()`
-)
-
 // sampleTimeout bounds one query of the sampler: a node cut off must not
 // hold the drill up.
 const sampleTimeout = 500 * time.Millisecond
@@ -114,27 +107,81 @@ const sampleTimeout = 500 * time.Millisecond
 // followers' replay lag over a round trip, which counts the way back too,
 // while what a loss of the primary costs is how stale the follower is.
 type lagSampler struct {
-	cfg       *pgx.ConnConfig // credentials; the host is each node's
+	eng       engineReader
 	primary   stack.NodeStatus
 	followers []stack.NodeStatus
 
-	sampling sync.Mutex // one reading at a time; it owns conns
-	conns    map[string]*pgx.Conn
+	sampling sync.Mutex // one reading at a time; it owns conns and written
+	conns    map[string]nodeSession
+	// written is the primary's position at each recent reading, for an
+	// engine whose followers cannot date what they applied.
+	written []positionAt
 
 	mu     sync.Mutex
 	series []Lag
 }
 
+// positionAt is where the primary had written at an instant.
+type positionAt struct {
+	at  time.Time
+	pos string
+}
+
+// writtenHistory bounds how far back the primary's positions are kept.
+const writtenHistory = 2 * time.Minute
+
+// nodeSession is a session with one database node.
+type nodeSession interface {
+	queryRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error }
+	// strings runs a query whose rows are one text column.
+	strings(ctx context.Context, query string, args ...any) ([]string, error)
+	close()
+	closed() bool
+}
+
+// engineReader is what the sampler asks of the database engine, as the
+// application's user.
+type engineReader interface {
+	connect(ctx context.Context, host string, port uint16) (nodeSession, error)
+	// written reads how far the primary has written.
+	written(ctx context.Context, s nodeSession) (string, error)
+	// applied reads how far a follower has applied, and the age of the
+	// newest commit it applied where it can tell (ok false otherwise, or
+	// when it applied none since it started).
+	applied(ctx context.Context, s nodeSession) (pos string, sinceCommit float64, ok bool, err error)
+	// behind measures a follower at applied against the primary at
+	// written: bytes where the engine counts them, transactions where it
+	// numbers them.
+	behind(written, applied string) (bytes, transactions int64, err error)
+	identity(ctx context.Context, s nodeSession) (identity, error)
+	// keysQuery selects which of n keys of hastack_kv a node holds.
+	keysQuery(n int) string
+}
+
+// newEngineReader reads the database of url (the writer endpoint's),
+// with its credentials, in its engine's terms.
+func newEngineReader(url string) (engineReader, error) {
+	var eng engineReader
+	var err error
+	if dburl.IsMySQL(url) {
+		eng, err = newMySQLReader(url)
+	} else {
+		eng, err = newPostgresReader(url)
+	}
+	if err != nil {
+		return nil, redactURL(err, url)
+	}
+	return eng, nil
+}
+
 // newLagSampler samples the followers of the database as st shows it,
 // with the credentials of url (the writer endpoint's).
 func newLagSampler(url string, st stack.Status) (*lagSampler, error) {
-	cfg, err := pgx.ParseConfig(url)
+	eng, err := newEngineReader(url)
 	if err != nil {
-		return nil, fmt.Errorf("reading the database URL: %w", errors.New(strings.ReplaceAll(err.Error(), url, "the writer endpoint")))
+		return nil, fmt.Errorf("reading the database URL: %w", err)
 	}
-	cfg.ConnectTimeout = 0 // each use bounds its own context
-	cfg.RuntimeParams["application_name"] = "hastack-drill"
-	s := &lagSampler{cfg: cfg, conns: map[string]*pgx.Conn{}}
+	s := &lagSampler{eng: eng, conns: map[string]nodeSession{}}
 	for _, n := range st.Database.Nodes {
 		switch {
 		case n.Role == "primary":
@@ -168,34 +215,42 @@ func (s *lagSampler) run(ctx context.Context, every time.Duration) {
 func (s *lagSampler) sample(ctx context.Context) []Lag {
 	s.sampling.Lock()
 	defer s.sampling.Unlock()
-	var primaryLSN uint64
-	err := s.query(ctx, s.primary, func(c *pgx.Conn, qctx context.Context) error {
-		var lsn string
-		err := c.QueryRow(qctx, primaryLSNSQL).Scan(&lsn)
-		if err == nil {
-			primaryLSN, err = parseLSN(lsn)
-		}
+	var written string
+	err := s.query(ctx, s.primary, func(c nodeSession, qctx context.Context) (err error) {
+		written, err = s.eng.written(qctx, c)
 		return err
 	})
 	if err != nil {
 		return nil
 	}
+	now := time.Now()
+	s.written = append(s.written, positionAt{now, written})
+	for len(s.written) > 1 && now.Sub(s.written[0].at) > writtenHistory {
+		s.written = s.written[1:]
+	}
 	var out []Lag
 	for _, n := range s.followers {
-		var replay string
-		var since *float64
-		err := s.query(ctx, n, func(c *pgx.Conn, qctx context.Context) error {
-			return c.QueryRow(qctx, followerSQL).Scan(&replay, &since)
+		var applied string
+		var since float64
+		var known bool
+		err := s.query(ctx, n, func(c nodeSession, qctx context.Context) (err error) {
+			applied, since, known, err = s.eng.applied(qctx, c)
+			return err
 		})
 		if err != nil {
 			continue
 		}
-		lsn, err := parseLSN(replay)
-		if err != nil {
+		l := Lag{At: time.Now(), Node: n.Name}
+		if l.Bytes, l.Transactions, err = s.eng.behind(written, applied); err != nil {
 			continue
 		}
-		l := Lag{At: time.Now(), Node: n.Name}
-		l.Bytes, l.Seconds = FollowerLag(primaryLSN, lsn, deref0(since), since != nil)
+		switch {
+		case l.Bytes == 0 && l.Transactions == 0:
+		case known:
+			l.Seconds = max(since, 0)
+		default:
+			l.Seconds = s.staleSince(applied, l.At)
+		}
 		out = append(out, l)
 	}
 	s.mu.Lock()
@@ -204,20 +259,25 @@ func (s *lagSampler) sample(ctx context.Context) []Lag {
 	return out
 }
 
-func deref0(f *float64) float64 {
-	if f == nil {
-		return 0
+// staleSince is, for a follower at applied that cannot date what it
+// applied, how long ago the primary had first written something it
+// lacks, as far as the readings tell: 0 when no reading shows one.
+func (s *lagSampler) staleSince(applied string, now time.Time) float64 {
+	for _, w := range s.written {
+		if b, t, err := s.eng.behind(w.pos, applied); err == nil && (b > 0 || t > 0) {
+			return now.Sub(w.at).Seconds()
+		}
 	}
-	return *f
+	return 0
 }
 
 // query runs q on node's session, opening one if needed, within
 // sampleTimeout; a failed session is closed and opened again next time.
-func (s *lagSampler) query(ctx context.Context, n stack.NodeStatus, q func(*pgx.Conn, context.Context) error) error {
+func (s *lagSampler) query(ctx context.Context, n stack.NodeStatus, q func(nodeSession, context.Context) error) error {
 	qctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 	defer cancel()
 	c := s.conns[n.Name]
-	if c == nil || c.IsClosed() {
+	if c == nil || c.closed() {
 		var err error
 		if c, err = s.connect(qctx, n); err != nil {
 			return err
@@ -225,7 +285,7 @@ func (s *lagSampler) query(ctx context.Context, n stack.NodeStatus, q func(*pgx.
 		s.conns[n.Name] = c
 	}
 	if err := q(c, qctx); err != nil {
-		closeQuickly(c)
+		c.close()
 		delete(s.conns, n.Name)
 		return err
 	}
@@ -233,7 +293,7 @@ func (s *lagSampler) query(ctx context.Context, n stack.NodeStatus, q func(*pgx.
 }
 
 // connect opens a session to node n itself, not to an endpoint.
-func (s *lagSampler) connect(ctx context.Context, n stack.NodeStatus) (*pgx.Conn, error) {
+func (s *lagSampler) connect(ctx context.Context, n stack.NodeStatus) (nodeSession, error) {
 	host, port, err := net.SplitHostPort(n.Address)
 	if err != nil {
 		return nil, fmt.Errorf("database node %s address %q: %w", n.Name, n.Address, err)
@@ -242,9 +302,7 @@ func (s *lagSampler) connect(ctx context.Context, n stack.NodeStatus) (*pgx.Conn
 	if err != nil {
 		return nil, fmt.Errorf("database node %s address %q: %w", n.Name, n.Address, err)
 	}
-	cfg := s.cfg.Copy()
-	cfg.Host, cfg.Port, cfg.Fallbacks = host, uint16(p), nil
-	return pgx.ConnectConfig(ctx, cfg)
+	return s.eng.connect(ctx, host, uint16(p))
 }
 
 // Series returns every sample so far, in the order taken.
@@ -259,16 +317,9 @@ func (s *lagSampler) close() {
 	s.sampling.Lock()
 	defer s.sampling.Unlock()
 	for name, c := range s.conns {
-		closeQuickly(c)
+		c.close()
 		delete(s.conns, name)
 	}
-}
-
-// closeQuickly ends a session without waiting on a node that is cut off.
-func closeQuickly(c *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), sampleTimeout)
-	defer cancel()
-	c.Close(ctx)
 }
 
 // follower returns the sampled follower named name.
@@ -282,11 +333,19 @@ func (s *lagSampler) follower(name string) (stack.NodeStatus, bool) {
 }
 
 // identity says which copy of the data a node serves: its system
-// identifier (kept by every copy of one cluster) and when its server
-// started (a rebuilt follower starts again).
+// identifier (kept by every copy of one cluster; MariaDB has none) and
+// when its server started (a rebuilt follower starts again), known to
+// within StartedWithin.
 type identity struct {
-	SystemID string
-	Started  time.Time
+	SystemID      string
+	Started       time.Time
+	StartedWithin time.Duration
+}
+
+// restartedSince reports whether the node's server started again between
+// the reading b and the reading a.
+func (a identity) restartedSince(b identity) bool {
+	return a.Started.Sub(b.Started).Abs() > max(a.StartedWithin, b.StartedWithin)
 }
 
 // identityOf reads node n's identity on a session of its own.
@@ -297,15 +356,15 @@ func (s *lagSampler) identityOf(ctx context.Context, n stack.NodeStatus) (identi
 	if err != nil {
 		return identity{}, fmt.Errorf("connecting to %s: %w", n.Name, err)
 	}
-	defer c.Close(context.WithoutCancel(ctx))
-	var id identity
-	if err := c.QueryRow(ctx, identitySQL).Scan(&id.SystemID, &id.Started); err != nil {
+	defer c.close()
+	id, err := s.eng.identity(ctx, c)
+	if err != nil {
 		return identity{}, fmt.Errorf("reading the identity of %s: %w", n.Name, err)
 	}
 	return id, nil
 }
 
-// keysOn reads which of keys node n holds, once it has replayed all the
+// keysOn reads which of keys node n holds, once it has applied all the
 // primary had written when asked (waiting up to within for that).
 func (s *lagSampler) keysOn(ctx context.Context, n stack.NodeStatus, keys []string, within time.Duration) (map[string]bool, error) {
 	deadline := time.Now().Add(within)
@@ -314,7 +373,7 @@ func (s *lagSampler) keysOn(ctx context.Context, n stack.NodeStatus, keys []stri
 	for {
 		caught := false
 		for _, l := range s.sampleOne(ctx, n) {
-			caught = l.Bytes == 0
+			caught = l.Bytes == 0 && l.Transactions == 0
 		}
 		if caught || time.Now().After(deadline) {
 			break
@@ -331,25 +390,37 @@ func (s *lagSampler) keysOn(ctx context.Context, n stack.NodeStatus, keys []stri
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", n.Name, err)
 	}
-	defer c.Close(context.WithoutCancel(ctx))
-	rows, err := c.Query(ctx, `SELECT key FROM hastack_kv WHERE key = ANY($1)`, keys)
+	defer c.close()
+	present, err := presentKeysIn(ctx, s.eng, c, keys)
 	if err != nil {
 		return nil, fmt.Errorf("reading the written keys on %s: %w", n.Name, err)
 	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("reading the written keys on %s: %w", n.Name, err)
-	}
-	present := make(map[string]bool, len(found))
-	for _, k := range found {
-		present[k] = true
+	return present, nil
+}
+
+// presentKeysIn is which of keys the session's node holds in hastack_kv.
+func presentKeysIn(ctx context.Context, eng engineReader, c nodeSession, keys []string) (map[string]bool, error) {
+	present := make(map[string]bool, len(keys))
+	// In batches: a statement takes a bounded number of parameters.
+	for batch := range slices.Chunk(keys, 1000) {
+		args := make([]any, len(batch))
+		for i, k := range batch {
+			args[i] = k
+		}
+		found, err := c.strings(ctx, eng.keysQuery(len(batch)), args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range found {
+			present[k] = true
+		}
 	}
 	return present, nil
 }
 
 // sampleOne is sample limited to follower n, not recorded in the series.
 func (s *lagSampler) sampleOne(ctx context.Context, n stack.NodeStatus) []Lag {
-	one := &lagSampler{cfg: s.cfg, primary: s.primary, followers: []stack.NodeStatus{n}, conns: map[string]*pgx.Conn{}}
+	one := &lagSampler{eng: s.eng, primary: s.primary, followers: []stack.NodeStatus{n}, conns: map[string]nodeSession{}}
 	defer one.close()
 	return one.sample(ctx)
 }

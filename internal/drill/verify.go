@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/hastack/hastack/internal/dburl"
 )
 
 // presentKeys reads back, from the database the writer endpoint leads to
@@ -23,7 +25,7 @@ func (d *driver) presentKeys(ctx context.Context) (map[string]bool, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	url, err := d.ctl.DatabaseURL(ctx, false, "")
+	dbURL, err := d.ctl.DatabaseURL(ctx, false, "")
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +37,7 @@ func (d *driver) presentKeys(ctx context.Context) (map[string]bool, error) {
 	retry := time.NewTicker(250 * time.Millisecond)
 	defer retry.Stop()
 	for {
-		present, err := readKeys(ctx, url, keys)
+		present, err := readKeys(ctx, dbURL, keys)
 		if err == nil {
 			return present, nil
 		}
@@ -52,24 +54,41 @@ const verifyTimeout = 30 * time.Second
 
 // readKeys is which of keys one session through url finds in the table.
 func readKeys(ctx context.Context, url string, keys []string) (map[string]bool, error) {
-	conn, err := pgx.Connect(ctx, url)
+	eng, err := newEngineReader(url)
+	if err != nil {
+		return nil, fmt.Errorf("reading the database URL: %w", err)
+	}
+	host, port, err := endpointOf(url)
+	if err != nil {
+		return nil, err
+	}
+	c, err := eng.connect(ctx, host, port)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the writer endpoint: %w", redactURL(err, url))
 	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, `SELECT key FROM hastack_kv WHERE key = ANY($1)`, keys)
+	defer c.close()
+	present, err := presentKeysIn(ctx, eng, c, keys)
 	if err != nil {
 		return nil, fmt.Errorf("reading the written keys back: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("reading the written keys back: %w", err)
-	}
-	present := make(map[string]bool, len(found))
-	for _, k := range found {
-		present[k] = true
 	}
 	return present, nil
+}
+
+// endpointOf is the host and port a database URL leads to.
+func endpointOf(rawURL string) (string, uint16, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", 0, errors.New("the database URL is malformed")
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[bool]string{true: "3306", false: "5432"}[dburl.IsMySQL(rawURL)]
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("the database URL's port %q is not a number", port)
+	}
+	return u.Hostname(), uint16(p), nil
 }
 
 // redactURL keeps a connection error from carrying the URL's password.

@@ -140,6 +140,20 @@ func (e *endpoint) lead(r route) int {
 	return closed
 }
 
+// leadNowhere makes the endpoint lead nowhere and closes every client,
+// the ones it holds waiting for a route too: for a relay whose node is
+// being promoted, whose replication must stop now rather than wait out
+// the hold.
+func (e *endpoint) leadNowhere() {
+	e.lead(route{})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for p := range e.conns {
+		p.close()
+		delete(e.conns, p)
+	}
+}
+
 // current returns the route and a channel closed at its next change.
 func (e *endpoint) current() (route, <-chan struct{}) {
 	e.mu.Lock()

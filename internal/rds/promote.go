@@ -79,11 +79,15 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 	if err := c.takeLease(ctx, old.cfg.Region, target.cfg.Region, !leftAlone, step); err != nil {
 		return !leftAlone, fmt.Errorf("promoting %s: %w; promote again once it can", target.cfg.Name, err)
 	}
+	// Its stream from the old primary ends now: a receiver held by the
+	// relay (reconnecting to a primary that is gone) would hold up the
+	// promotion until the hold ran out.
+	c.relays[target.cfg.Name].leadNowhere()
 	timeline, err := c.promoteServer(ctx, target)
 	if err != nil {
 		return !leftAlone, fmt.Errorf("promoting %s: %w", target.cfg.Name, err)
 	}
-	step(EventPromoted, fmt.Sprintf("%s promoted: it accepts writes on timeline %d", target.cfg.Name, timeline))
+	step(EventPromoted, promotedMessage(target.cfg.Name, timeline))
 
 	if err := c.updateState(func(s *State) { s.Timeline = timeline }); err != nil {
 		return !leftAlone, err
@@ -121,6 +125,15 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 	return !leftAlone, errors.Join(errs...)
 }
 
+// promotedMessage says that name takes writes, on which timeline where
+// the engine has them.
+func promotedMessage(name string, timeline int) string {
+	if timeline == 0 {
+		return name + " promoted: it accepts writes"
+	}
+	return fmt.Sprintf("%s promoted: it accepts writes on timeline %d", name, timeline)
+}
+
 // fenceInRegion fences the old primary of a failover inside its region:
 // a server still running is stopped on purpose — killed, or when
 // graceful shut down fast — and stays down until recovered; one that
@@ -134,7 +147,7 @@ func (c *Cluster) promoteWith(ctx context.Context, target *node, reason string, 
 func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, closed int, step func(kind, msg string)) bool {
 	if old.running() && !c.routeTo(ctx, old.cfg.Region, old) {
 		c.log.Warn("old primary cut off, not stopped", "node", old.cfg.Name)
-		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s (its AZ cut off), so it was not stopped: its commits wait for a standby that no longer follows it; %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind, once recovered",
+		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s (its AZ cut off), so it was not stopped: its commits wait for a standby that no longer follows it; %d connections through the writer endpoints closed; it returns only as a follower, rewound or copied, once recovered",
 			old.cfg.Name, old.cfg.Region, closed))
 		return false
 	}
@@ -153,7 +166,7 @@ func (c *Cluster) fenceInRegion(ctx context.Context, old *node, graceful bool, c
 	} else if !old.kill() {
 		how = "already down"
 	}
-	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind", old.cfg.Name, how, closed))
+	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced: %s, %d connections through the writer endpoints closed; it returns only as a follower, rewound or copied", old.cfg.Name, how, closed))
 	return true
 }
 
@@ -175,13 +188,13 @@ func (c *Cluster) fenceAcross(ctx context.Context, region string, old *node, clo
 	conn, err := reach.conn, reach.err
 	if err != nil {
 		c.log.Warn("old primary not reached, not fenced", "node", old.cfg.Name, "from", region, "err", err)
-		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s, so it was not fenced: if it still runs, it may still take writes; %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind, once recovered",
+		step(EventNotFenced, fmt.Sprintf("old primary %s could not be reached from %s, so it was not fenced: if it still runs, it may still take writes; %d connections through the writer endpoints closed; it returns only as a follower, rewound or copied, once recovered",
 			old.cfg.Name, region, closed))
 		return false
 	}
 	c.setHeld(old.cfg.Name, true)
 	how := old.shutdownThrough(ctx, conn)
-	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced from %s over the network: %s, %d connections through the writer endpoints closed; it returns only as a follower, after pg_rewind",
+	step(EventNodeFenced, fmt.Sprintf("old primary %s fenced from %s over the network: %s, %d connections through the writer endpoints closed; it returns only as a follower, rewound or copied",
 		old.cfg.Name, region, how, closed))
 	return true
 }

@@ -186,7 +186,7 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	c.leadWriters(route{node: target.cfg.Name, addr: target.addrPort()})
 	downtime := time.Since(stopped)
 	rep.Timeline, rep.WriteDowntimeSeconds = timeline, downtime.Seconds()
-	step(EventPromoted, fmt.Sprintf("%s promoted: it accepts writes on timeline %d", target.cfg.Name, timeline))
+	step(EventPromoted, promotedMessage(target.cfg.Name, timeline))
 	step(EventEndpointsMoved, fmt.Sprintf("writer endpoints lead to %s; writes were stopped for %s", target.cfg.Name, downtime.Round(time.Millisecond)))
 
 	errs := c.followNewPrimary(ctx, target, old, timeline)

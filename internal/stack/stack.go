@@ -221,9 +221,6 @@ func Run(ctx context.Context, s *spec.Stack, opts Options) (err error) {
 // started: a database it can run, its address plan and the database
 // server's programs.
 func Preflight(s *spec.Stack) (*vpc.Plan, error) {
-	if s.Database.Engine == "mysql" && s.Database.CrossRegionCommit == "sync" {
-		return nil, errors.New(`cross_region_commit = "sync" needs engine = "postgres": MariaDB's semi-synchronous replication takes an acknowledgement from any one follower, so it cannot make commits wait for both the standby and the cross-region replica`)
-	}
 	plan, err := vpc.New(s)
 	if err != nil {
 		return nil, err
