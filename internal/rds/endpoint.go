@@ -37,6 +37,10 @@ type endpoint struct {
 	// stays unacknowledged that long (TCP_USER_TIMEOUT).
 	userTimeout time.Duration
 	log         *slog.Logger
+	// refuseNowhere closes a client at once while the endpoint leads
+	// nowhere, instead of holding it: a relay leads nowhere while its own
+	// node is the primary, which no route will change soon.
+	refuseNowhere bool
 	// open makes the listener; nil: TCP on addr.
 	open func() (net.Listener, error)
 
@@ -220,6 +224,9 @@ func (e *endpoint) handle(ctx context.Context, client net.Conn) {
 	}
 	for {
 		r, changed := e.current()
+		if r.node == "" && e.refuseNowhere {
+			return
+		}
 		if r.node != "" {
 			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 			server, err := d.DialContext(dctx, "tcp", r.addr.String())

@@ -61,7 +61,7 @@ func newRelay(n *node, acct account, c *Cluster) *relay {
 	}
 	r.endpoint = &endpoint{
 		name: "replication relay of " + n.cfg.Name, from: n.cfg.Addr, hold: relayHold, userTimeout: replicationUserTimeout, log: c.log,
-		changed: make(chan struct{}), conns: map[*proxied]struct{}{},
+		refuseNowhere: true, changed: make(chan struct{}), conns: map[*proxied]struct{}{},
 		open: r.open,
 	}
 	return r
@@ -77,7 +77,7 @@ func newTCPRelay(n *node, c *Cluster) *relay {
 	addr := r.tcpAddr()
 	r.endpoint = &endpoint{
 		name: "replication relay of " + n.cfg.Name, from: n.cfg.Addr, hold: relayHold, userTimeout: replicationUserTimeout, log: c.log,
-		changed: make(chan struct{}), conns: map[*proxied]struct{}{},
+		refuseNowhere: true, changed: make(chan struct{}), conns: map[*proxied]struct{}{},
 		open: func() (net.Listener, error) { return net.Listen("tcp", addr.String()) },
 	}
 	return r

@@ -96,6 +96,16 @@ func TestRelay(t *testing.T) {
 // A TCP relay (MariaDB's, which has no MASTER_BIND) takes the server's
 // connection on the follower's address, the port after the server's, and
 // connects to the primary from the follower's address.
+func mustDial(t *testing.T, ap netip.AddrPort) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func TestTCPRelay(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.96.57:0")
 	if err != nil {
@@ -131,6 +141,23 @@ func TestTCPRelay(t *testing.T) {
 	got, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || got != "127.0.96.58\n" {
 		t.Errorf("the primary saw the relayed connection come from %q (%v), want the follower's address", got, err)
+	}
+
+	// Its node promoted, the relay leads nowhere: a reconnecting follower
+	// is closed at once, not held (its promotion waits for that), and so
+	// is the stream it had.
+	r.lead(route{node: "gone", addr: netip.MustParseAddrPort("127.0.96.57:1")}) // refuses: held
+	held := mustDial(t, r.tcpAddr())
+	r.leadNowhere()
+	begin := time.Now()
+	for _, c := range []net.Conn{held, mustDial(t, r.tcpAddr())} {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 64)); err == nil {
+			t.Errorf("read %d bytes through a relay that leads nowhere", n)
+		}
+	}
+	if took := time.Since(begin); took >= relayHold {
+		t.Errorf("clients of a relay leading nowhere were closed after %s, the hold", took)
 	}
 	r.close()
 	if c, err := net.DialTimeout("tcp", r.tcpAddr().String(), time.Second); err == nil {
