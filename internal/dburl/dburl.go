@@ -33,8 +33,8 @@ func IsMySQL(url string) bool {
 // MySQLConfig parses a mysql:// URL: user and password percent-decoded,
 // host and port (3306 when none), the database as its path. Query
 // parameters are refused: the caller, not the URL, sets timeouts.
-// Statements are prepared on the server (interpolateParams off) and
-// DATETIME values come back as time.Time.
+// Statements are prepared on the server (interpolateParams off),
+// DATETIME values come back as time.Time, and the driver logs nothing.
 func MySQLConfig(rawURL string, t Timeouts) (*mysql.Config, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -85,6 +85,9 @@ func MySQLConfig(rawURL string, t Timeouts) (*mysql.Config, error) {
 	c.Timeout, c.ReadTimeout, c.WriteTimeout = t.Dial, t.Read, t.Write
 	c.ParseTime = true
 	c.InterpolateParams = false
+	// The driver's own log (a pool closing a connection a failover broke)
+	// would go to stderr; the errors reach the caller anyway.
+	c.Logger = &mysql.NopLogger{}
 	return c, nil
 }
 

@@ -52,7 +52,7 @@ func TestMySQLConfig(t *testing.T) {
 			if c.User != tt.user || c.Passwd != tt.password || c.Net != "tcp" || c.Addr != tt.addr || c.DBName != tt.db {
 				t.Errorf("config user %q password %q %s %s db %q", c.User, c.Passwd, c.Net, c.Addr, c.DBName)
 			}
-			if !c.ParseTime || c.InterpolateParams || c.Timeout != time.Second || c.ReadTimeout != 2*time.Second || c.WriteTimeout != 3*time.Second {
+			if _, quiet := c.Logger.(*mysql.NopLogger); !quiet || !c.ParseTime || c.InterpolateParams || c.Timeout != time.Second || c.ReadTimeout != 2*time.Second || c.WriteTimeout != 3*time.Second {
 				t.Errorf("options %+v", c)
 			}
 			dsn, err := MySQLDSN(tt.url, timeouts)

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -354,94 +352,6 @@ func TestPromoteFencesOldPrimary(t *testing.T) {
 	})
 }
 
-func TestAutomaticRegionFailover(t *testing.T) {
-	requirePostgres(t)
-	rec := newRecorder()
-	cfg := haConfig(seededDir(t, tmplHA), 93, true, rec)
-	cfg.Database.CrossRegionFailover = "automatic"
-	c := newCluster(t, cfg)
-	ctx := startCtx(t)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var lost atomic.Bool
-	wctx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() { c.WatchRegionFailover(wctx, func(string) bool { return lost.Load() }); close(watched) }()
-	defer func() { stopWatch(); <-watched }()
-
-	const rate = 100
-	l, err := ledger.New(ledger.Config{URL: c.WriterURL(west), Rate: rate, Writers: 2, Duration: 6 * time.Second, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-
-	// The replication lag just before the fault: the largest seen in the
-	// last second.
-	waitFor(t, "writes flowing", eventually, func() bool { return l.Stats().Acked >= 50 })
-	var lagSeconds float64
-	var lagBytes int64
-	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		s := nodeStatus(t, c, nodeW)
-		lagSeconds, lagBytes = max(lagSeconds, s.LagSeconds), max(lagBytes, s.LagBytes)
-	}
-	fault := time.Now()
-	if err := c.CrashRegion(east); err != nil {
-		t.Fatal(err)
-	}
-	lost.Store(true) // DNS has failed over
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the replica promoted", eventually, func() bool { return nodeStatus(t, c, nodeW).Role == RolePrimary })
-	st := l.Stats()
-	rep, err := l.Verify(ctx, c.WriterURL(west))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("replication lag before the fault: %.4fs, %d bytes; writes: %+v", lagSeconds, lagBytes, st)
-	t.Logf("RPO: %d acknowledged writes lost, %s; writes stopped for %s (began %s after the fault)",
-		rep.Lost, rep.RPO, st.LongestGap, st.GapStart.Sub(fault).Round(time.Millisecond))
-	if limit := time.Duration(lagSeconds*float64(time.Second)) + 2*time.Second/rate + 100*time.Millisecond; rep.RPO > limit {
-		t.Errorf("RPO %s exceeds the replication lag before the fault (%.4fs) plus the ledger's resolution (limit %s)", rep.RPO, lagSeconds, limit)
-	}
-	if rep.FailedPresent != 0 {
-		t.Errorf("%d writes recorded as failed are present", rep.FailedPresent)
-	}
-	var after int
-	for _, w := range l.Writes() {
-		if w.Outcome == ledger.Acked && w.Start.After(fault) {
-			after++
-		}
-	}
-	if after == 0 {
-		t.Error("no write acknowledged in the secondary region after the failover")
-	}
-	if !strings.Contains(rec.String(), "automatic cross-region failover") {
-		t.Error("no event for the automatic promotion")
-	}
-
-	// The region comes back: both of its nodes follow the new primary, and
-	// the old primary refuses writes.
-	lost.Store(false)
-	if err := c.StartRegion(ctx, east); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, ctx, c.WriterURL(east), "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (3)")
-	for _, name := range []string{nodeA, nodeB} {
-		waitFor(t, name+" replicating from the new primary", eventually, func() bool {
-			s := nodeStatus(t, c, name)
-			return s.Role == RoleReplica && !s.Fenced && s.ReplicationState == ReplAsync && visible(ctx, c.DirectURL(name), 3)
-		})
-	}
-	if err := tryExec(ctx, c.DirectURL(nodeA), "INSERT INTO t VALUES (4)"); err == nil {
-		t.Error("a write directly on the old primary succeeded after the region came back")
-	}
-	t.Logf("events:\n%s", eventsOnly(rec))
-}
-
 // eventsOnly returns the recorded events without the log lines.
 func eventsOnly(r *recorder) string {
 	r.mu.Lock()
@@ -496,39 +406,6 @@ func TestFollowerRebuilt(t *testing.T) {
 		t.Errorf("no fallback to a base backup in:\n%s", eventsOnly(rec))
 	}
 	waitFor(t, "the old primary streaming", eventually, func() bool { return nodeStatus(t, c, nodeA).ReplicationState == ReplAsync })
-}
-
-// A primary whose postmaster hangs (SIGSTOP; its backends still answer
-// sessions already open) is failed over after FailoverDetection, and
-// killed with all its processes.
-func TestFrozenPrimary(t *testing.T) {
-	requirePostgres(t)
-	rec := newRecorder()
-	c := newCluster(t, haConfig(seededDir(t, tmplHA), 95, true, rec))
-	ctx := startCtx(t)
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, ctx, c.WriterURL(""), "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
-	dataDir := c.byName[nodeA].layout.dataDir
-	pid := c.byName[nodeA].proc.Load().pid()
-	frozen := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the standby promoted", eventually, func() bool { return nodeStatus(t, c, nodeB).Role == RolePrimary })
-	took := time.Since(frozen)
-	t.Logf("frozen primary replaced after %s", took.Round(time.Millisecond))
-	if took < detect {
-		t.Errorf("failed over after %s, before the %s detection time", took, detect)
-	}
-	// Fenced first (no endpoint leads to it), then killed: its processes
-	// go within moments of the promotion.
-	waitFor(t, "the frozen old primary's processes gone", 5*time.Second, func() bool { return len(processesIn(dataDir)) == 0 })
-	execSQL(t, ctx, c.WriterURL(""), "INSERT INTO t VALUES (2)")
-	if !visible(ctx, c.WriterURL(""), 1) {
-		t.Error("a row committed before the freeze is missing")
-	}
 }
 
 // A region crash kills every server of the region, with all of its
