@@ -115,4 +115,3 @@ func deref0(f *float64) float64 {
 	}
 	return *f
 }
-
