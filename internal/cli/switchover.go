@@ -51,7 +51,7 @@ func promotionLines(p rds.Promotion) []string {
 	default:
 		lag = fmt.Sprintf("lag: %d bytes, up to %.2f s of commits: what %s had not replayed of %s's writes may be lost", p.Lag.Bytes, p.Lag.Seconds, p.Node, p.OldPrimary)
 	}
-	old := fmt.Sprintf("old primary %s: reached and stopped; it returns only as a follower, after pg_rewind", p.OldPrimary)
+	old := fmt.Sprintf("old primary %s: reached and stopped; it returns only as a follower, rewound or copied", p.OldPrimary)
 	if !p.OldPrimaryStopped {
 		old = fmt.Sprintf("old primary %s: not reached, so not stopped: if it still runs, it may still take writes (status: stale_primary) until it rejoins as a follower", p.OldPrimary)
 	}

@@ -17,7 +17,7 @@ func TestPromotionLines(t *testing.T) {
 		{"caught up", func(p *rds.Promotion) { p.Lag = &rds.Lag{} }, []string{
 			"db-us-west-2a (us-west-2) is the primary now, in place of db-us-east-1a.",
 			"lag: 0 bytes: db-us-west-2a had replayed everything db-us-east-1a wrote; nothing lost",
-			"old primary db-us-east-1a: reached and stopped; it returns only as a follower, after pg_rewind"}},
+			"old primary db-us-east-1a: reached and stopped; it returns only as a follower, rewound or copied"}},
 		{"forced", func(p *rds.Promotion) { p.Lag, p.Forced = &rds.Lag{Bytes: 63400, Seconds: 5.537}, true }, []string{
 			"db-us-west-2a (us-west-2) is the primary now, in place of db-us-east-1a (--force).",
 			"lag: 63400 bytes, up to 5.54 s of commits: what db-us-west-2a had not replayed of db-us-east-1a's writes may be lost"}},

@@ -399,6 +399,31 @@ func TestHAOnBothEngines(t *testing.T) {
 				t.Logf("events:\n%s", eventsOnly(rec))
 			})
 
+			// The planned way home: nothing acknowledged is lost, and the old
+			// primary follows the new one.
+			t.Run("switchover", func(t *testing.T) {
+				rec := newRecorder()
+				c, ctx := startEngineCluster(t, e.setup(t, net(6), false, rec), rec)
+				waitFor(t, "the replica streaming", eventually, func() bool { return nodeStatus(t, c, nodeW).ReplicationState == ReplAsync })
+				l, done := runLedger(t, ctx, c.WriterURL(west), 4*time.Second)
+				rep, err := c.Switchover(ctx, west)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, eventsOnly(rec))
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("switchover: writes stopped for %.3f s, %.2f s in all", rep.WriteDowntimeSeconds, rep.Seconds)
+				if s := nodeStatus(t, c, nodeW); s.Role != RolePrimary || !rep.OldPrimaryFollows {
+					t.Fatalf("after the switchover %s is %s, the old primary follows: %v", nodeW, s.Role, rep.OldPrimaryFollows)
+				}
+				verifyNoneLost(t, ctx, l, c.WriterURL(""))
+				mustExec(t, ctx, c.WriterURL(""), "INSERT INTO t VALUES (7)")
+				waitFor(t, "the old primary following the new one", eventually, func() bool {
+					return nodeStatus(t, c, nodeA).ReplicationState == ReplAsync && sqlVisible(ctx, t, c.DirectURL(nodeA), 7)
+				})
+			})
+
 			t.Run("region back without promotion", func(t *testing.T) {
 				rec := newRecorder()
 				c, ctx := startEngineCluster(t, e.setup(t, net(5), true, rec), rec)

@@ -41,7 +41,8 @@ type Switchover struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	// LSN is where the old primary's WAL ended (its shutdown
-	// checkpoint); To had replayed it before it was promoted.
+	// checkpoint); To had replayed it before it was promoted. 0 on
+	// MariaDB, whose end is a GTID position.
 	LSN LSN `json:"lsn"`
 	// Timeline is To's timeline as the primary.
 	Timeline int `json:"timeline"`
@@ -91,9 +92,6 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	}
 	st := c.snapshot()
 	old := c.byName[st.Primary]
-	if c.cfg.Database.Engine == "mysql" {
-		return Switchover{}, errors.New("a planned switchover is not built for MariaDB yet (it reads PostgreSQL's shutdown checkpoint); promote the region instead, which fences the old primary")
-	}
 	if old.cfg.Region == region {
 		return Switchover{}, fmt.Errorf("the primary %s is already in region %s", st.Primary, region)
 	}
@@ -155,18 +153,39 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	c.setHeld(old.cfg.Name, true) // not restarted behind the switchover's back
 	stopped := time.Now()
 	closed := c.leadWriters(route{})
+	// Where the old primary's history ends: PostgreSQL writes it in its
+	// control file at the shutdown; MariaDB, made read-only first (its
+	// sessions killed), has written all it will before it is stopped.
+	var end Position
+	var lastErr error
+	if c.cfg.Database.Engine == "mysql" {
+		cctx, cancel := context.WithTimeout(ctx, sessionTimeout)
+		if lastErr = oconn.setReadOnly(cctx, true); lastErr == nil {
+			end, lastErr = oconn.written(cctx)
+		}
+		cancel()
+	}
 	how := old.shutdownThrough(ctx, oconn)
 	step(EventWritesStopped, fmt.Sprintf("writes stopped: the writer endpoints lead nowhere (%d connections closed) and primary %s was %s from %s", closed, old.cfg.Name, how, old.cfg.Region))
 
-	end, err := c.shutdownCheckpoint(ctx, old)
+	err = lastErr
+	if err == nil && end.IsZero() {
+		var lsn LSN
+		if lsn, err = c.shutdownCheckpoint(ctx, old); err == nil {
+			end, rep.LSN = LSNPos(lsn), lsn
+		}
+	}
 	if err == nil {
 		err = waitReplayed(ctx, tconn, end, switchoverCatchUp, sessionOpen)
 	}
 	if err != nil {
 		return rep, c.abortSwitchover(ctx, old, target, stopped, step, err)
 	}
-	rep.LSN = end
-	step(EventCaughtUp, fmt.Sprintf("%s replayed all of %s's WAL, up to its shutdown checkpoint at %s", target.cfg.Name, old.cfg.Name, end))
+	what := fmt.Sprintf("all of %s's WAL, up to its shutdown checkpoint at %s", old.cfg.Name, end)
+	if rep.LSN == 0 {
+		what = fmt.Sprintf("every transaction of %s, up to %s", old.cfg.Name, end)
+	}
+	step(EventCaughtUp, fmt.Sprintf("%s replayed %s", target.cfg.Name, what))
 
 	// The old region, its writes stopped, gives its lease up; the
 	// target's takes it at once.
@@ -352,9 +371,10 @@ func parseShutdownCheckpoint(out string) (LSN, error) {
 }
 
 // waitReplayed waits up to limit for the follower of sess to replay the
-// record at end (its replay position passes it); each query is bounded
-// by timeout.
-func waitReplayed(ctx context.Context, sess session, end LSN, limit, timeout time.Duration) error {
+// old primary's last record at end: past a WAL location (the shutdown
+// checkpoint record itself), or covering a GTID position. Each query is
+// bounded by timeout.
+func waitReplayed(ctx context.Context, sess session, end Position, limit, timeout time.Duration) error {
 	deadline := time.Now().Add(limit)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -363,7 +383,7 @@ func waitReplayed(ctx context.Context, sess session, end LSN, limit, timeout tim
 		if err != nil {
 			return err
 		}
-		if replayed.Past(LSNPos(end)) {
+		if replayed.Past(end) || end.kind == posGTID && replayed.Covers(end) {
 			return nil
 		}
 		if time.Now().After(deadline) {
