@@ -1,6 +1,8 @@
 # The two commands of the README: `make demo` and `make test`.
 GO  ?= go
 BIN := bin/hastack
+# The stack make demo runs.
+STACK ?= examples/quick/stack.hcl
 
 # Tests that need something of the machine fail without it here, instead of
 # skipping; `make test TEST_ENV=` skips them, each with the reason.
@@ -8,8 +10,9 @@ TEST_ENV ?= HASTACK_REQUIRE_POSTGRES=1 HASTACK_REQUIRE_MARIADB=1 HASTACK_REQUIRE
 
 .PHONY: demo test build setup lint fuzz clean
 
+# make demo STACK=examples/quick-mysql/stack.hcl runs it on MySQL.
 demo: setup build
-	./scripts/demo.sh
+	STACK=$(STACK) ./scripts/demo.sh
 
 # Lint first: it fails in seconds. Allocation counts mean nothing under
 # -race (its sync.Pool drops buffers), so those tests run again without it.
@@ -23,7 +26,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/hastack
 
 setup:
-	./scripts/setup.sh
+	STACK=$(STACK) ./scripts/setup.sh
 
 lint:
 	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .) || exit 1; \

@@ -3,12 +3,13 @@
 # watch DNS fail over to the secondary, promote, recover, switch the
 # primary back home with no loss, and tear down. It leaves the stack as it
 # found it (primary home, standby synchronous, DNS on the primary region),
-# so it can run again.
+# so it can run again. STACK=examples/quick-mysql/stack.hcl runs the same
+# on MySQL (MariaDB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 hastack=bin/hastack
-stack=examples/quick/stack.hcl
+stack=${STACK:-examples/quick/stack.hcl}
 dns_ip=127.0.0.1
 dns_port=5353
 name=app.example.com

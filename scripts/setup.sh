@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hastack needs from Debian when it is missing: the PostgreSQL
-# server (the database tier runs it for real) and dig (the demo queries the
-# DNS server with it). `setup.sh test` also installs Chromium, in which the
+# server (the database tier runs it for real), the MariaDB server with
+# mariadb-backup when $STACK runs engine = "mysql", and dig (the demo
+# queries the DNS server with it). `setup.sh test` also installs Chromium, in which the
 # tests render drill reports and drive the dashboard, the Prometheus server,
 # which a test points at a running stack, and the MariaDB server with
 # mariadb-backup, which the MySQL engine's tests run for real.
@@ -18,7 +19,10 @@ need=()
 if [ "${1:-}" = test ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 	command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
-	# Until up runs engine = "mysql", only the tests need MariaDB.
+fi
+# The tests run MariaDB, and so does a stack with engine = "mysql" (the
+# demo's STACK, say).
+if [ "${1:-}" = test ] || { [ -n "${STACK:-}" ] && grep -Eq '^[[:space:]]*engine[[:space:]]*=[[:space:]]*"mysql"' "$STACK" 2>/dev/null; }; then
 	[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 	command -v mariadb-backup >/dev/null 2>&1 || need+=(mariadb-backup)
 fi

@@ -46,8 +46,10 @@ func promotionLines(p rds.Promotion) []string {
 	switch {
 	case p.Lag == nil:
 		lag = fmt.Sprintf("lag: unknown, %s; whatever it wrote that %s had not replayed is lost", p.LagUnknown, p.Node)
-	case p.Lag.Bytes == 0:
-		lag = fmt.Sprintf("lag: 0 bytes: %s had replayed everything %s wrote; nothing lost", p.Node, p.OldPrimary)
+	case p.Lag.Bytes == 0 && p.Lag.Transactions == 0:
+		lag = fmt.Sprintf("lag: none: %s had replayed everything %s wrote; nothing lost", p.Node, p.OldPrimary)
+	case p.Lag.Transactions > 0:
+		lag = fmt.Sprintf("lag: %d transactions, up to %.2f s of commits: what %s had not applied of %s's writes may be lost", p.Lag.Transactions, p.Lag.Seconds, p.Node, p.OldPrimary)
 	default:
 		lag = fmt.Sprintf("lag: %d bytes, up to %.2f s of commits: what %s had not replayed of %s's writes may be lost", p.Lag.Bytes, p.Lag.Seconds, p.Node, p.OldPrimary)
 	}
@@ -56,6 +58,15 @@ func promotionLines(p rds.Promotion) []string {
 		old = fmt.Sprintf("old primary %s: not reached, so not stopped: if it still runs, it may still take writes (status: stale_primary) until it rejoins as a follower", p.OldPrimary)
 	}
 	return []string{head + ".", lag, old}
+}
+
+// caughtUpLine says how far the new primary had replayed the old one's
+// history: its WAL on PostgreSQL, its transactions (GTIDs) on MariaDB.
+func caughtUpLine(s rds.Switchover) string {
+	if s.Timeline == 0 {
+		return fmt.Sprintf("%s had applied every transaction of %s, up to %s, before its promotion", s.To, s.From, s.Position)
+	}
+	return fmt.Sprintf("%s had replayed all of %s's WAL, to %s, before its promotion (timeline %d)", s.To, s.From, s.LSN, s.Timeline)
 }
 
 // switchoverLines tells what a switchover did and what it cost.
@@ -67,7 +78,7 @@ func switchoverLines(s rds.Switchover) []string {
 	return []string{
 		fmt.Sprintf("%s (%s) is the primary now: switched over from %s in %.2fs, nothing acknowledged lost.", s.To, s.Region, s.From, s.Seconds),
 		fmt.Sprintf("write downtime: %.3fs (from the writer endpoints closing to them leading to %s)", s.WriteDowntimeSeconds, s.To),
-		fmt.Sprintf("%s had replayed all of %s's WAL, to %s, before its promotion (timeline %d)", s.To, s.From, s.LSN, s.Timeline),
+		caughtUpLine(s),
 		follows,
 	}
 }

@@ -16,11 +16,13 @@ func TestPromotionLines(t *testing.T) {
 	}{
 		{"caught up", func(p *rds.Promotion) { p.Lag = &rds.Lag{} }, []string{
 			"db-us-west-2a (us-west-2) is the primary now, in place of db-us-east-1a.",
-			"lag: 0 bytes: db-us-west-2a had replayed everything db-us-east-1a wrote; nothing lost",
+			"lag: none: db-us-west-2a had replayed everything db-us-east-1a wrote; nothing lost",
 			"old primary db-us-east-1a: reached and stopped; it returns only as a follower, rewound or copied"}},
 		{"forced", func(p *rds.Promotion) { p.Lag, p.Forced = &rds.Lag{Bytes: 63400, Seconds: 5.537}, true }, []string{
 			"db-us-west-2a (us-west-2) is the primary now, in place of db-us-east-1a (--force).",
 			"lag: 63400 bytes, up to 5.54 s of commits: what db-us-west-2a had not replayed of db-us-east-1a's writes may be lost"}},
+		{"MariaDB, behind", func(p *rds.Promotion) { p.Lag = &rds.Lag{Transactions: 12, Seconds: 0.25} }, []string{
+			"lag: 12 transactions, up to 0.25 s of commits: what db-us-west-2a had not applied of db-us-east-1a's writes may be lost"}},
 		{"old primary cut off", func(p *rds.Promotion) {
 			p.LagUnknown, p.OldPrimaryStopped = "primary db-us-east-1a does not answer from us-west-2 (no answer within 500ms)", false
 		}, []string{
@@ -53,5 +55,10 @@ old primary db-us-east-1a: follows db-us-west-2a as a replica`
 	s.OldPrimaryFollows = false
 	if got := switchoverLines(s)[3]; !strings.Contains(got, "not running as a follower yet") {
 		t.Errorf("old primary not following: %q", got)
+	}
+	// MariaDB: no WAL, no timeline; the position is a GTID one.
+	s.LSN, s.Timeline, s.Position = 0, 0, "0-1-812"
+	if got, want := switchoverLines(s)[2], "db-us-west-2a had applied every transaction of db-us-east-1a, up to 0-1-812, before its promotion"; got != want {
+		t.Errorf("MariaDB's line %q, want %q", got, want)
 	}
 }

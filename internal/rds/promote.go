@@ -384,6 +384,9 @@ type Lag struct {
 	// replayed: pg_current_wal_lsn() on the primary minus
 	// pg_last_wal_replay_lsn() on the replica, 0 when it caught up.
 	Bytes int64 `json:"bytes"`
+	// Transactions counts, on MariaDB, the transactions the primary
+	// wrote that the replica has not applied (GTIDs); Bytes is then 0.
+	Transactions int64 `json:"transactions,omitempty"`
 	// Seconds bounds the commits the replica lacks: the age of the newest
 	// commit it replayed (now() - pg_last_xact_replay_timestamp() on the
 	// replica; since its start when it replayed none). Every commit it
@@ -607,7 +610,10 @@ func measureLag(ctx context.Context, prim, target session, wait, timeout time.Du
 			if written, err = bounded(ctx, timeout, prim.written); err != nil {
 				return Lag{}, false, err
 			}
-			behind, _ := replayed.Behind(written)
+			behind, unit := replayed.Behind(written)
+			if unit == "transactions" {
+				return Lag{Transactions: behind, Seconds: age}, false, nil
+			}
 			return Lag{Bytes: behind, Seconds: age}, false, nil
 		}
 		select {

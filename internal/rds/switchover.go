@@ -44,6 +44,9 @@ type Switchover struct {
 	// checkpoint); To had replayed it before it was promoted. 0 on
 	// MariaDB, whose end is a GTID position.
 	LSN LSN `json:"lsn"`
+	// Position is where the old primary's history ended, in its engine's
+	// notation (the LSN, or a MariaDB GTID position).
+	Position string `json:"position"`
 	// Timeline is To's timeline as the primary.
 	Timeline int `json:"timeline"`
 	// WriteDowntimeSeconds is how long no write could commit: from the
@@ -185,6 +188,7 @@ func (c *Cluster) Switchover(ctx context.Context, region string) (Switchover, er
 	if rep.LSN == 0 {
 		what = fmt.Sprintf("every transaction of %s, up to %s", old.cfg.Name, end)
 	}
+	rep.Position = end.String()
 	step(EventCaughtUp, fmt.Sprintf("%s replayed %s", target.cfg.Name, what))
 
 	// The old region, its writes stopped, gives its lease up; the
