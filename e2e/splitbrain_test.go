@@ -148,7 +148,7 @@ func TestDrillSplitBrainNoFencing(t *testing.T) {
 	for _, want := range []string{
 		"Split brain: ",
 		`With fencing = "none", as on AWS, promoting a cross-region replica leaves its source running`,
-		"pg_rewind discards what " + sb.OldPrimary + " wrote since the promotion",
+		"discards what " + sb.OldPrimary + " wrote since the promotion",
 	} {
 		if !strings.Contains(damage, want) {
 			t.Errorf("the report's explanation lacks %q: %q", want, damage)

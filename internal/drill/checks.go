@@ -112,6 +112,8 @@ func expectPartitionHealed(f Facts) []Check {
 		add("data directory kept", false, fmt.Sprintf("%s's system identifier changed from %s to %s", f.Follower, b.SystemID, a.SystemID))
 	case a.restartedSince(b):
 		add("data directory kept", false, fmt.Sprintf("%s's server started again at %s", f.Follower, a.Started.Format(time.RFC3339Nano)))
+	case b.SystemID == "": // MariaDB has none
+		add("data directory kept", true, fmt.Sprintf("%s's server ran throughout", f.Follower))
 	default:
 		add("data directory kept", true, fmt.Sprintf("%s kept system identifier %s and its server ran throughout", f.Follower, b.SystemID))
 	}

@@ -32,6 +32,9 @@ type Failback struct {
 	// their WAL (the most of any one node: a standby holds a subset of
 	// its primary's). Unlike the writes lost, it counts every client's.
 	DiscardedTransactions int `json:"discarded_transactions"`
+	// DiscardedUncounted: the engine does not count them (MariaDB, whose
+	// rejoin is a new copy).
+	DiscardedUncounted bool `json:"discarded_uncounted,omitempty"`
 	// RejoinSeconds is from the recovery until every home node streamed
 	// from the new primary.
 	RejoinSeconds *float64 `json:"rejoin_seconds,omitempty"`
@@ -135,6 +138,7 @@ func (fb *Failback) measure(samples []Sample, present map[string]bool, rto float
 	fb.FailoverRTOSeconds = rto
 	fb.FailoverWritesLost, fb.FailbackWritesLost = lostAround(samples, present, fb.SwitchoverAt)
 	fb.DiscardedTransactions = mostDiscarded(start, end, fb.Home)
+	fb.DiscardedUncounted = start.Database.Engine == "mysql"
 	if !fb.SwitchoverAt.IsZero() {
 		gap := longestWriteGap(samples, fb.SwitchoverAt, endedAt).Seconds()
 		fb.FailbackRTOSeconds = &gap
@@ -274,7 +278,11 @@ func expectFailback(f Facts) []Check {
 // writeRows adds the two ways' rows to the text report's table.
 func (fb *Failback) writeRows(w io.Writer) {
 	fmt.Fprintf(w, "  way out\t%s -> %s\tRTO %.2f s, %s lost\n", fb.Home, fb.Away, fb.FailoverRTOSeconds, plural(fb.FailoverWritesLost, "write", "writes"))
-	fmt.Fprintf(w, "  taken back by pg_rewind\t%d\ttransactions %s had committed after the promotion, every client's\n", fb.DiscardedTransactions, fb.Home)
+	if fb.DiscardedUncounted {
+		fmt.Fprintf(w, "  taken back on rejoin\tnot counted\twhat %s had committed after the promotion went with its old data (MariaDB: a new copy)\n", fb.Home)
+	} else {
+		fmt.Fprintf(w, "  taken back by pg_rewind\t%d\ttransactions %s had committed after the promotion, every client's\n", fb.DiscardedTransactions, fb.Home)
+	}
 	if fb.RejoinSeconds != nil {
 		fmt.Fprintf(w, "  rejoined\t%.2f s\tafter the recovery, %s's nodes streaming from %s\n", *fb.RejoinSeconds, fb.Home, fb.Away)
 	}

@@ -246,7 +246,7 @@ func (r *Report) Damage() string {
 		if sb.Fencing == "lease" {
 			why = "The write lease should have stopped them: the old region went on taking writes after the promotion."
 		}
-		out = append(out, split, why, fmt.Sprintf("%s missing from the final primary, and counted among the writes lost: pg_rewind discards what %s wrote since the promotion when it rejoins as a follower.",
+		out = append(out, split, why, fmt.Sprintf("%s missing from the final primary, and counted among the writes lost: its rejoin as a follower (pg_rewind, or a new copy on MySQL) discards what %s wrote since the promotion.",
 			missing(sb.DivergentLost, n), sb.OldPrimary))
 	case sb.Fencing == "lease":
 		lost := ""

@@ -294,7 +294,7 @@ func TestDamage(t *testing.T) {
 		{"AWS's split brain", "none", []Sample{cut, split}, []string{
 			"Split brain: 1 write was acknowledged through us-east-1 by the old primary db-us-east-1a for 1.51 s after db-us-west-2a's promotion",
 			`With fencing = "none", as on AWS, promoting a cross-region replica leaves its source running`,
-			"It is missing from the final primary, and counted among the writes lost: pg_rewind discards what db-us-east-1a wrote since the promotion when it rejoins as a follower",
+			"It is missing from the final primary, and counted among the writes lost: its rejoin as a follower (pg_rewind, or a new copy on MySQL) discards what db-us-east-1a wrote since the promotion",
 			"1 write acknowledged by db-us-east-1a before the promotion, the last 1.01 s after the cut, never reached the replica",
 		}, []string{"lease"}},
 		{"none, by luck one writer", "none", nil, []string{`but with fencing = "none" nothing stopped one`}, []string{"Split brain", "before the promotion"}},
