@@ -218,10 +218,16 @@ func (d *decoder) policy(sec *section, def ScalingPolicy, adjustment check[int])
 }
 
 func (d *decoder) database(sec *section) Database {
+	eng := get(d, sec, "engine", "postgres", asString, engine)
+	// RDS's default ports: 5432 for PostgreSQL, 3306 for MySQL.
+	defaultPort := map[string]int{"postgres": 5432, "mysql": 3306}[eng]
+	if defaultPort == 0 {
+		defaultPort = 5432 // an engine refused above
+	}
 	db := Database{
-		Engine:              get(d, sec, "engine", "postgres", asString, engine),
+		Engine:              eng,
 		MultiAZ:             get(d, sec, "multi_az", false, asBool),
-		Port:                get(d, sec, "port", 5432, asInt, port),
+		Port:                get(d, sec, "port", defaultPort, asInt, port),
 		Name:                get(d, sec, "name", "app", asString, identifier),
 		Username:            get(d, sec, "username", "hastack", asString, identifier),
 		CrossRegionFailover: get(d, sec, "cross_region_failover", "manual", asString, oneOf("manual", "automatic")),

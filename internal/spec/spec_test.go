@@ -205,6 +205,15 @@ func TestDerivedDefaults(t *testing.T) {
 			lt := s.Regions[0].AutoScaling.LaunchTemplate
 			return lt.Command == "/bin/app" && reflect.DeepEqual(lt.Args, []string{"-v"}) && lt.Env["MODE"] == "demo"
 		}},
+		{"MySQL's default port", "database {\n  engine = \"mysql\"\n}", func(s *spec.Stack) bool {
+			return s.Database.Port == 3306
+		}},
+		{"MySQL on a port of its own", "database {\n  engine = \"mysql\"\n  port = 3307\n}", func(s *spec.Stack) bool {
+			return s.Database.Port == 3307
+		}},
+		{"PostgreSQL's default port", "database {\n  engine = \"postgres\"\n}", func(s *spec.Stack) bool {
+			return s.Database.Port == 5432
+		}},
 		{"null means default", "load_balancer {\n  port = null\n}", func(s *spec.Stack) bool {
 			return s.Regions[0].LoadBalancer.Port == 80
 		}},

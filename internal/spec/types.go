@@ -206,7 +206,8 @@ type Database struct {
 	Engine string
 	// MultiAZ adds a synchronous standby in another AZ (default false).
 	MultiAZ bool
-	// Port every node listens on, on its own address (default 5432).
+	// Port every node listens on, on its own address (default RDS's:
+	// 5432 for PostgreSQL, 3306 for MySQL).
 	Port int
 	// Name of the application database (default "app").
 	Name string
