@@ -270,7 +270,7 @@ func (r *Report) Damage() string {
 		s := fmt.Sprintf("%s before the promotion, the last %.2f s after the cut, never reached the replica (replication across regions is asynchronous) and %s discarded when %s rejoined",
 			plural(n, "write acknowledged by "+sb.OldPrimary, "writes acknowledged by "+sb.OldPrimary), deref0(sb.LastLostSeconds), map[bool]string{true: "was", false: "were"}[n == 1], sb.OldPrimary)
 		if sb.Fencing == "lease" {
-			s += fmt.Sprintf(": the lease bounds that loss to its duration (%.2g s), it cannot prevent it; cross_region_commit = \"sync\" does", sb.LeaseSeconds)
+			s += fmt.Sprintf(": the lease bounds that loss to its duration (%.2g s), it cannot prevent it; cross_region_commit = \"sync\" (PostgreSQL) does", sb.LeaseSeconds)
 		}
 		out = append(out, s+".")
 	}

@@ -3,6 +3,7 @@ package rds
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/hastack/hastack/internal/ledger"
 	"github.com/hastack/hastack/internal/mariadb"
 	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
 	"github.com/hastack/hastack/internal/testenv"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql's "pgx"
 )
 
@@ -34,6 +37,8 @@ type engineCase struct {
 	// whoQuery reads which server a session is on (its address or its
 	// server id) and whether it refuses writes.
 	whoQuery string
+	// readOnly tells the error of a write that a read-only server refused.
+	readOnly func(err error) bool
 	// breakFollower makes the running follower name unable to follow
 	// the primary, as its engine would find out.
 	breakFollower func(t *testing.T, ctx context.Context, c *Cluster, name string)
@@ -51,6 +56,10 @@ var engineCases = []engineCase{
 			return haConfig(seededDir(t, kind), net, multiAZ, rec)
 		},
 		whoQuery: "SELECT host(inet_server_addr()), pg_is_in_recovery()",
+		readOnly: func(err error) bool {
+			var pgErr *pgconn.PgError
+			return errors.As(err, &pgErr) && pgErr.Code == "25006" // read_only_sql_transaction
+		},
 		breakFollower: func(t *testing.T, ctx context.Context, c *Cluster, name string) {
 			// Data of another cluster in its place: its server reports
 			// that its system identifier differs from the primary's.
@@ -86,6 +95,10 @@ var engineCases = []engineCase{
 			return cfg
 		},
 		whoQuery: "SELECT CAST(@@server_id AS CHAR), @@read_only",
+		readOnly: func(err error) bool {
+			var myErr *mysql.MySQLError
+			return errors.As(err, &myErr) && myErr.Number == 1290 // ER_OPTION_PREVENTS_STATEMENT: --read-only
+		},
 		breakFollower: func(t *testing.T, ctx context.Context, c *Cluster, name string) {
 			// A row the primary never wrote, then the primary's own with the
 			// same key: the follower's applier stops on it.

@@ -2,7 +2,6 @@ package rds
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -11,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hastack/hastack/internal/lease"
 )
@@ -49,20 +46,27 @@ func (l testLease) Acquire(ctx context.Context, wait bool) error {
 // acknowledged between the cut and the end of its lease is lost; with
 // cross_region_commit = "sync" nothing acknowledged is.
 func TestLeaseFencing(t *testing.T) {
-	requirePostgres(t)
 	requireNetAdmin(t)
+	pg, my := engineCases[0], engineCases[1]
 	for _, tc := range []struct {
+		name   string
+		e      engineCase
 		commit string
 		net    byte
-	}{{"async", 78}, {"sync", 77}} {
-		t.Run(tc.commit, func(t *testing.T) { leaseFencing(t, tc.commit, tc.net) })
+	}{
+		{"async", pg, "async", 78}, {"sync", pg, "sync", 77},
+		// MariaDB cannot wait for the cross-region replica (semi-sync
+		// takes any one follower's acknowledgement).
+		{"mysql/async", my, "async", 76},
+	} {
+		t.Run(tc.name, func(t *testing.T) { leaseFencing(t, tc.e, tc.commit, tc.net) })
 	}
 }
 
-func leaseFencing(t *testing.T, commit string, netNum byte) {
+func leaseFencing(t *testing.T, e engineCase, commit string, netNum byte) {
 	rec := newRecorder()
 	const d = 1500 * time.Millisecond
-	cfg := haConfig(seededDir(t, tmplHA), netNum, true, rec)
+	cfg := e.setup(t, netNum, true, rec)
 	cfg.Database.CrossRegionCommit = commit
 	witnessAt := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, netNum, 200}), 7099)
 	w, err := lease.NewWitness(lease.WitnessConfig{Duration: d, Fresh: true})
@@ -91,7 +95,8 @@ func leaseFencing(t *testing.T, commit string, netNum byte) {
 			t.Logf("events:\n%s", eventsOnly(rec))
 		}
 	})
-	execSQL(t, ctx, c.WriterURL(east), "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (0)")
+	mustExec(t, ctx, c.WriterURL(east), "CREATE TABLE t (id int PRIMARY KEY)")
+	mustExec(t, ctx, c.WriterURL(east), "INSERT INTO t VALUES (0)")
 	waitFor(t, "the replica streaming", eventually, func() bool { return streaming(nodeStatus(t, c, nodeW)) })
 	if commit == "sync" {
 		waitFor(t, "commits waiting for the replica", eventually, func() bool {
@@ -109,7 +114,7 @@ func leaseFencing(t *testing.T, commit string, netNum byte) {
 		defer close(writing)
 		for id := 1; writeCtx.Err() == nil; id++ {
 			wctx, cancel := context.WithTimeout(writeCtx, 300*time.Millisecond)
-			err := tryExec(wctx, c.WriterURL(east), "INSERT INTO t VALUES ("+strconv.Itoa(id)+")")
+			err := sqlExec(wctx, t, c.WriterURL(east), "INSERT INTO t VALUES ("+strconv.Itoa(id)+")")
 			cancel()
 			if err == nil {
 				mu.Lock()
@@ -136,9 +141,7 @@ func leaseFencing(t *testing.T, commit string, netNum byte) {
 
 	// us-east-1 stops writes on its own: the primary turns read-only.
 	waitFor(t, "the cut-off primary read-only", eventually, func() bool {
-		err := tryExec(ctx, c.DirectURL(nodeA), "INSERT INTO t VALUES (100000)")
-		var pgErr *pgconn.PgError
-		return errors.As(err, &pgErr) && pgErr.Code == "25006"
+		return e.readOnly(sqlExec(ctx, t, c.DirectURL(nodeA), "INSERT INTO t VALUES (100000)"))
 	})
 	if stopped := time.Since(cutAt); stopped > d+time.Second {
 		t.Errorf("the cut-off primary turned read-only %s after the cut, more than the lease (%s)", stopped, d)
@@ -148,7 +151,7 @@ func leaseFencing(t *testing.T, commit string, netNum byte) {
 	if _, err := c.PromoteRegion(ctx, west, true); err != nil {
 		t.Fatalf("promoting us-west-2: %v", err)
 	}
-	execSQL(t, ctx, c.WriterURL(west), "INSERT INTO t VALUES (200000)")
+	mustExec(t, ctx, c.WriterURL(west), "INSERT INTO t VALUES (200000)")
 	stopWrites()
 	<-writing
 	mu.Lock()
@@ -173,11 +176,11 @@ func leaseFencing(t *testing.T, commit string, netNum byte) {
 		return err == nil && nodeStatus(t, c, nodeA).ReplicationState != ReplStalePrimary
 	})
 	waitFor(t, nodeA+" following the new primary", eventually, func() bool {
-		return visible(ctx, c.DirectURL(nodeA), 200000) && streaming(nodeStatus(t, c, nodeA))
+		return sqlVisible(ctx, t, c.DirectURL(nodeA), 200000) && streaming(nodeStatus(t, c, nodeA))
 	})
 	var lost int
 	for _, id := range acked {
-		if !visible(ctx, c.WriterURL(west), id) {
+		if !sqlVisible(ctx, t, c.WriterURL(west), id) {
 			lost++
 		}
 	}
