@@ -80,6 +80,20 @@ func TestMySQLStack(t *testing.T) {
 		checkRestored(t, rep)
 	})
 
+	// The link between the regions cut for 5 s: the replica falls behind
+	// and catches up with its server and its data kept, as on PostgreSQL.
+	t.Run("replication-partition", func(t *testing.T) {
+		rep, code := e.runDrill("replication-partition", "--duration", "5s")
+		t.Logf("replication-partition: max lag %v s (%d transactions), caught up %v s after the heal, writes %d acked %d lost",
+			deref(rep.MaxLagSeconds), rep.MaxLagTransactions, deref(rep.CatchUpSeconds), rep.WritesAcked, rep.WritesLost)
+		checksHeld(t, rep, "no DNS failover", "no promotion", "the replica fell behind during the cut", "caught up within 10 s of the heal",
+			"no rebuild", "data directory kept", "every acknowledged write on the replica", "no acknowledged write lost")
+		if code != 0 || !rep.Passed || rep.MaxLagTransactions == 0 {
+			t.Fatalf("drill exit %d passed %v, at most %d transactions behind", code, rep.Passed, rep.MaxLagTransactions)
+		}
+	})
+
+	// Last: it leaves the primary in us-west-2.
 	t.Run("region-failure", func(t *testing.T) {
 		rep, code := e.runDrill("region-failure", "--rate", "100", "--write-ratio", "0.8")
 		t.Logf("region-failure: DNS switch %v s, promotion %v s, RTO %.2fs, errors %d of %d, writes %d acked %d lost, RPO %.3fs, %s lag at fault %.3fs",

@@ -87,7 +87,7 @@ func expectPartitionHealed(f Facts) []Check {
 		add("the replica fell behind during the cut", false, "the replica's lag was not measured during the cut")
 	default:
 		add("the replica fell behind during the cut", *r.MaxLagSeconds >= cut.Seconds()/2,
-			fmt.Sprintf("up to %.2f s (%d bytes) behind during a %.1f s cut", *r.MaxLagSeconds, r.MaxLagBytes, cut.Seconds()))
+			fmt.Sprintf("up to %.2f s (%s) behind during a %.1f s cut", *r.MaxLagSeconds, r.maxLagAmount(), cut.Seconds()))
 	}
 
 	const streamsWithin = 10 * time.Second

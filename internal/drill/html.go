@@ -67,7 +67,7 @@ func (r *Report) cards() []card {
 		cards = append(cards, card{"Lag at fault", fmt.Sprintf("%.2f s", r.LagAtFaultSeconds), fmt.Sprintf("%s %s, %d bytes behind", r.LagAtFaultRole, r.LagAtFaultNode, r.LagAtFaultBytes)})
 	}
 	if r.MaxLagSeconds != nil {
-		cards = append(cards, card{"Max lag during the fault", fmt.Sprintf("%.2f s", *r.MaxLagSeconds), fmt.Sprintf("%s, %d bytes behind", r.LagNode, r.MaxLagBytes)})
+		cards = append(cards, card{"Max lag during the fault", fmt.Sprintf("%.2f s", *r.MaxLagSeconds), fmt.Sprintf("%s, %s behind", r.LagNode, r.maxLagAmount())})
 	}
 	if r.CatchUpSeconds != nil {
 		cards = append(cards, card{"Caught up", fmt.Sprintf("%.2f s", *r.CatchUpSeconds), "after the fault was undone"})

@@ -56,7 +56,7 @@ func MaxLag(series []Lag, node string, from, to time.Time) (Lag, bool) {
 		if l.Node != node || l.At.Before(from) || !l.At.Before(to) {
 			continue
 		}
-		if !found || l.Seconds > best.Seconds || (l.Seconds == best.Seconds && l.Bytes > best.Bytes) {
+		if !found || l.Seconds > best.Seconds || (l.Seconds == best.Seconds && (l.Bytes > best.Bytes || l.Transactions > best.Transactions)) {
 			best, found = l, true
 		}
 	}

@@ -73,6 +73,8 @@ type Report struct {
 	// fault was in place; nil when it was not measured then.
 	MaxLagSeconds *float64 `json:"max_lag_seconds,omitempty"`
 	MaxLagBytes   int64    `json:"max_lag_bytes,omitempty"`
+	// MaxLagTransactions is the same in transactions, on MariaDB.
+	MaxLagTransactions int64 `json:"max_lag_transactions,omitempty"`
 	// CatchUpSeconds: from undoing the fault until LagNode was back within
 	// 250 ms of its largest lag before the fault (timed scenarios).
 	CatchUpSeconds *float64 `json:"catch_up_seconds,omitempty"`
@@ -365,4 +367,13 @@ func objectives(o spec.Objectives, r *Report) []Objective {
 		out = append(out, Objective{Name: "error_rate", Target: o.MaxErrorRate, Actual: r.ErrorRate, Met: r.ErrorRate <= o.MaxErrorRate})
 	}
 	return out
+}
+
+// maxLagAmount is how far LagNode trailed at most during the fault, in
+// its engine's unit: bytes of WAL, or transactions on MariaDB.
+func (r *Report) maxLagAmount() string {
+	if r.MaxLagTransactions > 0 {
+		return plural(int(r.MaxLagTransactions), "transaction", "transactions")
+	}
+	return fmt.Sprintf("%d bytes", r.MaxLagBytes)
 }

@@ -402,7 +402,7 @@ func (r *Report) measureLag(series []Lag, node string, from, to time.Time, basel
 		}
 	}
 	if m, ok := MaxLag(series, node, from, to); ok {
-		r.MaxLagSeconds, r.MaxLagBytes = &m.Seconds, m.Bytes
+		r.MaxLagSeconds, r.MaxLagBytes, r.MaxLagTransactions = &m.Seconds, m.Bytes, m.Transactions
 	}
 	if !r.RecoverAt.IsZero() {
 		if d, ok := CaughtUp(series, node, r.RecoverAt, baseline); ok {

@@ -42,7 +42,7 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "  %s lag at fault\t%.2f s\t%d bytes behind (%s)\n", r.LagAtFaultRole, r.LagAtFaultSeconds, r.LagAtFaultBytes, r.LagAtFaultNode)
 	}
 	if r.MaxLagSeconds != nil {
-		fmt.Fprintf(tw, "  lag during the fault\t%.2f s\tat most, %d bytes behind (%s)\n", *r.MaxLagSeconds, r.MaxLagBytes, r.LagNode)
+		fmt.Fprintf(tw, "  lag during the fault\t%.2f s\tat most, %s behind (%s)\n", *r.MaxLagSeconds, r.maxLagAmount(), r.LagNode)
 	}
 	if r.CatchUpSeconds != nil {
 		fmt.Fprintf(tw, "  caught up\t%.2f s\tafter the fault was undone\n", *r.CatchUpSeconds)
