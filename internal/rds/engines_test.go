@@ -17,7 +17,6 @@ import (
 	"github.com/hastack/hastack/internal/ledger"
 	"github.com/hastack/hastack/internal/mariadb"
 	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
-	"github.com/hastack/hastack/internal/testenv"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql's "pgx"
 )
@@ -89,8 +88,11 @@ var engineCases = []engineCase{
 	{
 		name: "mysql",
 		setup: func(t *testing.T, net byte, multiAZ bool, rec *recorder) Config {
-			testenv.RequireMariaDB(t)
-			cfg := haConfig(stateDir(t), net, multiAZ, rec)
+			kind := tmplReplica
+			if multiAZ {
+				kind = tmplHA
+			}
+			cfg := haConfig(seededMariaDir(t, kind), net, multiAZ, rec)
 			cfg.Database.Engine, cfg.Database.Port = "mysql", 3306
 			return cfg
 		},
@@ -512,14 +514,22 @@ func TestMariaReplicaLag(t *testing.T) {
 	e := engineCases[1]
 	rec := newRecorder()
 	c, ctx := startEngineCluster(t, e.setup(t, 157, false, rec), rec)
-	waitFor(t, "the replica streaming", eventually, func() bool { return nodeStatus(t, c, nodeW).ReplicationState == ReplAsync })
+	waitFor(t, "the replica streaming, the row applied", eventually, func() bool {
+		return nodeStatus(t, c, nodeW).ReplicationState == ReplAsync && sqlVisible(ctx, t, c.DirectURL(nodeW), 1)
+	})
 	admin := mariaAdminURL(c, nodeW)
 	mustExec(t, ctx, admin, "STOP SLAVE SQL_THREAD")
 	for id := 10; id < 15; id++ {
 		mustExec(t, ctx, c.WriterURL(""), fmt.Sprintf("INSERT INTO t VALUES (%d)", id))
 	}
+	var s NodeStatus
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last status of the replica: %+v", s)
+		}
+	})
 	waitFor(t, "5 transactions of lag reported", eventually, func() bool {
-		s := nodeStatus(t, c, nodeW)
+		s = nodeStatus(t, c, nodeW)
 		return s.LagTransactions == 5 && s.LagBytes > 0
 	})
 	t.Logf("held back: %+v", nodeStatus(t, c, nodeW))
@@ -528,4 +538,39 @@ func TestMariaReplicaLag(t *testing.T) {
 		s := nodeStatus(t, c, nodeW)
 		return s.LagTransactions == 0 && s.LagBytes == 0 && s.ReplicationState == ReplAsync
 	})
+}
+
+// TestMariaDivergedPrimaryCopied: a former MariaDB primary whose history
+// holds transactions the promoted replica never received is copied
+// afresh before it follows (MariaDB has no rewind), and then holds the
+// new primary's data, not its own extra writes.
+func TestMariaDivergedPrimaryCopied(t *testing.T) {
+	e := engineCases[1]
+	rec := newRecorder()
+	c, ctx := startEngineCluster(t, e.setup(t, 156, false, rec), rec)
+	waitFor(t, "the row on the replica", eventually, func() bool { return sqlVisible(ctx, t, c.DirectURL(nodeW), 1) })
+	// The replica stops receiving; the primary writes on.
+	mustExec(t, ctx, mariaAdminURL(c, nodeW), "STOP SLAVE")
+	mustExec(t, ctx, c.WriterURL(""), "INSERT INTO t VALUES (2)")
+	p, err := c.PromoteRegion(ctx, west, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Lag == nil || p.Lag.Transactions == 0 {
+		t.Errorf("promotion %+v: want the replica's lag in transactions", p)
+	}
+	mustExec(t, ctx, c.WriterURL(""), "INSERT INTO t VALUES (3)")
+	if err := c.RecoverNode(ctx, nodeA); err != nil {
+		t.Fatalf("%v\n%s", err, eventsOnly(rec))
+	}
+	events := eventsOnly(rec)
+	if !strings.Contains(events, EventNodeRebuilt+": database node "+nodeA+" copied from "+nodeW+" with mariadb-backup") {
+		t.Errorf("the diverged former primary was not copied afresh:\n%s", events)
+	}
+	waitFor(t, "the former primary following the new one", eventually, func() bool {
+		return nodeStatus(t, c, nodeA).ReplicationState == ReplAsync && sqlVisible(ctx, t, c.DirectURL(nodeA), 3)
+	})
+	if sqlVisible(ctx, t, c.DirectURL(nodeA), 2) {
+		t.Error("the former primary still holds the write the new primary never had")
+	}
 }

@@ -47,27 +47,42 @@ const (
 )
 
 var templates struct {
-	mu  sync.Mutex
-	dir string
+	mu   sync.Mutex
+	dirs map[string]string // by engine
 }
 
-// removeTemplates deletes the template cluster.
+// removeTemplates deletes the template clusters.
 func removeTemplates() {
 	templates.mu.Lock()
 	defer templates.mu.Unlock()
-	if templates.dir != "" {
-		os.RemoveAll(templates.dir)
+	for _, dir := range templates.dirs {
+		os.RemoveAll(dir)
 	}
 }
 
-// seededDir is a new state directory holding a copy of the template
-// cluster, with the nodes of kind, made on first use.
+// seededDir is a new state directory holding a copy of the PostgreSQL
+// template cluster, with the nodes of kind, made on first use.
 func seededDir(t *testing.T, kind string) string {
 	t.Helper()
 	requirePostgres(t)
+	return seeded(t, "postgres", kind)
+}
+
+// seededMariaDir is seededDir for MariaDB (engine "mysql"): copies of a
+// stopped cluster spare every test mariadb-install-db and two
+// mariadb-backup copies, the most CPU a MariaDB test costs. A copied
+// follower is told its relay again when it starts.
+func seededMariaDir(t *testing.T, kind string) string {
+	t.Helper()
+	testenv.RequireMariaDB(t)
+	return seeded(t, "mysql", kind)
+}
+
+func seeded(t *testing.T, engine, kind string) string {
+	t.Helper()
 	templates.mu.Lock()
 	defer templates.mu.Unlock()
-	if templates.dir == "" {
+	if templates.dirs[engine] == "" {
 		dir, err := os.MkdirTemp("", "hastack-rds-template-")
 		if err == nil {
 			err = os.Chmod(dir, 0o755)
@@ -75,7 +90,12 @@ func seededDir(t *testing.T, kind string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := New(haConfig(dir, 83, true, nil))
+		cfg := haConfig(dir, 83, true, nil)
+		if engine == "mysql" {
+			cfg = haConfig(dir, 82, true, nil)
+			cfg.Database.Engine, cfg.Database.Port = "mysql", 3306
+		}
+		c, err := New(cfg)
 		if err != nil {
 			os.RemoveAll(dir)
 			t.Fatal(err)
@@ -86,18 +106,21 @@ func seededDir(t *testing.T, kind string) string {
 		if stopErr := c.Stop(context.WithoutCancel(ctx)); err == nil {
 			err = stopErr
 		}
-		if err == nil {
+		if err == nil && engine == "postgres" {
 			err = trimWAL(ctx, c)
 		}
 		if err != nil {
 			os.RemoveAll(dir)
 			t.Fatalf("making the template cluster: %v", err)
 		}
-		templates.dir = dir
+		if templates.dirs == nil {
+			templates.dirs = map[string]string{}
+		}
+		templates.dirs[engine] = dir
 	}
 	dst := stateDir(t)
-	// cp -a keeps the owner (the postgres user) and modes.
-	if out, err := exec.Command("cp", "-a", "--", templates.dir+"/.", dst).CombinedOutput(); err != nil {
+	// cp -a keeps the owner (the postgres or mysql user) and modes.
+	if out, err := exec.Command("cp", "-a", "--", templates.dirs[engine]+"/.", dst).CombinedOutput(); err != nil {
 		t.Fatalf("copying the template cluster: %v: %s", err, out)
 	}
 	drop := map[string][]string{tmplSingle: {nodeB, nodeW}, tmplReplica: {nodeB}}[kind]
