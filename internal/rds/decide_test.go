@@ -332,7 +332,7 @@ func TestReaderFor(t *testing.T) {
 }
 
 // TestDecideBusyPrimary: a primary that does not answer while a follower
-// is copied or rewound from it gets three times the detection time; one
+// is copied or rewound from it gets five times the detection time; one
 // whose server stopped is replaced at once all the same.
 func TestDecideBusyPrimary(t *testing.T) {
 	pol := policy{multiAZ: true, detection: time.Second, replyTimeout: 2 * time.Second}
@@ -347,8 +347,8 @@ func TestDecideBusyPrimary(t *testing.T) {
 		want    []string
 	}{
 		{"unanswered for the detection time", nodeObs{Running: true}, time.Second, false, []string{"promote(b)"}},
-		{"unanswered for twice the detection time, a follower copied from it", nodeObs{Running: true}, 2 * time.Second, true, nil},
-		{"unanswered for three times the detection time, a follower copied from it", nodeObs{Running: true}, 3 * time.Second, true, []string{"promote(b)"}},
+		{"unanswered for four times the detection time, a follower copied from it", nodeObs{Running: true}, 4 * time.Second, true, nil},
+		{"unanswered for five times the detection time, a follower copied from it", nodeObs{Running: true}, 5 * time.Second, true, []string{"promote(b)"}},
 		{"its server stopped, a follower copied from it", nodeObs{}, 0, true, []string{"promote(b)"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

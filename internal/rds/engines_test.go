@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/hastack/hastack/internal/dburl"
 	"github.com/hastack/hastack/internal/ledger"
 	"github.com/hastack/hastack/internal/mariadb"
-	"github.com/hastack/hastack/internal/mariadb/mariadbtest"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql's "pgx"
 )
@@ -121,10 +121,7 @@ func mariaAdminURL(c *Cluster, node string) string {
 // openDB opens a pool on a URL of either engine, closed with the test.
 func openDB(t *testing.T, url string) *sql.DB {
 	t.Helper()
-	if strings.HasPrefix(url, "mysql://") {
-		return mariadbtest.Open(t, url)
-	}
-	db, err := sql.Open("pgx", url)
+	db, err := openPool(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,13 +129,32 @@ func openDB(t *testing.T, url string) *sql.DB {
 	return db
 }
 
+// openPool opens a pool on a URL of either engine; the caller closes it.
+func openPool(url string) (*sql.DB, error) {
+	if !strings.HasPrefix(url, "mysql://") {
+		return sql.Open("pgx", url)
+	}
+	cfg, err := dburl.MySQLConfig(url, dburl.Timeouts{Dial: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
 // sqlExec runs one statement through url, bounded.
 func sqlExec(ctx context.Context, t *testing.T, url, stmt string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	db := openDB(t, url)
+	db, err := openPool(url)
+	if err != nil {
+		return err
+	}
 	defer db.Close()
-	_, err := db.ExecContext(ctx, stmt)
+	_, err = db.ExecContext(ctx, stmt)
 	return err
 }
 
@@ -153,7 +169,10 @@ func mustExec(t *testing.T, ctx context.Context, url, stmt string) {
 func sqlVisible(ctx context.Context, t *testing.T, url string, id int) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	db := openDB(t, url)
+	db, err := openPool(url)
+	if err != nil {
+		return false
+	}
 	defer db.Close()
 	var n int
 	return db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM t WHERE id = %d", id)).Scan(&n) == nil && n == 1
@@ -164,7 +183,10 @@ func sqlVisible(ctx context.Context, t *testing.T, url string, id int) bool {
 func (e engineCase) serves(ctx context.Context, t *testing.T, c *Cluster, url, node string) (yes, readOnly bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	db := openDB(t, url)
+	db, err := openPool(url)
+	if err != nil {
+		return false, false
+	}
 	defer db.Close()
 	var who string
 	if err := db.QueryRowContext(ctx, e.whoQuery).Scan(&who, &readOnly); err != nil {

@@ -113,7 +113,10 @@ func leaseFencing(t *testing.T, e engineCase, commit string, netNum byte) {
 	go func() {
 		defer close(writing)
 		for id := 1; writeCtx.Err() == nil; id++ {
-			wctx, cancel := context.WithTimeout(writeCtx, 300*time.Millisecond)
+			// A login and a commit, which with cross_region_commit = "sync"
+			// waits a round trip to the other region: on a loaded machine
+			// more than a few hundred milliseconds.
+			wctx, cancel := context.WithTimeout(writeCtx, time.Second)
 			err := sqlExec(wctx, t, c.WriterURL(east), "INSERT INTO t VALUES ("+strconv.Itoa(id)+")")
 			cancel()
 			if err == nil {
