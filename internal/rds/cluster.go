@@ -104,8 +104,8 @@ type NodeStatus struct {
 	LastExitAt time.Time `json:"last_exit_at,omitzero"`
 }
 
-// New checks cfg, finds the PostgreSQL programs and loads the master and
-// replication passwords, generating them on first use, so the endpoints
+// New checks cfg, finds the engine's programs (PostgreSQL's, or
+// MariaDB's for "mysql") and loads the master and replication passwords, generating them on first use, so the endpoints
 // are known before Start. It starts nothing.
 func New(cfg Config) (*Cluster, error) {
 	cfg, err := cfg.validate()
