@@ -205,7 +205,7 @@ func runLedger(t *testing.T, ctx context.Context, url string, d time.Duration) (
 	}
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	waitFor(t, "writes flowing", eventually, func() bool { return l.Stats().Acked >= 50 })
+	waitFor(t, "writes flowing", eventually, func() bool { return l.Stats().Acked >= 10 })
 	return l, done
 }
 

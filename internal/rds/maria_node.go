@@ -113,6 +113,18 @@ func (e *mariaEngine) running(name string) (*mariadb.Server, error) {
 	return srv, nil
 }
 
+// admin is a session with n's running server from its region's control
+// address, as the monitor's probes come: a session from the address the
+// kernel picks (127.0.0.1, the internet's domain) would be cut with the
+// region when it is isolated, and the region's own failover would wait
+// on it. The caller disconnects it.
+func (e *mariaEngine) admin(c *Cluster, n *node) (*mariadb.Admin, error) {
+	if _, err := e.running(n.cfg.Name); err != nil {
+		return nil, err
+	}
+	return mariadb.Dial(n.cfg.Name, c.controlAddr(n.cfg.Region), n.addrPort(), e.accounts), nil
+}
+
 // ready: mariadb.Start returned once the server took hastack's login. A
 // follower is told to follow: from the position of its copy when it was
 // just made, else from where its own history ends, unless that history
@@ -122,10 +134,11 @@ func (e *mariaEngine) ready(ctx context.Context, c *Cluster, n *node, plan start
 	if !plan.conf.follower {
 		return nil
 	}
-	srv, err := e.running(n.cfg.Name)
+	srv, err := e.admin(c, n)
 	if err != nil {
 		return err
 	}
+	defer srv.Disconnect()
 	e.mu.Lock()
 	pos, copied := e.copiedAt[n.cfg.Name]
 	e.mu.Unlock()
@@ -150,7 +163,7 @@ const divergedCheckTimeout = 3 * time.Second
 // diverged tells why srv, to follow primary, holds transactions primary
 // lacks ("" when it does not, or when the primary cannot be asked). It
 // asks from the follower's own address, as its stream would connect.
-func (e *mariaEngine) diverged(ctx context.Context, srv *mariadb.Server, n, primary *node) string {
+func (e *mariaEngine) diverged(ctx context.Context, srv *mariadb.Admin, n, primary *node) string {
 	ctx, cancel := context.WithTimeout(ctx, divergedCheckTimeout)
 	defer cancel()
 	own, err := srv.Position(ctx)
@@ -170,10 +183,11 @@ func (e *mariaEngine) diverged(ctx context.Context, srv *mariadb.Server, n, prim
 // keeps it fenced while its region does not hold its write lease, and
 // makes its commits wait for the standby as st says.
 func (e *mariaEngine) primaryReady(ctx context.Context, c *Cluster, prim *node, st State) error {
-	srv, err := e.running(prim.cfg.Name)
+	srv, err := e.admin(c, prim)
 	if err != nil {
 		return fmt.Errorf("primary %w", err)
 	}
+	defer srv.Disconnect()
 	if c.writesFenced(prim.cfg.Region) {
 		err = srv.Fence(ctx)
 	} else {
@@ -187,11 +201,12 @@ func (e *mariaEngine) primaryReady(ctx context.Context, c *Cluster, prim *node, 
 
 // configure: a primary's wait for its standby is switched; a follower
 // follows again, which restarts its stream from where it is.
-func (e *mariaEngine) configure(ctx context.Context, _ *Cluster, n *node, sc serverConf) error {
-	srv, err := e.running(n.cfg.Name)
+func (e *mariaEngine) configure(ctx context.Context, c *Cluster, n *node, sc serverConf) error {
+	srv, err := e.admin(c, n)
 	if err != nil {
 		return err
 	}
+	defer srv.Disconnect()
 	if !sc.follower {
 		return srv.SetSemiSync(ctx, sc.waitsForStandby)
 	}
