@@ -104,6 +104,17 @@ func (e *env) logEventsIfFailed() {
 	}
 	out, _, _ := e.hastack("events")
 	e.t.Logf("events of the stack:\n%s", out)
+	// The database servers' own words (a hung start, a refused login)
+	// are often what the events cannot tell.
+	logs, _ := filepath.Glob(filepath.Join(e.stateDir, "db", "*", "*.log"))
+	for _, name := range logs {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(text), "\n"), "\n")
+		e.t.Logf("last lines of %s:\n%s", strings.TrimPrefix(name, e.stateDir+"/"), strings.Join(lines[max(0, len(lines)-25):], "\n"))
+	}
 }
 
 // freeDNSAddr finds a port free for both UDP and TCP on 127.0.0.1, below

@@ -46,7 +46,10 @@ type nodeObs struct {
 	// it alone.
 	Busy bool
 	// Reachable: it answered a query within the probe timeout.
-	Reachable  bool
+	Reachable bool
+	// Unanswered is why a running node was not reachable: the error of
+	// the probe's connection, login or query.
+	Unanswered string
 	InRecovery bool
 	// Pos is how far a primary has written, how far a follower has
 	// replayed.
@@ -313,6 +316,9 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 		reason = "its server is not running"
 	case !t.primaryDown.IsZero() && now.Sub(t.primaryDown) >= detectionOf(obs, p):
 		reason = fmt.Sprintf("unreachable for %s", now.Sub(t.primaryDown).Round(time.Millisecond))
+		if prim.Unanswered != "" {
+			reason += " (" + prim.Unanswered + ")"
+		}
 	default:
 		return nil // not yet
 	}
@@ -334,6 +340,36 @@ func decideLostPrimary(st State, obs observation, t timers, now time.Time, p pol
 		acts = append(acts, action{kind: actRestart, node: st.Primary, reason: "primary " + st.Primary + " stopped on its own"})
 	}
 	return acts
+}
+
+// strayed tells which followers the state must mark as strayed: those
+// a former primary still running (fenced, it answers as a primary)
+// reports streaming from it. Those the primary reports streaming are
+// back, when marked.
+func strayed(st State, obs observation, p policy) (marked, back []string) {
+	from := map[string]bool{} // follower -> seen on a former primary
+	for name, o := range obs.Nodes {
+		if name == st.Primary || !st.Nodes[name].Fenced || !o.writable() {
+			continue
+		}
+		for f, r := range o.Replicas {
+			if r.streams(p) {
+				from[f] = true
+			}
+		}
+	}
+	prim := obs.Nodes[st.Primary]
+	for _, name := range sortedNames(st.Nodes) {
+		ns := st.Nodes[name]
+		r, onPrimary := prim.Replicas[name]
+		switch {
+		case from[name] && !ns.Strayed:
+			marked = append(marked, name)
+		case ns.Strayed && !from[name] && onPrimary && prim.writable() && r.streams(p):
+			back = append(back, name)
+		}
+	}
+	return marked, back
 }
 
 // detectionOf is how long the primary may go unanswered before it is

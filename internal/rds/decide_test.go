@@ -303,6 +303,46 @@ func TestDecideRegion(t *testing.T) {
 	}
 }
 
+// TestStrayed: a follower that a former primary, still running, reports
+// streaming from it has strayed from the primary's history (and may not
+// be promoted) until the primary reports it streaming.
+func TestStrayed(t *testing.T) {
+	pol := policy{replyTimeout: 2 * time.Second}
+	streaming := replicaObs{State: replStreaming, ReplyAge: 100 * time.Millisecond}
+	// c is the primary now; a, the former one, is fenced.
+	st := newState(decideNodes, true)
+	st.Primary = "c"
+	st.Nodes["a"] = NodeState{Role: RoleReplica, Fenced: true}
+	strayedB := st.clone()
+	strayedB.Nodes["b"] = NodeState{Role: RoleStandby, Strayed: true}
+	primary := func(replicas map[string]replicaObs) nodeObs {
+		return nodeObs{Running: true, Reachable: true, Replicas: replicas}
+	}
+	for _, tt := range []struct {
+		name         string
+		st           State
+		a, c         nodeObs
+		marked, back []string
+	}{
+		{"b follows the former primary", st, primary(map[string]replicaObs{"b": streaming}), primary(nil), []string{"b"}, nil},
+		{"marked already", strayedB, primary(map[string]replicaObs{"b": streaming}), primary(nil), nil, nil},
+		{"the former primary down", st, nodeObs{}, primary(nil), nil, nil},
+		{"the former primary rejoined, in recovery", st, nodeObs{Running: true, Reachable: true, InRecovery: true, Replicas: map[string]replicaObs{"b": streaming}}, primary(nil), nil, nil},
+		{"attached, not streaming", st, primary(map[string]replicaObs{"b": {State: "catchup"}}), primary(nil), nil, nil},
+		{"back on the primary", strayedB, nodeObs{}, primary(map[string]replicaObs{"b": streaming}), nil, []string{"b"}},
+		{"on the primary, still catching up", strayedB, nodeObs{}, primary(map[string]replicaObs{"b": {State: "catchup"}}), nil, nil},
+		{"not fenced: the primary's own followers", newState(decideNodes, true), primary(map[string]replicaObs{"b": streaming}), nodeObs{Running: true, Reachable: true, InRecovery: true}, nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := observation{Nodes: map[string]nodeObs{"a": tt.a, "c": tt.c}}
+			marked, back := strayed(tt.st, obs, pol)
+			if !slices.Equal(marked, tt.marked) || !slices.Equal(back, tt.back) {
+				t.Fatalf("strayed() = %v, %v; want %v, %v", marked, back, tt.marked, tt.back)
+			}
+		})
+	}
+}
+
 func TestReaderFor(t *testing.T) {
 	st := newState(decideNodes, true)
 	follower := nodeObs{Running: true, Reachable: true, InRecovery: true}

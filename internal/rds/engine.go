@@ -2,8 +2,11 @@ package rds
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/hastack/hastack/internal/mariadb"
@@ -115,6 +118,30 @@ func withFollowerReports(obs observation, primary string, reports map[string]rep
 	}
 	obs.Nodes[primary] = prim
 	return obs
+}
+
+// lateReadGrace is how long readAnswer waits once more after the
+// deadline passed.
+const lateReadGrace = 10 * time.Millisecond
+
+// readAnswer fills buf from conn before its deadline. An answer that
+// arrived in time but waited in the socket while this process was not
+// scheduled (a loaded machine: the deadline's timer and the data then
+// wake it together) still counts: after a timeout, what is there is read
+// with a fresh, short deadline. A server that did not answer stays
+// unanswered.
+func readAnswer(conn net.Conn, buf []byte) error {
+	n, err := io.ReadFull(conn, buf)
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if conn.SetReadDeadline(time.Now().Add(lateReadGrace)) != nil {
+		return err
+	}
+	if _, late := io.ReadFull(conn, buf[n:]); late != nil {
+		return err
+	}
+	return nil
 }
 
 // dialUntil connects to ap from the address from, for a handshake that

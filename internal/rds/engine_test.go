@@ -1,9 +1,13 @@
 package rds
 
 import (
+	"errors"
 	"maps"
+	"net"
+	"os"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestWithFollowerReports: a primary that cannot list its followers (a
@@ -52,4 +56,57 @@ func TestWithFollowerReports(t *testing.T) {
 	if acts := decide(st, obs, timers{}, t0, policy{multiAZ: true, detection: 1e9, replyTimeout: 2e9}); len(acts) != 0 {
 		t.Errorf("decide on a MariaDB primary with its standby's report: %v, want nothing to do", acts)
 	}
+}
+
+// TestReadAnswer: an answer that waited in the socket past the deadline
+// (this process not scheduled in time) counts; a server that sent
+// nothing stays unanswered.
+func TestReadAnswer(t *testing.T) {
+	serve := func(t *testing.T, answer []byte) net.Conn {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write(answer)
+			accepted <- c
+		}()
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		srv := <-accepted
+		t.Cleanup(func() { srv.Close() })
+		return conn
+	}
+	t.Run("answered, read late", func(t *testing.T) {
+		conn := serve(t, []byte("N"))
+		// The answer is in the socket; the deadline passed before the read.
+		deadline := time.Now().Add(-time.Millisecond)
+		var buf [1]byte
+		for {
+			conn.SetReadDeadline(deadline)
+			if err := readAnswer(conn, buf[:]); err == nil && buf[0] == 'N' {
+				return
+			} else if time.Since(deadline) > 10*time.Second {
+				t.Fatalf("readAnswer = %v, %q; want the answer", err, buf[0])
+			}
+			// Not arrived yet (the server's write is on its way).
+		}
+	})
+	t.Run("no answer", func(t *testing.T) {
+		conn := serve(t, nil)
+		conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		var buf [1]byte
+		if err := readAnswer(conn, buf[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("readAnswer = %v, want a timeout", err)
+		}
+	})
 }

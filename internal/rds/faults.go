@@ -262,11 +262,11 @@ func (c *Cluster) startStopped(ctx context.Context, n *node) error {
 	return nil
 }
 
-// rejoin is the monitor's job for a former primary left running whose
-// region reaches the primary again, when the rejoin on lifting the cut
-// did not happen or failed: a failure counts as a failed rebuild, for
-// the backoff.
-func (c *Cluster) rejoin(ctx context.Context, n *node, reason string) {
+// rejoin is the job that rejoins a former primary left running whose
+// region reaches the primary again, begun by Rejoin when a cut is
+// lifted or by the monitor when that did not happen or failed: a
+// failure counts as a failed rebuild, for the monitor's backoff.
+func (c *Cluster) rejoin(ctx context.Context, n *node, reason string) error {
 	name := n.cfg.Name
 	c.log.Warn("rejoining a former primary left running", "node", name, "reason", reason)
 	err := c.stopStale(ctx, n)
@@ -275,14 +275,15 @@ func (c *Cluster) rejoin(ctx context.Context, n *node, reason string) {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return
+			return err
 		}
 		h := c.updateHealth(name, func(h *health) { h.rebuildFailures, h.lastRebuild = h.rebuildFailures+1, time.Now() })
 		c.problem("rejoin "+name, EventError, fmt.Sprintf("rejoining former primary %s failed (%d in a row; next attempt in %s): %v",
 			name, h.rebuildFailures, rebuildDelay(h.rebuildFailures), err))
-		return
+		return err
 	}
 	c.problem("rejoin "+name, EventError, "")
+	return nil
 }
 
 // Rejoin makes every former primary that a promotion could not reach,
@@ -320,26 +321,50 @@ func (c *Cluster) Rejoin(ctx context.Context) ([]string, error) {
 		c.mu.Unlock()
 		c.route(obs)
 	}
+	// The rejoins run as the monitor's jobs, so that its passes go on
+	// meanwhile: a rewind or a copy takes seconds, and the primary must
+	// stay watched all along.
 	c.opMu.Lock()
-	defer c.opMu.Unlock()
 	if !c.active {
+		c.opMu.Unlock()
 		return nil, errNotRunning
 	}
-	var rejoined []string
-	var errs []error
-	for _, n := range c.nodes {
-		c.waitJob(n, "rejoin") // the monitor's, begun before this call
+	errs := make([]error, len(c.nodes))
+	var stale []int
+	for i, n := range c.nodes {
 		if !c.stale(n) {
 			continue
 		}
-		if err := c.recoverLocked(ctx, n); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		rejoined = append(rejoined, n.cfg.Name)
+		stale = append(stale, i)
+		// A node busy already is most likely at the monitor's own rejoin;
+		// it is waited for all the same.
+		c.startJob(n, "rejoin", func(ctx context.Context) {
+			errs[i] = c.rejoin(ctx, n, "the network between it and the primary is back")
+		})
 	}
-	c.pass(ctx)
-	return rejoined, errors.Join(errs...)
+	c.opMu.Unlock()
+	var rejoined []string
+	var failed []error
+	for _, i := range stale {
+		n := c.nodes[i]
+		if err := c.awaitJob(ctx, n); err != nil {
+			return rejoined, err
+		}
+		switch {
+		case !c.stale(n):
+			rejoined = append(rejoined, n.cfg.Name)
+		case errs[i] != nil:
+			failed = append(failed, errs[i])
+		default:
+			failed = append(failed, fmt.Errorf("former primary %s still runs as a primary", n.cfg.Name))
+		}
+	}
+	c.opMu.Lock()
+	if c.active {
+		c.pass(ctx)
+	}
+	c.opMu.Unlock()
+	return rejoined, errors.Join(failed...)
 }
 
 // stale reports a former primary that still runs: fenced in the state,

@@ -155,6 +155,13 @@ func leaseFencing(t *testing.T, e engineCase, commit string, netNum byte) {
 		t.Fatalf("promoting us-west-2: %v", err)
 	}
 	mustExec(t, ctx, c.WriterURL(west), "INSERT INTO t VALUES (200000)")
+	// Nothing in the cut-off region may be promoted back, not even with
+	// force: the old primary has not rejoined, and its standby still
+	// follows it, on the history the promotion left behind.
+	waitFor(t, nodeB+" seen following the former primary", eventually, func() bool { return c.snapshot().Nodes[nodeB].Strayed })
+	if _, err := c.PromoteRegion(ctx, east, true); err == nil || !strings.Contains(err.Error(), "region "+east+" has no running replica to promote") {
+		t.Errorf("promoting the cut-off region back: %v, want a refusal", err)
+	}
 	stopWrites()
 	<-writing
 	mu.Lock()

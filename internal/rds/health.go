@@ -122,16 +122,20 @@ func (c *Cluster) startJob(n *node, kind string, work func(ctx context.Context))
 	})
 }
 
-// waitJob waits for n's background job of kind, if one runs, without
-// ending it: a rejoin interrupted in its pg_rewind would leave the data
-// unusable.
-func (c *Cluster) waitJob(n *node, kind string) {
+// awaitJob waits for n's background job, whatever it is, if one runs,
+// or until ctx ends.
+func (c *Cluster) awaitJob(ctx context.Context, n *node) error {
 	c.mu.Lock()
 	j := c.jobs[n.cfg.Name]
-	running := c.health[n.cfg.Name].job
 	c.mu.Unlock()
-	if j != nil && running == kind {
-		<-j.done
+	if j == nil {
+		return nil
+	}
+	select {
+	case <-j.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"strings"
 	"sync"
@@ -42,7 +41,7 @@ func (*mariaEngine) handshake(ctx context.Context, from netip.Addr, ap netip.Add
 	defer conn.Close()
 	// A packet: 3 bytes of length, 1 of sequence, then the payload.
 	var head [5]byte
-	if _, err := io.ReadFull(conn, head[:]); err != nil {
+	if err := readAnswer(conn, head[:]); err != nil {
 		return err
 	}
 	if head[4] != mariaProtocol {

@@ -50,6 +50,28 @@ func (c *Cluster) pass(ctx context.Context) {
 			c.problem("state", EventError, err.Error())
 		}
 	}
+	if marked, back := strayed(st, obs, c.pol); len(marked)+len(back) > 0 {
+		if err := c.updateState(func(s *State) {
+			if s.Primary != st.Primary {
+				return
+			}
+			for _, name := range marked {
+				ns := s.Nodes[name]
+				ns.Strayed = true
+				s.Nodes[name] = ns
+			}
+			for _, name := range back {
+				ns := s.Nodes[name]
+				ns.Strayed = false
+				s.Nodes[name] = ns
+			}
+		}); err != nil {
+			c.problem("state", EventError, err.Error())
+		}
+		for _, name := range marked {
+			c.log.Warn("follower streams from a former primary: it may not be promoted until it follows the primary", "node", name)
+		}
+	}
 	blocked := ""
 	for _, a := range decide(st, obs, t, obs.At, c.pol) {
 		if a.kind == actBlocked {
@@ -146,7 +168,7 @@ func (c *Cluster) apply(ctx context.Context, a action) error {
 	case actSetCrossRegion:
 		return c.setCrossRegion(a.node)
 	case actRejoin:
-		c.startJob(n, "rejoin", func(ctx context.Context) { c.rejoin(ctx, n, a.reason) })
+		c.startJob(n, "rejoin", func(ctx context.Context) { _ = c.rejoin(ctx, n, a.reason) })
 	}
 	return nil
 }

@@ -80,10 +80,18 @@ func (c *Cluster) observe(ctx context.Context) observation {
 			}
 		}
 	}
-	return withFollowerReports(obs, st.Primary, reports, func(follower, primary string) bool {
+	leadsTo := func(follower, primary string) bool {
 		n := c.byName[follower]
 		return n != nil && c.relays[follower] != nil && c.relayLeadsTo(n, primary)
-	})
+	}
+	// A former primary still running may have followers too (those cut
+	// off with it): they strayed from the primary's history.
+	for _, name := range sortedNames(st.Nodes) {
+		if st.Nodes[name].Fenced && name != st.Primary {
+			obs = withFollowerReports(obs, name, reports, leadsTo)
+		}
+	}
+	return withFollowerReports(obs, st.Primary, reports, leadsTo)
 }
 
 // nodeRegions lists the regions with database nodes, in configuration
@@ -115,17 +123,20 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want ser
 	// A session may answer while the server accepts no one (hung, or
 	// stopped): it counts as reachable only if it also takes a new
 	// connection.
-	if !c.acceptsConnections(pctx, c.controlAddr(n.cfg.Region), n.addrPort()) {
+	if err := c.eng.handshake(pctx, c.controlAddr(n.cfg.Region), n.addrPort()); err != nil {
+		o.Unanswered = "no new connection: " + err.Error()
 		return o, engineObs{}, sess
 	}
 	if sess == nil || sess.closed() {
 		var err error
 		if sess, err = c.eng.dial(pctx, c.controlAddr(n.cfg.Region), n, c.probe); err != nil {
+			o.Unanswered = "login: " + err.Error()
 			return o, engineObs{}, nil
 		}
 	}
 	seen, err := sess.observe(pctx, want)
 	if err != nil {
+		o.Unanswered = "query: " + err.Error()
 		sess.close(context.WithoutCancel(ctx))
 		return o, engineObs{}, nil
 	}

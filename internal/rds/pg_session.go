@@ -3,7 +3,6 @@ package rds
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -81,7 +80,7 @@ func (pgEngine) handshake(ctx context.Context, from netip.Addr, ap netip.AddrPor
 		return err
 	}
 	var answer [1]byte
-	if _, err := io.ReadFull(conn, answer[:]); err != nil {
+	if err := readAnswer(conn, answer[:]); err != nil {
 		return err
 	}
 	if answer[0] != 'N' && answer[0] != 'S' {

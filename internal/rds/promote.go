@@ -332,15 +332,31 @@ func (c *Cluster) Promote(ctx context.Context, region string) error {
 func (c *Cluster) PromoteRegion(ctx context.Context, region string, force bool) (Promotion, error) {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	return c.promoteChecked(ctx, region, "promotion of region "+region+" requested", force)
+	return c.promoteChecked(ctx, region, "promotion of region "+region+" requested", promoteAsk{force: force})
 }
 
 // promoteRegion is the automatic cross-region failover's PromoteRegion,
-// without force. The caller holds opMu.
+// without force, and called off when the old primary answers after all.
+// The caller holds opMu.
 func (c *Cluster) promoteRegion(ctx context.Context, region, reason string) error {
-	_, err := c.promoteChecked(ctx, region, reason, false)
+	_, err := c.promoteChecked(ctx, region, reason, promoteAsk{automatic: true})
 	return err
 }
+
+// promoteAsk is how a cross-region promotion was asked for.
+type promoteAsk struct {
+	// force: promote a replica behind a primary that still answers.
+	force bool
+	// automatic: hastack decided it (cross_region_failover =
+	// "automatic") because the primary did not answer from the replica's
+	// region; a primary that answers when the promotion checks is no
+	// longer lost, and nothing is done.
+	automatic bool
+}
+
+// errCalledOff is an automatic region failover called off because the
+// old primary answered when the promotion checked it.
+var errCalledOff = errors.New("automatic region failover called off")
 
 // Events of a checked cross-region promotion.
 const (
@@ -401,14 +417,20 @@ type Lag struct {
 // that answers is refused unless forced; an old primary that does not
 // answer leaves the lag unknown and the promotion proceeds (a region
 // failover). It returns the sentence for the event, or the refusal.
-func lagVerdict(p Promotion, reached, caughtUp, force bool, lag Lag, why string) (ok bool, msg string) {
+func lagVerdict(p Promotion, reached, caughtUp bool, ask promoteAsk, lag Lag, why string) (ok bool, msg string) {
 	switch {
+	case reached && ask.automatic:
+		// The decision rested on a primary that did not answer from here
+		// for region_failover_after; a stall on a loaded machine ends, and
+		// promoting then would split the stack for nothing.
+		return false, fmt.Sprintf("automatic region failover to %s called off: primary %s answers from %s again; nothing was done",
+			p.Node, p.OldPrimary, p.Region)
 	case !reached:
 		return true, fmt.Sprintf("the lag of %s cannot be measured: primary %s does not answer from %s (%s); what it wrote that %s had not replayed is lost",
 			p.Node, p.OldPrimary, p.Region, why, p.Node)
 	case caughtUp:
 		return true, fmt.Sprintf("%s had replayed everything primary %s wrote: 0 bytes behind, nothing lost", p.Node, p.OldPrimary)
-	case force:
+	case ask.force:
 		return true, fmt.Sprintf("promoting %s with force while %d bytes behind primary %s, which still answers: up to %.2f s of commits that it had not replayed may be lost",
 			p.Node, lag.Bytes, p.OldPrimary, lag.Seconds)
 	default:
@@ -419,7 +441,7 @@ func lagVerdict(p Promotion, reached, caughtUp, force bool, lag Lag, why string)
 
 // promoteChecked promotes the most advanced running replica of region
 // once it passed PromoteRegion's checks. The caller holds opMu.
-func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, force bool) (Promotion, error) {
+func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, ask promoteAsk) (Promotion, error) {
 	if !c.active {
 		return Promotion{}, errNotRunning
 	}
@@ -433,7 +455,7 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	c.mu.Unlock()
 	var target *node
 	for _, n := range c.nodes {
-		if n.cfg.Region != region || !n.running() || n.busy.Load() {
+		if n.cfg.Region != region || !c.promotable(n, st, obs) {
 			continue
 		}
 		if target == nil || obs.Nodes[n.cfg.Name].Pos.Past(obs.Nodes[target.cfg.Name].Pos) {
@@ -441,7 +463,7 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 		}
 	}
 	if target == nil {
-		return Promotion{}, fmt.Errorf("region %s has no running replica to promote", region)
+		return Promotion{}, fmt.Errorf("region %s has no running replica to promote (a former primary that has not rejoined, or a follower that strayed after one, is none)", region)
 	}
 	p := Promotion{Region: region, Node: target.cfg.Name, OldPrimary: old.cfg.Name}
 
@@ -459,7 +481,10 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	reach.conn, reach.err = c.answering(ctx, c.controlAddr(region), old, c.probe)
 	var lag Lag
 	caughtUp, why := false, ""
-	if reach.err == nil {
+	switch {
+	case reach.err == nil && ask.automatic:
+		// Called off below: nothing to measure.
+	case reach.err == nil:
 		lag, caughtUp, err = measureLag(ctx, reach.conn, tconn, lagWait, sessionOpen)
 		if err != nil {
 			reach.conn.close(context.WithoutCancel(ctx))
@@ -469,17 +494,20 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 			return p, errors.New(msg)
 		}
 		p.Lag = &lag
-	} else {
+	default:
 		why = noAnswer(reach.err)
 		p.LagUnknown = fmt.Sprintf("primary %s does not answer from %s (%s)", old.cfg.Name, region, why)
 	}
-	ok, msg := lagVerdict(p, reach.err == nil, caughtUp, force, lag, why)
+	ok, msg := lagVerdict(p, reach.err == nil, caughtUp, ask, lag, why)
 	if !ok {
 		if reach.conn != nil {
 			reach.conn.close(context.WithoutCancel(ctx))
 		}
-		c.log.Warn("promotion refused: the replica is behind", "node", target.cfg.Name, "lag_bytes", lag.Bytes, "lag_seconds", lag.Seconds)
 		c.emit(EventPromoteRefused, msg)
+		if ask.automatic {
+			return p, fmt.Errorf("%w: %s", errCalledOff, msg)
+		}
+		c.log.Warn("promotion refused: the replica is behind", "node", target.cfg.Name, "lag_bytes", lag.Bytes, "lag_seconds", lag.Seconds)
 		return p, errors.New(msg)
 	}
 	p.Forced = reach.err == nil && !caughtUp
@@ -487,6 +515,19 @@ func (c *Cluster) promoteChecked(ctx context.Context, region, reason string, for
 	graceful := obs.Nodes[st.Primary].writable()
 	p.OldPrimaryStopped, err = c.promoteWith(ctx, target, reason, graceful, reach)
 	return p, err
+}
+
+// promotable reports a node that a cross-region promotion may make the
+// primary: a follower that runs and is not being rebuilt. A former
+// primary that has not rejoined (fenced, or seen answering as a
+// primary), or a follower that strayed after one (a standby cut off
+// with it, still following it), is not one: its history left the
+// primary's, and promoting it would throw away everything written
+// since they parted.
+func (c *Cluster) promotable(n *node, st State, obs observation) bool {
+	ns, o := st.Nodes[n.cfg.Name], obs.Nodes[n.cfg.Name]
+	return n.running() && !n.busy.Load() && !ns.Fenced && !ns.Strayed && ns.Role != RoleSpare && n.cfg.Name != st.Primary &&
+		!(o.Reachable && !o.InRecovery)
 }
 
 // sessionOpen bounds logging in and a first query on a server that

@@ -2,6 +2,7 @@ package rds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -36,7 +37,7 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func(regio
 		// isolated region's primary answers inside its region only.
 		region := c.byName[st.Primary].cfg.Region
 		up := obs.Nodes[st.Primary].writable()
-		if cand := c.candidate(region); cand != nil {
+		if cand := c.candidate(region, st, obs); cand != nil {
 			up = up && !obs.Unreached[cand.cfg.Region]
 		}
 		d := decideRegion(regionInput{
@@ -55,7 +56,7 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func(regio
 		if !reported {
 			reported = true
 			msg := fmt.Sprintf("primary region %s lost for %s: DNS has failed over and primary %s does not answer", region, c.cfg.Database.RegionFailoverAfter, st.Primary)
-			if cand := c.candidate(region); cand != nil {
+			if cand := c.candidate(region, st, obs); cand != nil {
 				msg += " from " + cand.cfg.Region
 			}
 			if !automatic {
@@ -64,9 +65,15 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func(regio
 			c.emit(EventRegionLost, msg)
 		}
 		if d.Promote {
-			if err := c.promoteElsewhere(ctx, region); err != nil {
+			err := c.promoteElsewhere(ctx, region)
+			switch {
+			case errors.Is(err, errCalledOff):
+				// The primary answered after all: the loss starts afresh
+				// (the event said why).
+				since, reported = time.Time{}, false
+			case err != nil:
 				c.problem("region failover", EventError, fmt.Sprintf("automatic region failover: %v", err))
-			} else {
+			default:
 				since = time.Time{}
 			}
 		}
@@ -77,21 +84,25 @@ func (c *Cluster) WatchRegionFailover(ctx context.Context, regionLost func(regio
 func (c *Cluster) promoteElsewhere(ctx context.Context, region string) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	if c.byName[c.snapshot().Primary].cfg.Region != region {
+	st := c.snapshot()
+	if c.byName[st.Primary].cfg.Region != region {
 		return nil // moved meanwhile
 	}
-	if n := c.candidate(region); n != nil {
+	c.mu.Lock()
+	obs := c.obs
+	c.mu.Unlock()
+	if n := c.candidate(region, st, obs); n != nil {
 		return c.promoteRegion(ctx, n.cfg.Region, fmt.Sprintf("primary region %s lost for %s (automatic cross-region failover)", region, c.cfg.Database.RegionFailoverAfter))
 	}
 	return fmt.Errorf("no running replica outside region %s", region)
 }
 
 // candidate is the replica an automatic cross-region failover away from
-// region would promote: the first running one outside it, in
+// region would promote: the first promotable one outside it, in
 // configuration order; nil if there is none.
-func (c *Cluster) candidate(region string) *node {
+func (c *Cluster) candidate(region string, st State, obs observation) *node {
 	for _, n := range c.nodes {
-		if n.cfg.Region != region && n.running() && !n.busy.Load() {
+		if n.cfg.Region != region && c.promotable(n, st, obs) {
 			return n
 		}
 	}

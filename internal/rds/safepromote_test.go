@@ -15,20 +15,27 @@ func TestLagVerdict(t *testing.T) {
 	p := Promotion{Region: west, Node: nodeW, OldPrimary: nodeA}
 	behind := Lag{Bytes: 81920, Seconds: 2.5}
 	for _, tt := range []struct {
-		name                     string
-		reached, caughtUp, force bool
-		ok                       bool
-		want                     string
+		name              string
+		reached, caughtUp bool
+		ask               promoteAsk
+		ok                bool
+		want              string
 	}{
-		{"caught up", true, true, false, true, "db-us-west-2a had replayed everything primary db-us-east-1a wrote: 0 bytes behind, nothing lost"},
-		{"caught up, forced", true, true, true, true, "0 bytes behind, nothing lost"},
-		{"behind", true, false, false, false, "refusing to promote db-us-west-2a in us-west-2: it is 81920 bytes and up to 2.50 s of commits behind primary db-us-east-1a, which still answers, and did not catch up within 1s"},
-		{"behind, forced", true, false, true, true, "promoting db-us-west-2a with force while 81920 bytes behind primary db-us-east-1a, which still answers: up to 2.50 s of commits that it had not replayed may be lost"},
-		{"old primary cut off", false, false, false, true, "the lag of db-us-west-2a cannot be measured: primary db-us-east-1a does not answer from us-west-2 (no answer within 500ms)"},
-		{"old primary cut off, forced", false, false, true, true, "cannot be measured"},
+		{"caught up", true, true, promoteAsk{}, true, "db-us-west-2a had replayed everything primary db-us-east-1a wrote: 0 bytes behind, nothing lost"},
+		{"caught up, forced", true, true, promoteAsk{force: true}, true, "0 bytes behind, nothing lost"},
+		{"behind", true, false, promoteAsk{}, false, "refusing to promote db-us-west-2a in us-west-2: it is 81920 bytes and up to 2.50 s of commits behind primary db-us-east-1a, which still answers, and did not catch up within 1s"},
+		{"behind, forced", true, false, promoteAsk{force: true}, true, "promoting db-us-west-2a with force while 81920 bytes behind primary db-us-east-1a, which still answers: up to 2.50 s of commits that it had not replayed may be lost"},
+		{"old primary cut off", false, false, promoteAsk{}, true, "the lag of db-us-west-2a cannot be measured: primary db-us-east-1a does not answer from us-west-2 (no answer within 500ms)"},
+		{"old primary cut off, forced", false, false, promoteAsk{force: true}, true, "cannot be measured"},
+		// An automatic region failover rests on a primary that does not
+		// answer from the replica's region: one that answers again (a
+		// stall ended) keeps its place, caught up or not.
+		{"automatic, old primary cut off", false, false, promoteAsk{automatic: true}, true, "cannot be measured"},
+		{"automatic, old primary answers", true, true, promoteAsk{automatic: true}, false, "automatic region failover to db-us-west-2a called off: primary db-us-east-1a answers from us-west-2 again; nothing was done"},
+		{"automatic, old primary answers, behind", true, false, promoteAsk{automatic: true}, false, "called off"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ok, msg := lagVerdict(p, tt.reached, tt.caughtUp, tt.force, behind, "no answer within 500ms")
+			ok, msg := lagVerdict(p, tt.reached, tt.caughtUp, tt.ask, behind, "no answer within 500ms")
 			if ok != tt.ok || !strings.Contains(msg, tt.want) {
 				t.Fatalf("lagVerdict = %v, %q; want %v with %q", ok, msg, tt.ok, tt.want)
 			}

@@ -47,6 +47,12 @@ type NodeState struct {
 	// until pg_rewind (or a fresh base backup) has made it a follower of
 	// the new primary, which clears the mark.
 	Fenced bool `json:"fenced,omitempty"`
+	// Strayed is set on a follower seen streaming from a former primary
+	// after its replacement (a standby cut off with it, and still
+	// following it), and cleared once it streams from the primary: its
+	// data holds writes the primary's history lacks, so it must not be
+	// promoted, which would throw away everything written since.
+	Strayed bool `json:"strayed,omitempty"`
 	// Discarded counts the transactions the node had committed that
 	// pg_rewind took back when it rejoined as a follower: acknowledged
 	// writes lost for good.
