@@ -142,8 +142,10 @@ database {
   # (`hastack promote`); "automatic" lets hastack do it, with fencing.
   cross_region_failover = "manual"
 
-  # Promote the Multi-AZ standby once the primary has been unreachable this long.
-  failover_detection = "1s"
+  # Promote the Multi-AZ standby once the primary has been unreachable this
+  # long (a primary whose server died is replaced at once). Two seconds
+  # leave room for a server slow to answer on a loaded machine.
+  failover_detection = "2s"
   # With cross_region_failover = "automatic": promote the replica once the
   # primary region has been lost (DNS failed over, primary unreachable) this long.
   region_failover_after = "3s"

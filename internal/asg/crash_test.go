@@ -3,11 +3,13 @@ package asg
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -281,4 +283,50 @@ func TestGroupCrashThenStop(t *testing.T) {
 	if n := len(inState(h.g, Terminated)); n != 2 || len(h.g.Instances()) != 2 {
 		t.Errorf("instances after stop %+v", h.g.Instances())
 	}
+}
+
+// TestRealtimePriorityKeepsChildren: the thread that sent a crash's
+// signals at real-time priority goes back to the pool; it does not end,
+// which would SIGKILL every child forked from it with Pdeathsig (a full
+// test run saw a database primary die so, seconds before the region's
+// crash reached it).
+func TestRealtimePriorityKeepsChildren(t *testing.T) {
+	started := make(chan *exec.Cmd, 1)
+	var spawn func()
+	spawn = func() {
+		// The child and the real-time section on one thread, which the
+		// goroutine leaves as it ends. Not the main thread, which Go
+		// never ends: the test would prove nothing there.
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			go spawn()
+			return
+		}
+		cmd := exec.Command("sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Error(err)
+			started <- nil
+			return
+		}
+		atRealtimePriority(func() {})
+		runtime.UnlockOSThread()
+		started <- cmd
+	}
+	go spawn()
+	cmd := <-started
+	if cmd == nil {
+		return
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// A thread that ends takes its Pdeathsig children at once; half a
+	// second, many times that, shows it did not.
+	select {
+	case err := <-exited:
+		t.Fatalf("the child forked on the real-time thread exited (%v): the thread ended", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cmd.Process.Kill()
+	<-exited
 }

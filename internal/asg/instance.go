@@ -120,11 +120,10 @@ func (p *process) signal(sig syscall.Signal) error {
 // when the first signal went and how long until the last had; processes
 // already reaped are skipped.
 //
-// The signals go out from a thread of their own, at real-time priority
-// where hastack may set it (root, or CAP_SYS_NICE): otherwise the first
+// The signals go out at real-time priority where hastack may set it
+// (root, or CAP_SYS_NICE; see atRealtimePriority): otherwise the first
 // victims, woken to die, preempt the sender on a busy machine and the last
-// signal leaves milliseconds after the first. The thread ends with its
-// goroutine, and its priority with it.
+// signal leaves milliseconds after the first.
 func killAll(procs []*process) (int, time.Time, time.Duration, error) {
 	held := make([]*process, 0, len(procs))
 	for _, p := range procs {
@@ -143,21 +142,38 @@ func killAll(procs []*process) (int, time.Time, time.Duration, error) {
 	)
 	go func() {
 		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
-		first = time.Now()
-		for _, p := range held {
-			if err := syscall.Kill(-p.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				errs = append(errs, fmt.Errorf("sending SIGKILL to process group %d: %w", p.pid, err))
+		atRealtimePriority(func() {
+			first = time.Now()
+			for _, p := range held {
+				if err := syscall.Kill(-p.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+					errs = append(errs, fmt.Errorf("sending SIGKILL to process group %d: %w", p.pid, err))
+				}
 			}
-		}
-		spread = time.Since(first)
+			spread = time.Since(first)
+		})
 	}()
 	<-done
 	for _, p := range held {
 		p.mu.Unlock()
 	}
 	return len(held), first, spread, errors.Join(errs...)
+}
+
+// atRealtimePriority runs fn on its OS thread at real-time priority
+// (SCHED_FIFO), where the process may set it, and gives the thread its
+// normal priority back before letting it go. The thread must not end
+// with the goroutine, as a locked thread does: every child forked from
+// it with Pdeathsig (database servers, instances) would get SIGKILL, its
+// "parent" gone. Only if the priority cannot be reset does the thread
+// end, rather than run other goroutines at real-time priority.
+func atRealtimePriority(fn func()) {
+	runtime.LockOSThread()
+	raised := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0) == nil
+	fn()
+	if raised && unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0) != nil {
+		return // the thread ends with the goroutine
+	}
+	runtime.UnlockOSThread()
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL if the process has

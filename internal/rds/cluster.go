@@ -41,6 +41,9 @@ type Cluster struct {
 	active bool
 	eng    engine
 	probes map[string]session // the monitor's sessions, by node
+	// answerTimes is, by node, the smoothed time it took to answer the
+	// first packet of a handshake (probeTimeout); used under opMu.
+	answerTimes map[string]time.Duration
 
 	// saveMu serialises changes of the state document.
 	saveMu sync.Mutex
@@ -250,11 +253,18 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	if err := c.startNode(ctx, prim, st); err != nil {
 		return err
 	}
-	for _, n := range c.nodes {
-		if n == prim {
-			continue
+	// The followers are made at once: a copy over a cross-region link
+	// waits on the link more than on the machine.
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		if n != prim {
+			wg.Go(func() { errs[i] = c.startNode(ctx, n, c.snapshot()) })
 		}
-		if err := c.startNode(ctx, n, c.snapshot()); err != nil {
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}

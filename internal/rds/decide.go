@@ -372,6 +372,26 @@ func strayed(st State, obs observation, p policy) (marked, back []string) {
 	return marked, back
 }
 
+// probeTimeout bounds the monitor's probe of a node that has lately
+// taken answerTime to answer: four times that, as TCP bounds its
+// retransmissions by the round trips it measured, never less than the
+// configured probe time nor more than the detection time. A node that
+// has grown slow to answer on a loaded machine (forking a backend may
+// take a second) is not taken for gone; one that stops answering is
+// declared lost as fast as ever, since only answers move the bound.
+func probeTimeout(answerTime, probe, detection time.Duration) time.Duration {
+	return max(probe, min(4*answerTime, detection))
+}
+
+// nextAnswerTime folds a probe's answer time into the smoothed one, as
+// TCP's SRTT does (a gain of 1/8; the first sample is taken whole).
+func nextAnswerTime(prev, sample time.Duration) time.Duration {
+	if prev == 0 {
+		return sample
+	}
+	return prev + (sample-prev)/8
+}
+
 // detectionOf is how long the primary may go unanswered before it is
 // lost: the configured detection, longer while a follower is copied
 // from it.

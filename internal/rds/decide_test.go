@@ -343,6 +343,37 @@ func TestStrayed(t *testing.T) {
 	}
 }
 
+// TestProbeTimeout: the monitor waits longer for a node that has lately
+// been slow to answer, as TCP does for a long round trip, between the
+// configured probe time and the detection time; fast answers bring it
+// down.
+func TestProbeTimeout(t *testing.T) {
+	const probe, detection = 500 * time.Millisecond, time.Second
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tt := range []struct {
+		name   string
+		prev   time.Duration
+		sample time.Duration
+		want   time.Duration // the next probe's time
+	}{
+		{"first answer, fast", 0, ms(2), probe},
+		{"first answer, slow", 0, ms(200), ms(800)},
+		{"slower still", ms(200), ms(1000), detection},
+		{"fast answers bring it down", ms(200), ms(8), ms(704)},
+		{"back to the probe time", ms(130), ms(2), probe},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := probeTimeout(nextAnswerTime(tt.prev, tt.sample), probe, detection); got != tt.want {
+				t.Fatalf("probe time after %v then %v = %v, want %v", tt.prev, tt.sample, got, tt.want)
+			}
+		})
+	}
+	// A detection shorter than the probe time leaves the probe time.
+	if got := probeTimeout(time.Second, probe, 300*time.Millisecond); got != probe {
+		t.Errorf("probeTimeout with a short detection = %v, want %v", got, probe)
+	}
+}
+
 func TestReaderFor(t *testing.T) {
 	st := newState(decideNodes, true)
 	follower := nodeObs{Running: true, Reachable: true, InRecovery: true}

@@ -2,6 +2,7 @@ package rds
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -16,6 +17,9 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	if c.probes == nil {
 		c.probes = map[string]session{}
 	}
+	if c.answerTimes == nil {
+		c.answerTimes = map[string]time.Duration{}
+	}
 	obs := observation{At: time.Now(), Nodes: make(map[string]nodeObs, len(c.nodes)), Unreached: map[string]bool{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -26,8 +30,9 @@ func (c *Cluster) observe(ctx context.Context) observation {
 		if region == prim.cfg.Region || !from.IsValid() {
 			continue
 		}
+		within := c.probeTimeout(prim)
 		wg.Go(func() {
-			pctx, cancel := context.WithTimeout(ctx, c.probe)
+			pctx, cancel := context.WithTimeout(ctx, within)
 			defer cancel()
 			if !c.acceptsConnections(pctx, from, prim.addrPort()) {
 				mu.Lock()
@@ -44,12 +49,17 @@ func (c *Cluster) observe(ctx context.Context) observation {
 	lags := map[string]func(*mariadb.Position) (int64, int64){}
 	var primaryBinlog *mariadb.Position
 	obs.cannotFollow = map[string]string{}
+	answered := map[string]time.Duration{}
 	for i, n := range c.nodes {
 		conn := conns[i]
+		within := c.probeTimeout(n)
 		wg.Go(func() {
-			o, seen, conn := c.probeNode(ctx, n, conn, c.serverConf(n, st))
+			o, seen, conn, took := c.probeNode(ctx, n, conn, c.serverConf(n, st), within)
 			mu.Lock()
 			defer mu.Unlock()
+			if took > 0 {
+				answered[n.cfg.Name] = took
+			}
 			obs.Nodes[n.cfg.Name] = o
 			if seen.upstream != nil {
 				reports[n.cfg.Name] = *seen.upstream
@@ -71,6 +81,9 @@ func (c *Cluster) observe(ctx context.Context) observation {
 		})
 	}
 	wg.Wait()
+	for name, took := range answered {
+		c.answerTimes[name] = nextAnswerTime(c.answerTimes[name], took)
+	}
 	c.reachedAgain(obs, prim.cfg.Region)
 	if primaryBinlog != nil {
 		for name, r := range reports {
@@ -107,38 +120,42 @@ func (c *Cluster) nodeRegions() []string {
 }
 
 // probeNode observes one node through sess (opening a new session when
-// sess is nil) and returns, besides what the decider sees, what the
-// engine's session saw (a follower's report of its stream, its reason
-// not to follow), and the session to reuse, nil if it failed.
-func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want serverConf) (nodeObs, engineObs, session) {
+// sess is nil), all within the given time, and returns, besides what the
+// decider sees, what the engine's session saw (a follower's report of
+// its stream, its reason not to follow), the session to reuse, nil if
+// it failed, and how long the server took to answer a new connection (0
+// when it did not).
+func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want serverConf, within time.Duration) (nodeObs, engineObs, session, time.Duration) {
 	o := nodeObs{Running: n.running(), Busy: n.busy.Load()}
 	if !o.Running || o.Busy {
 		if sess != nil {
 			sess.close(ctx)
 		}
-		return o, engineObs{}, nil
+		return o, engineObs{}, nil, 0
 	}
-	pctx, cancel := context.WithTimeout(ctx, c.probe)
+	pctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	// A session may answer while the server accepts no one (hung, or
 	// stopped): it counts as reachable only if it also takes a new
 	// connection.
+	began := time.Now()
 	if err := c.eng.handshake(pctx, c.controlAddr(n.cfg.Region), n.addrPort()); err != nil {
-		o.Unanswered = "no new connection: " + err.Error()
-		return o, engineObs{}, sess
+		o.Unanswered = fmt.Sprintf("no new connection within %s: %v", within, err)
+		return o, engineObs{}, sess, 0
 	}
+	took := time.Since(began)
 	if sess == nil || sess.closed() {
 		var err error
-		if sess, err = c.eng.dial(pctx, c.controlAddr(n.cfg.Region), n, c.probe); err != nil {
+		if sess, err = c.eng.dial(pctx, c.controlAddr(n.cfg.Region), n, within); err != nil {
 			o.Unanswered = "login: " + err.Error()
-			return o, engineObs{}, nil
+			return o, engineObs{}, nil, took
 		}
 	}
 	seen, err := sess.observe(pctx, want)
 	if err != nil {
 		o.Unanswered = "query: " + err.Error()
 		sess.close(context.WithoutCancel(ctx))
-		return o, engineObs{}, nil
+		return o, engineObs{}, nil, took
 	}
 	o.InRecovery, o.Pos, o.Timeline, o.Drifted, o.SyncDrifted = seen.InRecovery, seen.Pos, seen.Timeline, seen.Drifted, seen.SyncDrifted
 	if seen.Replicas != nil {
@@ -148,7 +165,14 @@ func (c *Cluster) probeNode(ctx context.Context, n *node, sess session, want ser
 		}
 	}
 	o.Reachable = true
-	return o, seen, sess
+	return o, seen, sess, took
+}
+
+// probeTimeout is how long the monitor's probe of n may take: longer
+// than the configured probe time while n has lately been slow to
+// answer. The caller holds opMu.
+func (c *Cluster) probeTimeout(n *node) time.Duration {
+	return probeTimeout(c.answerTimes[n.cfg.Name], c.probe, c.pol.detection)
 }
 
 // acceptsConnections reports whether the server at ap takes a new
