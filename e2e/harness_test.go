@@ -59,6 +59,8 @@ type env struct {
 	file     string
 	stateDir string
 	dnsAddr  string
+	// eventsLogged: a failed test's events are in its log already.
+	eventsLogged bool
 }
 
 // newEnv copies an example stack file with the DNS server moved to a free
@@ -96,12 +98,13 @@ func newEnv(t *testing.T, example string) *env {
 // that a failure seen once (on a loaded machine, say) can be told from
 // its events: the directory with the state is gone after the test.
 func (e *env) logEventsIfFailed() {
-	if !e.t.Failed() {
+	if !e.t.Failed() || e.eventsLogged {
 		return
 	}
 	if _, err := os.Stat(e.stateDir); err != nil {
 		return
 	}
+	e.eventsLogged = true
 	out, _, _ := e.hastack("events")
 	e.t.Logf("events of the stack:\n%s", out)
 	// The database servers' own words (a hung start, a refused login)
@@ -167,6 +170,11 @@ func (e *env) hastack(args ...string) (string, string, int) {
 // must runs hastack and fails the test unless it exits 0.
 func (e *env) must(args ...string) string {
 	e.t.Helper()
+	if len(args) > 0 && args[0] == "down" {
+		// A test that failed and goes on to take its stack down would
+		// leave no events for logEventsIfFailed.
+		e.logEventsIfFailed()
+	}
 	out, errOut, code := e.hastack(args...)
 	if code != 0 {
 		e.t.Fatalf("hastack %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
