@@ -103,8 +103,10 @@ func MySQLDSN(rawURL string, t Timeouts) (string, error) {
 // validHost accepts an IP address or a DNS name, nothing the driver's
 // address syntax could misread.
 func validHost(host string) bool {
-	if _, err := netip.ParseAddr(host); err == nil {
-		return true
+	if a, err := netip.ParseAddr(host); err == nil {
+		// A zone ("fe80::1%eth0") names an interface of this machine; the
+		// driver's address form cannot carry one that holds a bracket.
+		return a.Zone() == ""
 	}
 	if len(host) > 253 {
 		return false
