@@ -50,7 +50,35 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building hastack:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	// The failed tests' stack logs come last, after every test's verdict:
+	// a reader of a truncated log sees each failure's own lines first and
+	// the last stack's final events at the end.
+	if dumps := failureDumps.String(); dumps != "" {
+		fmt.Printf("\n=== what the stacks of failed tests logged ===\n%s", dumps)
+	}
+	return code
+}
+
+// failureDumps collects, per failed test, its stack's events and the
+// last lines of its database logs, for run to print at the end.
+var failureDumps dumpBuffer
+
+type dumpBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (d *dumpBuffer) add(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(&d.b, format, args...)
+}
+
+func (d *dumpBuffer) String() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.b.String()
 }
 
 // env is one stack under test: its own stack file and state directory.
@@ -94,9 +122,10 @@ func newEnv(t *testing.T, example string) *env {
 	return e
 }
 
-// logEventsIfFailed logs the stack's event log when the test failed, so
-// that a failure seen once (on a loaded machine, say) can be told from
-// its events: the directory with the state is gone after the test.
+// logEventsIfFailed keeps the stack's event log and the last lines of
+// its database logs when the test failed, so that a failure seen once (on
+// a loaded machine, say) can be told from them: the directory with the
+// state is gone after the test. They are printed after all tests.
 func (e *env) logEventsIfFailed() {
 	if !e.t.Failed() || e.eventsLogged {
 		return
@@ -105,8 +134,9 @@ func (e *env) logEventsIfFailed() {
 		return
 	}
 	e.eventsLogged = true
-	out, _, _ := e.hastack("events")
-	e.t.Logf("events of the stack:\n%s", out)
+	e.t.Logf("the stack's events and database logs are printed after all tests")
+	var dump strings.Builder
+	fmt.Fprintf(&dump, "\n--- %s\n", e.t.Name())
 	// The database servers' own words (a hung start, a refused login)
 	// are often what the events cannot tell.
 	logs, _ := filepath.Glob(filepath.Join(e.stateDir, "db", "*", "*.log"))
@@ -116,8 +146,12 @@ func (e *env) logEventsIfFailed() {
 			continue
 		}
 		lines := strings.Split(strings.TrimRight(string(text), "\n"), "\n")
-		e.t.Logf("last lines of %s:\n%s", strings.TrimPrefix(name, e.stateDir+"/"), strings.Join(lines[max(0, len(lines)-25):], "\n"))
+		fmt.Fprintf(&dump, "last lines of %s:\n%s\n", strings.TrimPrefix(name, e.stateDir+"/"), strings.Join(lines[max(0, len(lines)-25):], "\n"))
 	}
+	// The events last: their end is what a truncated log keeps.
+	out, _, _ := e.hastack("events")
+	fmt.Fprintf(&dump, "events of the stack (%s):\n%s", e.t.Name(), out)
+	failureDumps.add("%s", dump.String())
 }
 
 // freeDNSAddr finds a port free for both UDP and TCP on 127.0.0.1, below
