@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Queue numbers are global to the kernel; each enforcer binds a free one,
@@ -59,7 +61,7 @@ type Enforcer struct {
 	plan    Plan
 	stopped bool
 
-	packets, delayed, dropped, cutOff atomic.Uint64
+	packets, delayed, dropped, cutOff, refused atomic.Uint64
 }
 
 // Stats counts the packets the enforcer was handed.
@@ -68,6 +70,7 @@ type Stats struct {
 	Delayed uint64 // let go after a delay
 	Dropped uint64 // dropped by a loss
 	CutOff  uint64 // held when a partition cut their path, and dropped
+	Refused uint64 // verdicts for packets the kernel had dropped already
 	Waiting int    // held now
 }
 
@@ -120,6 +123,7 @@ func (e *Enforcer) Stats() Stats {
 		Delayed: e.delayed.Load(),
 		Dropped: e.dropped.Load(),
 		CutOff:  e.cutOff.Load(),
+		Refused: e.refused.Load(),
 		Waiting: e.room.len(),
 	}
 }
@@ -195,8 +199,15 @@ func (e *Enforcer) read() error {
 				return nil
 			}
 			// The kernel reports a refused verdict as an error message on
-			// the same socket: note it and go on, unless reading itself
-			// keeps failing.
+			// the same socket. It refuses one for every packet it dropped
+			// from the queue meanwhile, which it does to all queued
+			// packets whenever any hooked chain in the namespace goes
+			// (another stack's table, say): hundreds at once, and no
+			// failure of the queue.
+			if verdictRefused(err) {
+				e.refused.Add(1)
+				continue
+			}
 			if failures++; failures > maxReadFailures || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return fmt.Errorf("reading the netfilter queue: %w", err)
 			}
@@ -251,6 +262,12 @@ func (e *Enforcer) acceptAll() {
 	for _, p := range e.room.all() {
 		e.verdict(p.id, true)
 	}
+}
+
+// verdictRefused: err is the kernel's answer to a verdict for a packet it
+// no longer holds (ENOENT), which no read of the socket itself returns.
+func verdictRefused(err error) bool {
+	return errors.Is(err, unix.ENOENT)
 }
 
 func (e *Enforcer) verdict(id uint32, accept bool) {

@@ -407,6 +407,53 @@ func TestCutDropsHeldPackets(t *testing.T) {
 	}
 }
 
+// Removing any hooked chain in the network namespace (another stack's
+// table going away, say) makes the kernel drop every packet queued there,
+// ours too. The verdicts later given for them are refused, each with an
+// error on the queue's socket; that must not stop the enforcer, however
+// many packets it held.
+func TestPacketsDroppedByTheKernelDoNotStopTheEnforcer(t *testing.T) {
+	e := startEnforcer(t)
+	shape := Shape{A: domA, B: &domB, Delay: 500 * time.Millisecond}
+	apply(t, e, State{Shapes: []Shape{shape}})
+	to := udpListener(t, hostA)
+	from := udpListener(t, hostB)
+	const sent = 3 * maxReadFailures
+	for i := range sent {
+		if _, err := from.WriteToUDP([]byte{byte(i)}, to.LocalAddr().(*net.UDPAddr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.WaitFor(t, "the datagrams held", healed, func() bool { return e.Stats().Waiting == sent })
+
+	other, err := New(Config{Stack: fmt.Sprintf("nettest-%d-%d-other", os.Getpid(), stackSeq.Add(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- other.Start(ctx) }()
+	if err := other.Apply(State{Partitions: []Partition{{A: domA, B: Domain{Name: "d", Include: pfx(hostD + "/32")}}}}); err != nil {
+		cancel()
+		<-done
+		t.Fatal(err)
+	}
+	cancel() // its table and hooks go: the kernel drops what was queued
+	if err := <-done; err != nil {
+		t.Fatalf("the other stack's enforcer: %v", err)
+	}
+
+	// The verdicts given once the held datagrams fall due are refused;
+	// the enforcer keeps delaying afterwards.
+	testenv.WaitFor(t, "the verdicts refused", healed, func() bool { return e.Stats().Refused == sent })
+	if err := e.Apply(State{Shapes: []Shape{shape}}); err != nil {
+		t.Fatalf("after the kernel dropped what it held: %v", err)
+	}
+	if !udpGetsThrough(t, hostB, to) && !udpArrives(t, to, 2*time.Second) {
+		t.Error("nothing gets through the delayed path after the kernel dropped the held packets")
+	}
+}
+
 // udpArrives reports whether a datagram arrives on c within d.
 func udpArrives(t *testing.T, c *net.UDPConn, d time.Duration) bool {
 	t.Helper()
